@@ -1,0 +1,17 @@
+// Where the config comes from: -c FILE, or outheis.yaml/.yml/.json in the cwd.
+import { resolve } from 'node:path';
+import { findConfigFile, loadConfig, ConfigError, type Config } from '../supervisor/config/index.js';
+import { UsageError } from './errors.js';
+
+export function configPath(arg: string | undefined): string {
+  if (arg) return resolve(arg);
+  const found = findConfigFile(process.cwd());
+  if (!found) throw new UsageError('no config file: pass -c FILE, or run where outheis.yaml, outheis.yml or outheis.json is');
+  return found;
+}
+
+export function readConfig(arg: string | undefined): Config {
+  return loadConfig(configPath(arg));
+}
+
+export { ConfigError };

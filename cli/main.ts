@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// The `outheis` command.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ConfigError, formatConfigIssues } from '../supervisor/config/index.js';
+import { check, indent } from './commands/check.js';
+import { start } from './commands/start.js';
+import { EXIT, UsageError } from './errors.js';
+
+function fail(err: unknown): never {
+  if (err instanceof ConfigError) {
+    console.error(`config error${err.file ? ` in ${err.file}` : ''}:\n${indent(formatConfigIssues(err.issues))}`);
+    process.exit(EXIT.usage);
+  }
+  if (err instanceof UsageError) {
+    console.error(`outheis: ${err.message}`);
+    process.exit(EXIT.usage);
+  }
+  console.error(`outheis: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(EXIT.failure);
+}
+
+try {
+  await yargs(hideBin(process.argv))
+    .scriptName('outheis')
+    .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./outheis.yaml)', global: true })
+    .command(start)
+    .command(check)
+    .demandCommand(1, 'name a command')
+    .strict()
+    .fail((msg, err) => {
+      if (err) fail(err);
+      console.error(`outheis: ${msg}\nRun 'outheis --help' for usage.`);
+      process.exit(EXIT.usage);
+    })
+    .help()
+    .parseAsync();
+} catch (err) {
+  fail(err);
+}

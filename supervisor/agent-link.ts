@@ -1,0 +1,83 @@
+// The supervisor's end of one agent's channel: split frames, validate headers,
+// and batch what goes back. Anything malformed is the agent's fault and is
+// reported as a fault (the agent gets killed and restarted by policy); it never
+// throws into the supervisor.
+import type { Socket } from 'node:net';
+import { FrameError, FrameReader, encodeFrame, unpackValue } from './wire/frame.js';
+import { agentHeaderSchema, type AgentHeader, type SupervisorHeader } from './wire/header.js';
+
+export interface LinkEvents {
+  frame(header: AgentHeader, body: Buffer): void;
+  /** End of one read: a natural point to flush per-batch replies such as acc. */
+  batchEnd(): void;
+  fault(reason: string): void;
+}
+
+/** Unread bytes we hold for an agent before calling it unresponsive. */
+export const MAX_BACKLOG = 32 << 20;
+
+export class AgentLink {
+  private readonly reader: FrameReader;
+  private corked = false;
+  private faulted = false;
+  lastSeen = Date.now();
+
+  constructor(private readonly socket: Socket, maxFrame: number, private readonly events: LinkEvents) {
+    this.reader = new FrameReader(maxFrame, { frame: (h, b) => this.onFrame(h, b) });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => undefined); // EPIPE after the agent died; the exit handler takes over
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.faulted) return;
+    this.lastSeen = Date.now();
+    try {
+      this.reader.push(chunk);
+    } catch (err) {
+      if (err instanceof FrameError) return this.fault(`bad frame: ${err.message}`);
+      return this.fault(`frame handling failed: ${(err as Error).message}`);
+    }
+    this.events.batchEnd();
+  }
+
+  private onFrame(rawHeader: Buffer, body: Buffer): void {
+    if (this.faulted) return;
+    let decoded: unknown;
+    try {
+      decoded = unpackValue(rawHeader);
+    } catch (err) {
+      throw new FrameError(`header is not msgpack (${(err as Error).message})`, 'EFRAME');
+    }
+    const parsed = agentHeaderSchema.safeParse(decoded);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new FrameError(`invalid header: ${issue?.path.join('.') || 't'}: ${issue?.message}`, 'EFRAME');
+    }
+    this.events.frame(parsed.data, body);
+  }
+
+  fault(reason: string): void {
+    if (this.faulted) return;
+    this.faulted = true;
+    this.socket.pause();
+    this.events.fault(reason);
+  }
+
+  write(header: SupervisorHeader, body?: Uint8Array): void {
+    if (this.faulted || this.socket.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(encodeFrame(header, body));
+    if (this.socket.writableLength > MAX_BACKLOG) this.fault(`not reading its channel (${this.socket.writableLength} bytes backlogged)`);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,231 @@
+// Rules that span more than one key, run once the structure is valid.
+//
+// Each rule reports at the key the operator has to edit, and names the other
+// party (the other owner, the cycle, the missing agent), because "invalid
+// config" without both ends of the conflict sends people grepping.
+//
+// Paths are compared after resolution against the config file's directory
+// and by whole segments: /a/vault and /a/vault2 are different domains.
+
+import path from 'node:path';
+import type { ResolvedConfig } from './schema.js';
+
+export interface CrossCheckIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+
+/** "vault" when inside the config dir (as the operator wrote it), the absolute path otherwise. */
+function shower(dir: string) {
+  return (p: string) => {
+    const rel = path.relative(dir, p);
+    const shown = rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
+    return JSON.stringify(shown);
+  };
+}
+
+function isInside(child: string, parent: string): boolean {
+  const prefix = parent.endsWith(path.sep) ? parent : parent + path.sep;
+  return child.startsWith(prefix);
+}
+
+/** How `a` relates to `b`, as words for a message; undefined when they do not overlap. */
+export function pathRelation(a: string, b: string): 'is the same path as' | 'is inside' | 'contains' | undefined {
+  if (a === b) return 'is the same path as';
+  if (isInside(a, b)) return 'is inside';
+  if (isInside(b, a)) return 'contains';
+  return undefined;
+}
+
+export const pathsOverlap = (a: string, b: string): boolean => pathRelation(a, b) !== undefined;
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j]!;
+      row[j] = Math.min(up + 1, row[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** `; did you mean "x"?` for a near miss, else ''. Typos are the usual cause of unknown names. */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(word.length / 3)) ? `; did you mean ${JSON.stringify(best)}?` : '';
+}
+
+/** Rotate a cycle to start at its earliest-declared member, so the same cycle always reads the same. */
+function canonicalCycle(cycle: string[], rank: Map<string, number>): string[] {
+  let start = 0;
+  cycle.forEach((n, i) => {
+    if ((rank.get(n) ?? 0) < (rank.get(cycle[start]!) ?? 0)) start = i;
+  });
+  return [...cycle.slice(start), ...cycle.slice(0, start)];
+}
+
+/** Every elementary cycle reachable by a depth-first walk in declaration order, each once. */
+function findCycles(nodes: string[], edges: (n: string) => string[]): string[][] {
+  const rank = new Map(nodes.map((n, i) => [n, i]));
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const found = new Map<string, string[]>();
+  const visit = (n: string) => {
+    state.set(n, 'open');
+    stack.push(n);
+    for (const m of edges(n)) {
+      const s = state.get(m);
+      if (s === 'open') {
+        const cycle = canonicalCycle(stack.slice(stack.indexOf(m)), rank);
+        found.set(cycle.join('\0'), cycle);
+      } else if (s === undefined) {
+        visit(m);
+      }
+    }
+    stack.pop();
+    state.set(n, 'done');
+  };
+  for (const n of nodes) if (!state.has(n)) visit(n);
+  return [...found.values()].sort((a, b) => rank.get(a[0]!)! - rank.get(b[0]!)!);
+}
+
+const cycleText = (cycle: string[]) => [...cycle, cycle[0]!].join(' -> ');
+
+function knownList(what: string, names: string[]): string {
+  return names.length ? ` (known ${what}: ${names.join(', ')})` : ` (no ${what} are defined)`;
+}
+
+export function crossCheck(c: ResolvedConfig): CrossCheckIssue[] {
+  const issues: CrossCheckIssue[] = [];
+  const add = (p: (string | number)[], message: string) => issues.push({ path: p, message });
+  const show = shower(c.dir);
+  const groupNames = Object.keys(c.groups);
+  const agentNames = Object.keys(c.agents);
+  const agents = Object.values(c.agents);
+
+  // --- groups: references and nesting cycles
+  const unknownGroup = (g: string) =>
+    `unknown group ${JSON.stringify(g)}${didYouMean(g, groupNames)}${knownList('groups', groupNames)}; omit "group" to use the root supervisor`;
+  for (const [name, g] of Object.entries(c.groups)) {
+    if (g.group !== undefined && !hasOwn(c.groups, g.group)) add(['groups', name, 'group'], unknownGroup(g.group));
+  }
+  const parentOf = (g: string) => {
+    const p = c.groups[g]?.group;
+    return p !== undefined && hasOwn(c.groups, p) ? [p] : [];
+  };
+  for (const cycle of findCycles(groupNames, parentOf)) {
+    add(['groups', cycle[0]!, 'group'], `nesting cycle ${cycleText(cycle)}; a group must end at the root supervisor`);
+  }
+  for (const a of agents) {
+    if (a.group !== undefined && !hasOwn(c.groups, a.group)) add(['agents', a.name, 'group'], unknownGroup(a.group));
+  }
+
+  // --- after: references and dependency cycles (a cycle would never start)
+  for (const a of agents) {
+    a.after.forEach((dep, i) => {
+      if (!hasOwn(c.agents, dep)) add(['agents', a.name, 'after', i], `unknown agent ${JSON.stringify(dep)}${didYouMean(dep, agentNames)}`);
+    });
+  }
+  const depsOf = (n: string) => (c.agents[n]?.after ?? []).filter((d) => hasOwn(c.agents, d));
+  for (const cycle of findCycles(agentNames, depsOf)) {
+    add(['agents', cycle[0]!, 'after'], `dependency cycle ${cycleText(cycle)}`);
+  }
+
+  // --- pledges: a send capability must name someone who exists
+  for (const a of agents) {
+    a.pledge.forEach((p, i) => {
+      if (!p.startsWith('send:') || p === 'send:*') return;
+      const to = p.slice('send:'.length);
+      if (hasOwn(c.agents, to)) return;
+      const why = to === 'operator' || to === 'supervisor'
+        ? `${JSON.stringify(to)} is not an agent (replies need no pledge)`
+        : `send to unknown agent ${JSON.stringify(to)}${didYouMean(to, agentNames)}`;
+      add(['agents', a.name, 'pledge', i], why);
+    });
+  }
+
+  // --- ownership: one owner per domain, and nobody else writes it
+  const owned = agents.flatMap((a) => a.owns.map((p, i) => ({ agent: a.name, index: i, path: p })));
+  for (let j = 0; j < owned.length; j++) {
+    const later = owned[j]!;
+    for (let i = 0; i < j; i++) {
+      const first = owned[i]!;
+      if (first.agent === later.agent) continue;
+      const rel = pathRelation(later.path, first.path);
+      if (!rel) continue;
+      const what = rel === 'is the same path as' ? `${show(later.path)} is already owned by agent ${first.agent}` : `${show(later.path)} ${rel} ${show(first.path)}, owned by agent ${first.agent}`;
+      add(['agents', later.agent, 'owns', later.index], `${what} (agents.${first.agent}.owns.${first.index}); a path has exactly one owner`);
+    }
+  }
+  for (const a of agents) {
+    for (const u of a.unveilResolved) {
+      if (u.mode !== 'rw') continue;
+      for (const o of owned) {
+        if (o.agent === a.name) continue;
+        const rel = pathRelation(u.path, o.path);
+        if (!rel) continue;
+        const where = rel === 'is the same path as' ? show(u.path) : `${show(u.path)}, which ${rel} ${show(o.path)},`;
+        add(['agents', a.name, 'unveil', u.key], `rw on ${where} owned by agent ${o.agent}; only the owner may write it (unveil it "r", or send to ${o.agent})`);
+      }
+    }
+  }
+
+  // --- one agent, two unveil keys for one path: which mode would win is anyone's guess
+  for (const a of agents) {
+    const firstKey = new Map<string, string>();
+    for (const u of a.unveilResolved) {
+      const prev = firstKey.get(u.path);
+      if (prev !== undefined) add(['agents', a.name, 'unveil', u.key], `same path as unveil key ${JSON.stringify(prev)}`);
+      else firstKey.set(u.path, u.key);
+    }
+  }
+
+  // --- the state directory holds the journal (everyone's messages) and the
+  // control socket (which can stop or restart anything): no agent may see it.
+  for (const a of agents) {
+    const clash = (p: string) => {
+      const rel = pathRelation(p, c.state_dir);
+      return rel && `${show(p)} ${rel} the state directory ${show(c.state_dir)} (journal and control socket), which no agent may see or own`;
+    };
+    a.owns.forEach((p, i) => {
+      const m = clash(p);
+      if (m) add(['agents', a.name, 'owns', i], m);
+    });
+    for (const u of a.unveilResolved) {
+      const m = clash(u.path);
+      if (m) add(['agents', a.name, 'unveil', u.key], m);
+    }
+  }
+
+  return issues;
+}
+
+/**
+ * Start order: each agent after everything in its `after`, ties broken by
+ * declaration order (the earliest-declared agent that may start, starts).
+ * Total even on unchecked input: unknown names are ignored and agents stuck
+ * in a cycle are appended in declaration order.
+ */
+export function startOrder(agents: Record<string, { after: readonly string[] }>): string[] {
+  const names = Object.keys(agents);
+  const placed = new Set<string>();
+  const order: string[] = [];
+  const ready = (n: string) => agents[n]!.after.every((d) => placed.has(d) || !hasOwn(agents, d));
+  while (order.length < names.length) {
+    const next = names.find((n) => !placed.has(n) && ready(n)) ?? names.find((n) => !placed.has(n))!;
+    placed.add(next);
+    order.push(next);
+  }
+  return order;
+}

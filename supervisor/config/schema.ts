@@ -1,0 +1,196 @@
+// The config file's schema, and the single source of the config types.
+//
+// The schema is built per file (configSchema(ctx)) because relative paths in
+// the file mean "relative to the file", not to whatever directory the
+// supervisor happened to be started from (systemd starts it in /).
+//
+// Pipeline: strict structure → resolve paths and inherit defaults →
+// cross-checks (cross-checks.ts) → final normalisation and start order.
+// Zod stops the pipeline at the first stage that reports a structural
+// problem, so cross-checks only ever see a well-formed config; unknown keys
+// are the exception (zod lets them through), so a typo and a dependency cycle
+// are reported together.
+
+import path from 'node:path';
+import { z } from 'zod';
+import { describeValue, durationSchema, percentSchema, sizeSchema } from './units.js';
+import { crossCheck, startOrder } from './cross-checks.js';
+
+export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+/** Names the router uses for itself and for the CLI; an agent by either name would be unaddressable. */
+export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['operator', 'supervisor']);
+
+export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as const;
+export const RESTART_TYPES = ['permanent', 'transient', 'temporary'] as const;
+export const QOS_CLASSES = ['interactive', 'user', 'utility', 'background'] as const;
+export const FSYNC_POLICIES = ['always', 'batch', 'interval', 'none'] as const;
+export const UNVEIL_MODES = ['r', 'rw'] as const;
+export const PLEDGES = ['net', 'spawn', 'worker', 'addons'] as const;
+
+export type Strategy = (typeof STRATEGIES)[number];
+export type RestartType = (typeof RESTART_TYPES)[number];
+export type Qos = (typeof QOS_CLASSES)[number];
+export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
+export type UnveilMode = (typeof UNVEIL_MODES)[number];
+
+/** Where the file came from; paths inside it are resolved against `dir`. */
+export interface ConfigContext {
+  file: string;
+  dir: string;
+}
+
+export const UNKNOWN_KEY_PREFIX = 'unknown key; expected one of: ';
+
+// Every object is strict: a misspelt `heartbaet` silently ignored would leave
+// hang detection at its default while the operator believes it is changed.
+function strict<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `${UNKNOWN_KEY_PREFIX}${known}` : undefined),
+  });
+}
+
+const nameRules = 'a letter, then up to 62 letters, digits, "_" or "-"';
+const groupName = z.string().regex(NAME_PATTERN, { error: (iss) => `invalid group name ${JSON.stringify(iss.input)}: expected ${nameRules}` });
+const agentName = z
+  .string()
+  .regex(NAME_PATTERN, { error: (iss) => `invalid agent name ${JSON.stringify(iss.input)}: expected ${nameRules}` })
+  .refine((n) => !RESERVED_AGENT_NAMES.has(n), {
+    error: (iss) => `agent name ${JSON.stringify(iss.input)} is reserved (operator and supervisor are names the router uses itself)`,
+  });
+
+const nonEmpty = (what: string) => z.string().min(1, { error: `expected ${what}, got an empty string` });
+
+const pledgeSchema = z.string().refine((p) => (PLEDGES as readonly string[]).includes(p) || p === 'send:*' || (p.startsWith('send:') && NAME_PATTERN.test(p.slice(5))), {
+  error: (iss) => `expected a pledge: "send:<agent>", "send:*", ${PLEDGES.map((p) => `"${p}"`).join(', ')}; got ${JSON.stringify(iss.input)}`,
+});
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+  error: (iss) => `expected an environment variable name (letters, digits, "_"; not starting with a digit), got ${JSON.stringify(iss.input)}`,
+});
+
+// POSIX portable user names (useradd's default rule), or "auto" for a uid per agent.
+const userSchema = z.string().regex(/^(?:auto|[a-z_][a-z0-9_-]{0,30}\$?)$/i, {
+  error: (iss) => `expected "auto" or a user name, got ${JSON.stringify(iss.input)}`,
+});
+
+function mustBePositive<T extends z.ZodType<number>>(schema: T, what: string) {
+  return schema.refine((v) => v > 0, { error: (iss) => `expected ${what} greater than 0, got ${describeValue(iss.input)}` });
+}
+
+const backoffSchema = strict({
+  initial: durationSchema.prefault('100ms'),
+  max: durationSchema.prefault('15s'),
+  // Default is the group's period, filled in by the group transform below.
+  reset: durationSchema.optional(),
+});
+
+const groupShape = {
+  strategy: z.enum(STRATEGIES).default('one_for_one'),
+  intensity: z.int().min(0).default(5),
+  period: mustBePositive(durationSchema.prefault('30s'), 'a period'),
+  backoff: backoffSchema.prefault({}),
+};
+
+type GroupIn = { strategy: Strategy; intensity: number; period: number; backoff: { initial: number; max: number; reset?: number | undefined } };
+
+function checkBackoff(g: GroupIn, ctx: z.RefinementCtx) {
+  if (g.backoff.max < g.backoff.initial) {
+    ctx.addIssue({ code: 'custom', path: ['backoff', 'max'], message: `expected backoff.max (${g.backoff.max}ms) to be at least backoff.initial (${g.backoff.initial}ms)` });
+  }
+}
+
+function resolveGroup<G extends GroupIn>(g: G) {
+  return { ...g, backoff: { initial: g.backoff.initial, max: g.backoff.max, reset: g.backoff.reset ?? g.period } };
+}
+
+const rootGroupSchema = strict(groupShape).superRefine(checkBackoff).transform(resolveGroup);
+const nestedGroupSchema = strict({ ...groupShape, group: z.string().optional() }).superRefine(checkBackoff).transform(resolveGroup);
+
+const limitsSchema = strict({
+  memory: mustBePositive(sizeSchema, 'a memory limit').optional(),
+  nofile: z.int().min(1).optional(),
+  nproc: z.int().min(1).optional(),
+  cpu: mustBePositive(percentSchema, 'a cpu share').optional(),
+  frame: mustBePositive(sizeSchema.prefault('1MiB'), 'a frame size'),
+  mailbox: z.int().min(1).default(10_000),
+});
+
+const agentObject = strict({
+  run: nonEmpty('the path of the agent\'s entry file'),
+  args: z.array(z.string()).default(() => []),
+  group: z.string().optional(),
+  after: z.array(z.string()).default(() => []),
+  restart: z.enum(RESTART_TYPES).default('permanent'),
+  qos: z.enum(QOS_CLASSES).default('user'),
+  owns: z.array(nonEmpty('a path')).default(() => []),
+  unveil: z.record(nonEmpty('a path'), z.enum(UNVEIL_MODES)).default(() => ({})),
+  pledge: z.array(pledgeSchema).default(() => []),
+  env: z.array(envName).default(() => []),
+  limits: limitsSchema.prefault({}),
+  heartbeat: durationSchema.prefault('5s'),
+  shutdown: durationSchema.prefault('5s'),
+  start_timeout: mustBePositive(durationSchema.prefault('10s'), 'a start timeout'),
+  user: userSchema.optional(),
+});
+
+function agentSchema(ctx: ConfigContext) {
+  const abs = (p: string) => path.resolve(ctx.dir, p);
+  return agentObject.transform((a) => ({
+    ...a,
+    run: abs(a.run),
+    owns: a.owns.map(abs),
+    // `unveil` keeps the keys as written so messages can quote them; enforcement uses this list.
+    unveilResolved: Object.entries(a.unveil).map(([key, mode]) => ({ path: abs(key), mode, key })),
+  }));
+}
+
+function resolvedSchema(ctx: ConfigContext) {
+  return strict({
+    state_dir: nonEmpty('a directory').default('.outheis'),
+    journal: strict({ fsync: z.enum(FSYNC_POLICIES).default('batch') }).prefault({}),
+    supervisor: rootGroupSchema.prefault({}),
+    groups: z.record(groupName, nestedGroupSchema).default(() => ({})),
+    agents: z.record(agentName, agentSchema(ctx)),
+  }).transform((c) => ({
+    file: ctx.file,
+    dir: ctx.dir,
+    state_dir: path.resolve(ctx.dir, c.state_dir),
+    journal: c.journal,
+    supervisor: c.supervisor,
+    groups: c.groups,
+    // The record key is the name; agents carry it so they can be passed around alone.
+    agents: Object.fromEntries(Object.entries(c.agents).map(([name, a]) => [name, { name, ...a }])),
+  }));
+}
+
+/** The config after path resolution, before cross-checks; what cross-checks.ts inspects. */
+export type ResolvedConfig = z.output<ReturnType<typeof resolvedSchema>>;
+
+const dedupe = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
+
+export function configSchema(ctx: ConfigContext) {
+  return resolvedSchema(ctx)
+    .superRefine((c, rc) => {
+      for (const issue of crossCheck(c)) rc.addIssue({ code: 'custom', path: issue.path, message: issue.message, input: undefined });
+    })
+    .transform((c) => ({
+      ...c,
+      // Duplicates are harmless, but only dropped now so that cross-check
+      // paths (agents.x.pledge.2) still index the lists as written.
+      agents: Object.fromEntries(
+        Object.entries(c.agents).map(([name, a]) => [
+          name,
+          { ...a, after: dedupe(a.after), owns: dedupe(a.owns), pledge: dedupe(a.pledge), env: dedupe(a.env) },
+        ]),
+      ),
+      order: startOrder(c.agents),
+    }));
+}
+
+export type Config = z.output<ReturnType<typeof configSchema>>;
+export type AgentConfig = Config['agents'][string];
+export type GroupConfig = Config['supervisor'];
+export type NestedGroupConfig = Config['groups'][string];
+export type Limits = AgentConfig['limits'];
+export type UnveilEntry = AgentConfig['unveilResolved'][number];

@@ -1,0 +1,115 @@
+// A per-agent mailbox: one FIFO per QoS class, drained highest class first.
+// Interactive work is delivered before background work (priority-aware
+// scheduling), FIFO within a class. Delivery is windowed: at most `prefetch`
+// messages are in flight (delivered, not yet acked), so a backlog waits here,
+// where priority still applies, instead of in a kernel pipe where it would not.
+import { QOS, type Qos } from './wire/header.js';
+
+export interface Envelope {
+  id: number;
+  from: string;
+  to: string;
+  kind: string;
+  qos: Qos;
+  req: boolean;
+  /** The requester's own seq, to route the reply back (requests only). */
+  seq: number;
+  /** The requester's incarnation: a reply to a restarted requester is dropped. */
+  fromEpoch: number;
+  body: Buffer;
+  redelivered: boolean;
+  attempts: number;
+}
+
+const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };
+
+/** An array-backed FIFO that does not shift on every dequeue. */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+  get length(): number { return this.items.length - this.head; }
+  push(item: T): void { this.items.push(item); }
+  unshiftAll(items: T[]): void {
+    this.items = [...items, ...this.items.slice(this.head)];
+    this.head = 0;
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+  drain(): T[] {
+    const out = this.items.slice(this.head) as T[];
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
+}
+
+export class Mailbox {
+  private readonly queues = QOS.map(() => new Fifo<Envelope>());
+  private queued = 0;
+  /** Delivered and not yet acked, by message id, in delivery order. */
+  readonly inflight = new Map<number, Envelope>();
+
+  constructor(readonly capacity: number, readonly prefetch: number) {}
+
+  get depth(): number { return this.queued; }
+  get full(): boolean { return this.queued >= this.capacity; }
+
+  put(env: Envelope): void {
+    this.queues[RANK[env.qos]]!.push(env);
+    this.queued++;
+  }
+
+  /** Next message to deliver, if the window has room. Marks it in flight. */
+  take(): Envelope | undefined {
+    if (this.inflight.size >= this.prefetch || this.queued === 0) return undefined;
+    for (const q of this.queues) {
+      const env = q.shift();
+      if (env) {
+        this.queued--;
+        this.inflight.set(env.id, env);
+        return env;
+      }
+    }
+    return undefined;
+  }
+
+  ack(id: number): Envelope | undefined {
+    const env = this.inflight.get(id);
+    if (env) this.inflight.delete(id);
+    return env;
+  }
+
+  /**
+   * The agent died: what it had in flight goes back to the front of its class,
+   * in the original order, marked redelivered (at-least-once delivery).
+   */
+  requeueInflight(): Envelope[] {
+    const back = [...this.inflight.values()];
+    this.inflight.clear();
+    const byClass = QOS.map(() => [] as Envelope[]);
+    for (const env of back) {
+      env.redelivered = true;
+      byClass[RANK[env.qos]]!.push(env);
+    }
+    byClass.forEach((list, i) => { if (list.length) this.queues[i]!.unshiftAll(list); });
+    this.queued += back.length;
+    return back;
+  }
+
+  /** Everything queued or in flight, removed (the agent is gone for good). */
+  drainAll(): Envelope[] {
+    const all = [...this.inflight.values()];
+    this.inflight.clear();
+    for (const q of this.queues) all.push(...q.drain());
+    this.queued = 0;
+    return all;
+  }
+}

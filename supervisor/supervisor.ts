@@ -1,0 +1,358 @@
+// The supervisor: runs the agents of one config under the supervision tree.
+// Decisions (what to restart, when to escalate) come from the pure
+// SupervisionTree; this module only carries them out with real processes.
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../logs/logger.js';
+import { forEachLine } from '../logs/lines.js';
+import { AgentLink } from './agent-link.js';
+import { spawnAgent, type AgentProcess, type ExitInfo } from './agent-process.js';
+import type { AgentConfig, Config } from './config/index.js';
+import { OperatorOutlet } from './operator.js';
+import { Router, type Route } from './router.js';
+import { treeSpecOf } from './tree-spec.js';
+import { SupervisionTree, type Action } from './tree/index.js';
+import type { Qos } from './wire/header.js';
+
+export type AgentState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'failed';
+
+export interface LastExit extends ExitInfo {
+  at: number;
+  reason: string;
+}
+
+/** One agent's runtime record. */
+class Slot {
+  state: AgentState = 'stopped';
+  proc: AgentProcess | undefined;
+  link: AgentLink | undefined;
+  restarts = 0;
+  lastExit: LastExit | undefined;
+  spawnedAt = 0;
+  readyAt = 0;
+  /** Why the supervisor killed it, when it did. */
+  fault: string | undefined;
+  /** Set while the supervisor itself is stopping it: its exit is not a failure. */
+  stopping = false;
+  startTimer: NodeJS.Timeout | undefined;
+  backoffTimer: NodeJS.Timeout | undefined;
+  /** Bumped to cancel a scheduled start. */
+  startGen = 0;
+  exitWaiters: (() => void)[] = [];
+
+  constructor(readonly cfg: AgentConfig, readonly route: Route) {}
+}
+
+export interface AgentStatus {
+  name: string;
+  group: string | undefined;
+  pid: number | undefined;
+  state: AgentState;
+  uptimeMs: number;
+  restarts: number;
+  lastExit: LastExit | undefined;
+  mailbox: number;
+  inflight: number;
+  qos: Qos;
+}
+
+export interface SupervisorOptions {
+  log: Logger;
+  /** Max bytes kept of one stdout/stderr line. */
+  maxLogLine?: number;
+  /** Extra node flags for every agent (tests and benchmarks). */
+  nodeArgs?: string[];
+}
+
+const TERM_GRACE_MS = 1000;
+
+export class Supervisor extends EventEmitter {
+  readonly router: Router;
+  readonly tree: SupervisionTree;
+  readonly operator: OperatorOutlet;
+  private readonly slots = new Map<string, Slot>();
+  private readonly order: string[];
+  private actions: Promise<void> = Promise.resolve();
+  private watchdog: NodeJS.Timeout | undefined;
+  private halting = false;
+  private finished!: (code: number) => void;
+  /** Resolves with the process exit code once everything has stopped. */
+  readonly done: Promise<number>;
+
+  constructor(readonly config: Config, private readonly opts: SupervisorOptions) {
+    super();
+    this.done = new Promise((resolve) => (this.finished = resolve));
+    this.router = new Router({
+      fault: (agent, reason) => this.fault(this.slot(agent), reason),
+      denied: (from, to, kind) => opts.log.warn({ agent: from, to, kind }, 'send denied: not pledged'),
+    });
+    this.operator = new OperatorOutlet(this.router, this.router.operator);
+    this.tree = new SupervisionTree(treeSpecOf(config));
+    this.order = config.order;
+    for (const name of this.order) {
+      const cfg = config.agents[name]!;
+      const route = this.router.add({ name, qos: cfg.qos, pledge: cfg.pledge, mailbox: cfg.limits.mailbox });
+      this.slots.set(name, new Slot(cfg, route));
+    }
+  }
+
+  private slot(name: string): Slot {
+    const slot = this.slots.get(name);
+    if (!slot) throw new Error(`no agent named "${name}"`);
+    return slot;
+  }
+
+  /** Start every agent (concurrently, except where `after` orders them). */
+  start(): void {
+    const beats = [...this.slots.values()].map((s) => s.cfg.heartbeat).filter((h) => h > 0);
+    const tick = Math.min(1000, Math.max(50, Math.floor(Math.min(...beats, 4000) / 4)));
+    this.watchdog = setInterval(() => this.checkHeartbeats(), tick);
+    this.opts.log.info({ agents: this.order.length, config: this.config.file }, 'supervisor starting');
+    for (const name of this.order) this.scheduleStart(this.slot(name), 0);
+  }
+
+  // ---- starting ---------------------------------------------------------
+
+  private scheduleStart(slot: Slot, delayMs: number): void {
+    const gen = ++slot.startGen;
+    clearTimeout(slot.backoffTimer);
+    if (delayMs > 0) {
+      slot.state = 'backoff';
+      slot.backoffTimer = setTimeout(() => gen === slot.startGen && this.tryStart(slot), delayMs);
+    } else {
+      slot.state = 'starting';
+      this.tryStart(slot);
+    }
+  }
+
+  /** `after` is ordering: wait for a dependency that is on its way up, not for one that is stopped. */
+  private blockedBy(slot: Slot): string | undefined {
+    return slot.cfg.after.find((dep) => {
+      const d = this.slot(dep);
+      return d.state === 'starting' || d.state === 'backoff' || (d.state === 'running' && !d.readyAt);
+    });
+  }
+
+  private tryStart(slot: Slot): void {
+    if (this.halting || slot.proc) return;
+    slot.state = 'starting';
+    if (this.blockedBy(slot)) return; // retried when a dependency becomes ready
+    this.spawn(slot);
+  }
+
+  private spawn(slot: Slot): void {
+    const { cfg } = slot;
+    const log = this.opts.log;
+    let proc: AgentProcess;
+    try {
+      proc = spawnAgent({
+        name: cfg.name, run: cfg.run, args: cfg.args, cwd: this.config.dir, env: cfg.env,
+        heartbeatMs: cfg.heartbeat, maxFrame: cfg.limits.frame, nodeArgs: this.opts.nodeArgs,
+      });
+    } catch (err) {
+      log.error({ agent: cfg.name, err: (err as Error).message }, 'spawn failed');
+      slot.proc = undefined;
+      this.tree.started(cfg.name, Date.now());
+      return this.exited(slot, undefined, { code: null, signal: null }, `spawn failed: ${(err as Error).message}`);
+    }
+    slot.proc = proc;
+    slot.spawnedAt = Date.now();
+    slot.readyAt = 0;
+    slot.fault = undefined;
+    const link = new AgentLink(proc.channel, cfg.limits.frame, {
+      frame: (h, body) => (h.t === 'ready' ? this.ready(slot) : this.router.frame(slot.route, h, body)),
+      batchEnd: () => this.router.flushAccepts(),
+      fault: (reason) => this.fault(slot, reason),
+    });
+    slot.link = link;
+    this.router.attach(slot.route, link);
+    const maxLine = this.opts.maxLogLine ?? 64 * 1024;
+    for (const [stream, src] of [['stdout', proc.stdout], ['stderr', proc.stderr]] as const) {
+      forEachLine(src, maxLine, (line, truncated) => {
+        this.emit('output', cfg.name, stream, line);
+        log.info({ agent: cfg.name, stream, truncated: truncated || undefined }, line);
+      });
+    }
+    slot.startTimer = setTimeout(() => this.fault(slot, `not ready within ${cfg.start_timeout} ms`), cfg.start_timeout);
+    this.tree.started(cfg.name, slot.spawnedAt);
+    log.info({ agent: cfg.name, pid: proc.pid }, 'spawned');
+    this.emit('spawn', cfg.name, proc.pid);
+    proc.exited.then((info) => this.exited(slot, proc, info));
+  }
+
+  private ready(slot: Slot): void {
+    if (slot.readyAt) return;
+    clearTimeout(slot.startTimer);
+    slot.readyAt = Date.now();
+    slot.state = 'running';
+    this.router.ready(slot.route);
+    this.opts.log.info({ agent: slot.cfg.name, ms: slot.readyAt - slot.spawnedAt }, 'ready');
+    this.emit('ready', slot.cfg.name, slot.proc?.pid);
+    for (const other of this.slots.values()) {
+      if (other.state === 'starting' && !other.proc && other.cfg.after.includes(slot.cfg.name)) this.tryStart(other);
+    }
+  }
+
+  // ---- faults and exits ------------------------------------------------------
+
+  /** The agent misbehaved: kill its whole group now; its exit goes through policy as abnormal. */
+  private fault(slot: Slot, reason: string): void {
+    if (!slot.proc || slot.fault) return;
+    slot.fault = reason;
+    this.opts.log.warn({ agent: slot.cfg.name, pid: slot.proc.pid, reason }, 'agent fault: killing');
+    this.emit('fault', slot.cfg.name, reason);
+    slot.proc.signal('SIGKILL');
+  }
+
+  private checkHeartbeats(): void {
+    const now = Date.now();
+    for (const slot of this.slots.values()) {
+      const hb = slot.cfg.heartbeat;
+      if (hb > 0 && slot.readyAt && slot.link && !slot.stopping && now - slot.link.lastSeen > hb) {
+        this.fault(slot, `hung: no heartbeat for ${now - slot.link.lastSeen} ms (limit ${hb} ms)`);
+      }
+    }
+  }
+
+  private exited(slot: Slot, proc: AgentProcess | undefined, info: ExitInfo, spawnError?: string): void {
+    if (proc && slot.proc !== proc) return;
+    const name = slot.cfg.name;
+    clearTimeout(slot.startTimer);
+    proc?.signal('SIGKILL'); // anything it left behind in its group
+    slot.link?.close();
+    slot.link = undefined;
+    slot.proc = undefined;
+    this.router.detach(slot.route);
+    const fault = spawnError ?? slot.fault;
+    const normal = !fault && info.code === 0 && info.signal === null;
+    const reason = fault ?? (slot.stopping ? 'stopped' : normal ? 'exited normally' : info.signal ? `killed by ${info.signal}` : `exited with code ${info.code}`);
+    slot.lastExit = { ...info, at: Date.now(), reason };
+    slot.fault = undefined;
+    slot.readyAt = 0;
+    const deliberate = slot.stopping;
+    slot.stopping = false;
+    for (const w of slot.exitWaiters.splice(0)) w();
+    this.opts.log[deliberate || normal ? 'info' : 'warn']({ agent: name, code: info.code, signal: info.signal, reason }, 'exited');
+    this.emit('exit', name, slot.lastExit);
+    if (deliberate || this.halting) {
+      slot.state = 'stopped';
+      return;
+    }
+    slot.state = 'stopped';
+    this.enqueue(this.tree.exited(name, { abnormal: !normal }, Date.now()));
+  }
+
+  // ---- carrying out decisions ------------------------------------------------
+
+  private enqueue(actions: Action[]): void {
+    if (!actions.length) return;
+    this.actions = this.actions.then(() => this.execute(actions)).catch((err: Error) => {
+      this.opts.log.error({ err: err.message }, 'supervision action failed');
+    });
+  }
+
+  private async execute(actions: Action[]): Promise<void> {
+    const log = this.opts.log;
+    for (const a of actions) {
+      if (this.halting && a.type !== 'shutdown') continue;
+      switch (a.type) {
+        case 'stop':
+          log.info({ agents: a.agents, reason: a.reason }, 'stopping for restart');
+          for (const name of a.agents) await this.stopAgent(name);
+          break;
+        case 'start':
+          log.info({ agents: a.agents, delayMs: a.delayMs, reason: a.reason }, 'restarting');
+          for (const name of a.agents) {
+            const slot = this.slot(name);
+            slot.restarts++;
+            this.emit('restart', name, a.delayMs, a.reason);
+            this.scheduleStart(slot, a.delayMs);
+          }
+          break;
+        case 'remove': {
+          const slot = this.slot(a.agent);
+          slot.state = !slot.lastExit || ['exited normally', 'stopped'].includes(slot.lastExit.reason) ? 'stopped' : 'failed';
+          const dropped = this.router.remove(slot.route);
+          log.info({ agent: a.agent, reason: a.reason, dropped: dropped.length }, 'not restarted');
+          this.emit('removed', a.agent, a.reason);
+          break;
+        }
+        case 'escalate':
+          log.error({ group: a.group, reason: a.reason }, 'group escalated to its parent');
+          this.emit('escalate', a.group, a.reason);
+          break;
+        case 'shutdown':
+          log.fatal({ reason: a.reason, code: a.exitCode }, 'root supervisor exceeded its restart intensity: shutting down');
+          this.emit('escalate', 'root', a.reason);
+          await this.halt(a.exitCode);
+          break;
+      }
+    }
+  }
+
+  /** Graceful stop of one agent: a shutdown message, its budget, SIGTERM, then SIGKILL. */
+  async stopAgent(name: string): Promise<void> {
+    const slot = this.slot(name);
+    slot.startGen++;
+    clearTimeout(slot.backoffTimer);
+    const proc = slot.proc;
+    if (!proc) {
+      slot.state = 'stopped';
+      return;
+    }
+    slot.stopping = true;
+    slot.state = 'stopping';
+    const gone = new Promise<void>((r) => slot.exitWaiters.push(r));
+    const within = (ms: number) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(r, ms, false).unref())]);
+    slot.link?.write({ t: 'stop' });
+    if (await within(slot.cfg.shutdown)) return;
+    this.opts.log.warn({ agent: name, budgetMs: slot.cfg.shutdown }, 'did not stop within its budget: SIGTERM');
+    proc.signal('SIGTERM');
+    if (await within(TERM_GRACE_MS)) return;
+    this.opts.log.warn({ agent: name }, 'ignored SIGTERM: SIGKILL');
+    proc.signal('SIGKILL');
+    await gone;
+  }
+
+  /** Stop everything in reverse start order and finish with `code`. */
+  async halt(code = 0): Promise<number> {
+    if (!this.halting) {
+      this.halting = true;
+      clearInterval(this.watchdog);
+      for (const slot of this.slots.values()) {
+        slot.startGen++;
+        clearTimeout(slot.backoffTimer);
+        if (!slot.proc) slot.state = 'stopped';
+      }
+      for (const name of [...this.order].reverse()) await this.stopAgent(name);
+      this.opts.log.info({ code }, 'supervisor stopped');
+      this.finished(code);
+    }
+    return this.done;
+  }
+
+  /** Operator restart of one agent: not a failure, does not count toward intensity. */
+  async restart(name: string): Promise<void> {
+    const slot = this.slot(name);
+    await this.stopAgent(name);
+    slot.restarts++;
+    this.tree.restartRequested?.(name, Date.now());
+    this.router.routes.get(name)!.removed = false;
+    this.scheduleStart(slot, 0);
+  }
+
+  status(): AgentStatus[] {
+    const now = Date.now();
+    return this.order.map((name) => {
+      const s = this.slot(name);
+      return {
+        name, group: s.cfg.group, pid: s.proc?.pid, state: s.state,
+        uptimeMs: s.readyAt ? now - s.readyAt : 0, restarts: s.restarts, lastExit: s.lastExit,
+        mailbox: s.route.mailbox.depth, inflight: s.route.mailbox.inflight.size, qos: s.cfg.qos,
+      };
+    });
+  }
+
+  pid(name: string): number | undefined {
+    return this.slot(name).proc?.pid;
+  }
+}

@@ -1,0 +1,186 @@
+// The supervision decisions, as a pure state machine: the runtime reports starts and
+// exits, the machine answers with actions. No processes, timers or I/O live here, so
+// every OTP rule can be tested without spawning (supervisor.ts carries the actions out).
+import { countFailure, restartDelay } from './backoff.js';
+import { RestartHistory } from './intensity.js';
+import type { Action, AgentState, ChildSpec, Policy, RestartType, TreeSpec } from './spec.js';
+
+interface Agent {
+  kind: 'agent';
+  name: string;
+  restart: RestartType;
+  parent: Group;
+  state: AgentState;
+  startedAt: number | undefined;
+  /** Consecutive failures, as seen by the parent (drives the backoff). */
+  streak: number;
+}
+
+interface Group {
+  kind: 'group';
+  name: string;
+  policy: Policy;
+  parent: Group | undefined; // undefined: the root
+  children: Child[];
+  history: RestartHistory;
+  /** First agent start since this group was last (re)started. */
+  startedAt: number | undefined;
+  streak: number;
+}
+
+type Child = Agent | Group;
+
+const agentsIn = (c: Child): Agent[] => (c.kind === 'agent' ? [c] : c.children.flatMap(agentsIn));
+const namesOf = (agents: Agent[]): string[] => agents.map((a) => a.name);
+const labelOf = (g: Group): string => (g.parent ? `group ${g.name}` : 'root supervisor');
+
+export class SupervisionTree {
+  private readonly root: Group;
+  private readonly agents = new Map<string, Agent>();
+  private readonly groups = new Map<string, Group>();
+  private shutDown = false;
+
+  constructor(spec: TreeSpec) {
+    this.root = this.build({ kind: 'group', name: 'root', ...spec }, undefined);
+  }
+
+  /** The runtime started `agent` (spawned it) at `now`. */
+  started(agent: string, now: number): void {
+    const a = this.agent(agent);
+    a.state = 'running';
+    a.startedAt = now;
+    for (let g: Group | undefined = a.parent; g; g = g.parent) g.startedAt ??= now;
+  }
+
+  /** An agent exited without the runtime having asked it to; returns what to do about it. */
+  exited(agent: string, exit: { abnormal: boolean }, now: number): Action[] {
+    const a = this.agent(agent);
+    if (this.shutDown || a.state !== 'running') return []; // stale: already handled
+    const how = exit.abnormal ? 'exited abnormally' : 'exited normally';
+    if (a.restart === 'temporary' || (a.restart === 'transient' && !exit.abnormal)) {
+      a.state = 'removed';
+      return [{ type: 'remove', agent, reason: `${agent} ${how} and is ${a.restart}: not restarted` }];
+    }
+    a.state = 'pending';
+    const actions: Action[] = [];
+    this.restartChild(a.parent, a, `${agent} ${how}`, now, actions);
+    return actions;
+  }
+
+  /** Operator stop: not a failure; the agent stays stopped until started or restarted again. */
+  stopped(agent: string): void {
+    this.agent(agent).state = 'removed';
+  }
+
+  /** Operator restart of one agent: not a failure, so it neither counts toward intensity nor backs off. */
+  restartRequested(agent: string, _now: number): void {
+    this.agent(agent).state = 'pending';
+  }
+
+  state(agent: string): AgentState {
+    return this.agent(agent).state;
+  }
+
+  /** All agent names, depth-first, in start order. */
+  startOrder(): string[] {
+    return namesOf(agentsIn(this.root));
+  }
+
+  agentsOf(group: string): string[] {
+    const g = this.groups.get(group);
+    if (!g) throw new Error(`unknown group "${group}"; expected one of: ${[...this.groups.keys()].join(', ') || '(none)'}`);
+    return namesOf(agentsIn(g));
+  }
+
+  // ---- the OTP rules ----------------------------------------------------------
+
+  /** `child` of `sup` failed (an agent crashed, or a group escalated): restart by strategy or escalate. */
+  private restartChild(sup: Group, child: Child, why: string, now: number, actions: Action[]): void {
+    if (!sup.history.record(now)) return this.escalate(sup, why, actions, now);
+    const { strategy, backoff } = sup.policy;
+    child.streak = countFailure(child.streak, child.startedAt, now, backoff);
+    const at = sup.children.indexOf(child);
+    const targets =
+      strategy === 'one_for_one' ? [child] : strategy === 'one_for_all' ? sup.children : sup.children.slice(at);
+    const reason = `${strategy} in ${labelOf(sup)}: ${why}`;
+
+    const stopping = targets.flatMap(agentsIn).filter((a) => a.state === 'running').reverse();
+    if (stopping.length) actions.push({ type: 'stop', agents: namesOf(stopping), reason });
+    for (const t of targets) {
+      // OTP never restarts a temporary child, not even one a sibling's death terminated.
+      if (t.kind === 'agent' && t.restart === 'temporary' && stopping.includes(t)) {
+        t.state = 'removed';
+        actions.push({ type: 'remove', agent: t.name, reason: `${t.name} is temporary: not restarted (${reason})` });
+      }
+      if (t.kind === 'group') this.refresh(t);
+    }
+    const starting = targets.flatMap(agentsIn).filter((a) => a.state !== 'removed');
+    for (const a of starting) a.state = 'pending';
+    // The failed child's streak sets the pace, also when its siblings restart with it.
+    actions.push({ type: 'start', agents: namesOf(starting), delayMs: restartDelay(child.streak, backoff), reason });
+  }
+
+  /** `sup` exceeded its intensity: it stops its agents and fails in its own parent, or ends everything. */
+  private escalate(sup: Group, why: string, actions: Action[], now: number): void {
+    const { intensity, periodMs } = sup.policy;
+    const reason = `${labelOf(sup)}: more than ${intensity} restart(s) within ${periodMs}ms (last: ${why})`;
+    const scope = agentsIn(sup);
+    const running = scope.filter((a) => a.state === 'running').reverse();
+    if (!sup.parent) {
+      // The runtime needs the full stop list even when it is empty: it precedes the exit.
+      this.shutDown = true;
+      for (const a of scope) a.state = 'removed';
+      actions.push({ type: 'stop', agents: namesOf(running), reason });
+      actions.push({ type: 'shutdown', exitCode: 1, reason });
+      return;
+    }
+    for (const a of running) a.state = 'pending'; // until the parent decides: restart, or escalate further
+    if (running.length) actions.push({ type: 'stop', agents: namesOf(running), reason });
+    actions.push({ type: 'escalate', group: sup.name, reason });
+    // A group is a permanent child of its parent, and its escalation is an abnormal exit.
+    this.restartChild(sup.parent, sup, `group ${sup.name} escalated`, now, actions);
+  }
+
+  /** A restarted group is a new supervisor: empty history, every child spec started again. */
+  private refresh(g: Group): void {
+    g.history.clear();
+    g.startedAt = undefined;
+    for (const c of g.children) {
+      c.streak = 0;
+      if (c.kind === 'group') this.refresh(c);
+      else c.state = 'pending';
+    }
+  }
+
+  // ---- construction and lookup ------------------------------------------------
+
+  private build(spec: ChildSpec & { kind: 'group' }, parent: Group | undefined): Group {
+    const { intensity, periodMs } = spec.policy;
+    const g: Group = {
+      kind: 'group', name: spec.name, policy: spec.policy, parent, children: [],
+      history: new RestartHistory(intensity, periodMs), startedAt: undefined, streak: 0,
+    };
+    if (parent) this.claim(this.groups, g, 'group');
+    for (const c of spec.children) {
+      if (c.kind === 'group') {
+        g.children.push(this.build(c, g));
+        continue;
+      }
+      const a: Agent = { kind: 'agent', name: c.name, restart: c.restart, parent: g, state: 'pending', startedAt: undefined, streak: 0 };
+      this.claim(this.agents, a, 'agent');
+      g.children.push(a);
+    }
+    return g;
+  }
+
+  private claim<T extends Child>(names: Map<string, T>, node: T, kind: string): void {
+    if (names.has(node.name)) throw new Error(`${kind} "${node.name}" appears twice in the supervision tree`);
+    names.set(node.name, node);
+  }
+
+  private agent(name: string): Agent {
+    const a = this.agents.get(name);
+    if (!a) throw new Error(`unknown agent "${name}"; expected one of: ${[...this.agents.keys()].join(', ') || '(none)'}`);
+    return a;
+  }
+}

@@ -1,0 +1,84 @@
+// The wire: length-prefixed frames on the agent's fd 3.
+//
+//   u32be  length of everything after this field
+//   u16be  header length H
+//   H      header, msgpack (read by the supervisor)
+//   rest   body, msgpack (opaque to the supervisor; forwarded byte for byte)
+//
+// Keeping the body as a separate byte range is what lets the supervisor route
+// without ever decoding it (the "minimal dispatcher" principle). This module is
+// shared by both sides, so it must stay free of heavy imports: agents load it.
+import { Packr, Unpackr } from 'msgpackr';
+
+export const PREFIX = 6;
+const MAX_HEADER = 0xffff;
+
+// Plain maps (no msgpackr records): both sides stay independent and headers stay small.
+const packr = new Packr({ useRecords: false, moreTypes: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+export const packValue = (value: unknown): Buffer => packr.pack(value);
+export const unpackValue = (bytes: Uint8Array): unknown => unpackr.unpack(bytes);
+
+const EMPTY = Buffer.alloc(0);
+
+/** One frame from an already-encoded header and body. */
+export function frameBytes(header: Buffer, body: Uint8Array = EMPTY): Buffer {
+  if (header.length > MAX_HEADER) throw new RangeError(`frame header of ${header.length} bytes exceeds ${MAX_HEADER}`);
+  const out = Buffer.allocUnsafe(PREFIX + header.length + body.length);
+  out.writeUInt32BE(2 + header.length + body.length, 0);
+  out.writeUInt16BE(header.length, 4);
+  header.copy(out, PREFIX);
+  if (body.length) out.set(body, PREFIX + header.length);
+  return out;
+}
+
+export function encodeFrame(header: object, body?: Uint8Array): Buffer {
+  return frameBytes(packValue(header), body);
+}
+
+export class FrameError extends Error {
+  constructor(message: string, readonly code: 'ETOOBIG' | 'EFRAME') {
+    super(message);
+  }
+}
+
+export interface FrameSink {
+  /** header and body are views into the read buffer: copy them if kept past the call. */
+  frame(header: Buffer, body: Buffer): void;
+}
+
+/**
+ * Incremental frame splitter. Throws FrameError on a frame that announces more
+ * than maxFrame bytes or whose header length does not fit; the caller treats
+ * that as the sender's fault. Never buffers more than one frame's worth.
+ */
+export class FrameReader {
+  private pending: Buffer = EMPTY;
+
+  constructor(private readonly maxFrame: number, private readonly sink: FrameSink) {}
+
+  push(chunk: Buffer): void {
+    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    let off = 0;
+    while (buf.length - off >= PREFIX) {
+      const len = buf.readUInt32BE(off);
+      if (len > this.maxFrame + 2) throw new FrameError(`frame of ${len} bytes exceeds the limit of ${this.maxFrame}`, 'ETOOBIG');
+      const hlen = buf.readUInt16BE(off + 4);
+      if (hlen === 0 || hlen > len - 2) throw new FrameError(`frame header length ${hlen} does not fit frame length ${len}`, 'EFRAME');
+      const end = off + 4 + len;
+      if (end > buf.length) break;
+      const hstart = off + PREFIX;
+      this.sink.frame(buf.subarray(hstart, hstart + hlen), buf.subarray(hstart + hlen, end));
+      off = end;
+    }
+    // Copy the remainder: the chunk is released instead of pinned by a tiny view.
+    this.pending = off === buf.length ? EMPTY : Buffer.from(buf.subarray(off));
+    buf = EMPTY;
+  }
+
+  /** Bytes of an incomplete frame still waiting for the rest. */
+  get buffered(): number {
+    return this.pending.length;
+  }
+}

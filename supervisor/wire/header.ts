@@ -1,0 +1,54 @@
+// Frame headers: the only part of a frame the supervisor decodes. zod is the single
+// source of these types; the agent SDK imports them as types only, so agents never
+// load zod.
+import { z } from 'zod';
+
+export const QOS = ['interactive', 'user', 'utility', 'background'] as const;
+export const qosSchema = z.enum(QOS);
+export type Qos = z.infer<typeof qosSchema>;
+
+/** Error codes an agent can see, as named by DESIGN.md. */
+export const ERROR_CODES = ['EDENIED', 'ENOAGENT', 'ETIMEDOUT', 'EHANDLER', 'ETOOBIG', 'ESHUTDOWN'] as const;
+export const errorCodeSchema = z.enum(ERROR_CODES);
+export type ErrorCode = z.infer<typeof errorCodeSchema>;
+
+const name = z.string().min(1).max(64);
+const kind = z.string().min(1).max(128);
+const seq = z.number().int().nonnegative();
+const wireError = z.object({ code: errorCodeSchema, message: z.string().max(4096) }).strict();
+export type WireError = z.infer<typeof wireError>;
+
+// ---- agent → supervisor ---------------------------------------------------
+export const agentHeaderSchema = z.discriminatedUnion('t', [
+  /** The agent is up: deliver from now on. */
+  z.object({ t: z.literal('ready') }).strict(),
+  /** Liveness; any frame also counts, this one is for quiet agents. */
+  z.object({ t: z.literal('hb') }).strict(),
+  /** A one-way send (req absent) or a request (req: true). seq is the sender's own counter. */
+  z.object({ t: z.literal('send'), seq, to: name, kind, qos: qosSchema.optional(), req: z.literal(true).optional() }).strict(),
+  /** The reply to delivered request `corr` (the supervisor's message id); also acks it. */
+  z.object({ t: z.literal('reply'), corr: seq, err: wireError.optional() }).strict(),
+  /** Handlers for these delivered message ids have finished. */
+  z.object({ t: z.literal('ack'), ids: z.array(seq).min(1).max(65536) }).strict(),
+]);
+export type AgentHeader = z.infer<typeof agentHeaderSchema>;
+
+// ---- supervisor → agent ---------------------------------------------------
+/** A delivered message. */
+export interface MsgHeader { t: 'msg'; id: number; from: string; kind: string; qos: Qos; req?: true; redelivered?: true }
+/** Sends up to and including `seq` are accepted. */
+export interface AccHeader { t: 'acc'; seq: number }
+/** Send `seq` was refused; it is not accepted. */
+export interface RejHeader { t: 'rej'; seq: number; code: ErrorCode; message: string }
+/** The reply to this agent's request `corr` (its seq). */
+export interface ResHeader { t: 'res'; corr: number; err?: WireError }
+/** Shut down gracefully. */
+export interface StopHeader { t: 'stop' }
+export type SupervisorHeader = MsgHeader | AccHeader | RejHeader | ResHeader | StopHeader;
+
+/** Environment variables the supervisor sets for the SDK. */
+export const ENV = {
+  name: 'OUTHEIS_AGENT',
+  heartbeat: 'OUTHEIS_HEARTBEAT_MS',
+  maxFrame: 'OUTHEIS_MAX_FRAME',
+} as const;

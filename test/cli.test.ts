@@ -1,0 +1,75 @@
+// The real `outheis` binary: check's exit codes, and start in the foreground the
+// way systemd runs it (stray inherited fds, SIGTERM to stop, nothing left behind).
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CLI, ROOT, alive, fixture, processesMatching, tempDir } from './helpers/harness.js';
+
+test('check: a valid file exits 0', () => {
+  const r = spawnSync(process.execPath, [CLI, 'check', '-c', join(ROOT, 'examples/outheis.yaml')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /ok \(4 agents/);
+});
+
+test('check: an invalid file exits 2 and names each key path', () => {
+  const dir = tempDir();
+  const file = join(dir, 'outheis.yaml');
+  writeFileSync(file, ['agents:', '  a:', '    run: a.js', '    pledge: [send:ghost]', '    colour: blue', '  b:', '    run: b.js', '    after: [a]', '  c:', '    run: c.js', '    heartbeat: soon', ''].join('\n'));
+  const r = spawnSync(process.execPath, [CLI, 'check', '-c', file], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /agents\.a\.colour: unknown key/);
+  assert.match(r.stderr, /agents\.c\.heartbeat: expected a duration/);
+  writeFileSync(file, ['agents:', '  a:', '    run: a.js', '    pledge: [send:ghost]', '    after: [b]', '  b:', '    run: b.js', '    after: [a]', ''].join('\n'));
+  const cross = spawnSync(process.execPath, [CLI, 'check', '-c', file], { encoding: 'utf8' });
+  assert.equal(cross.status, 2);
+  assert.match(cross.stderr, /agents\.a\.pledge\.0: .*ghost/);
+  assert.match(cross.stderr, /cycle/);
+  const json = spawnSync(process.execPath, [CLI, 'check', '--json', '-c', file], { encoding: 'utf8' });
+  assert.equal(json.status, 2);
+  assert.equal(JSON.parse(json.stdout).ok, false);
+});
+
+test('usage errors exit 2', () => {
+  const r = spawnSync(process.execPath, [CLI, 'frobnicate'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  const missing = spawnSync(process.execPath, [CLI, 'check', '-c', '/nonexistent/outheis.yaml'], { encoding: 'utf8' });
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /nonexistent/);
+});
+
+test('start: no stray fd reaches an agent, SIGTERM stops everything, exit 0', async () => {
+  const dir = tempDir();
+  const marker = `outheis-cli-${process.pid}-${Date.now()}`;
+  const file = join(dir, 'outheis.yaml');
+  writeFileSync(file, [
+    'agents:',
+    `  one: { run: ${fixture('echo.js')}, args: [${marker}, --print-fds] }`,
+    `  two: { run: ${fixture('echo.js')}, args: [${marker}], after: [one] }`,
+    '',
+  ].join('\n'));
+  // fd 7 is opened by the shell without close-on-exec, as a careless parent would.
+  const sup = spawn('bash', ['-c', `exec 7</etc/hostname; exec "${process.execPath}" "${CLI}" start -c "${file}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  sup.stdout.on('data', (d) => (out += d));
+  const deadline = Date.now() + 15000;
+  while (!(out.includes('"agent":"two"') && out.includes('"msg":"ready"') && out.match(/"agent":"two"[^\n]*"msg":"ready"/))) {
+    assert.ok(Date.now() < deadline, `agents did not come up:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const fdsLine = out.split('\n').find((l) => l.includes('fds ['))!;
+  const fds = JSON.parse(JSON.parse(fdsLine).msg.slice(4)) as string[];
+  assert.ok(!fds.some((f) => f.includes('/etc/hostname')), `an inherited fd leaked: ${fds}`);
+  assert.ok(fds.some((f) => f.startsWith('3=socket:')), 'fd 3 is the channel');
+  assert.match(out, /closed inherited file descriptors/);
+  const pids = [...out.matchAll(/"msg":"ready \w+ (\d+)"/g)].map((m) => Number(m[1]));
+  assert.equal(pids.length, 2);
+  const code = await new Promise<number | null>((resolve) => {
+    sup.on('exit', (c) => resolve(c));
+    sup.kill('SIGTERM');
+  });
+  assert.equal(code, 0);
+  for (const pid of pids) assert.equal(alive(pid), false);
+  assert.deepEqual(processesMatching(marker), []);
+});

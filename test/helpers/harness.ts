@@ -1,0 +1,100 @@
+// Real supervisors over real processes, for tests. No mocks: every agent here is a
+// Node child process speaking the wire on fd 3.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { silentLogger } from '../../logs/logger.js';
+import { parseConfig } from '../../supervisor/config/index.js';
+import { Supervisor } from '../../supervisor/supervisor.js';
+
+export const fixture = (name: string): string => fileURLToPath(new URL(`../../../test/fixtures/${name}`, import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CLI = join(ROOT, 'dist/cli/main.js');
+
+export interface Recorded {
+  event: string;
+  agent: string;
+  at: number;
+  data?: unknown;
+}
+
+export interface Harness {
+  sup: Supervisor;
+  dir: string;
+  events: Recorded[];
+  waitFor(pred: (e: Recorded) => boolean, timeoutMs?: number, what?: string): Promise<Recorded>;
+  count(event: string, agent?: string): number;
+  stop(): Promise<number>;
+}
+
+export function tempDir(prefix = 'outheis-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Build and start a supervisor from a raw config object (as it would be parsed from YAML). */
+export function startSupervisor(raw: Record<string, unknown>): Harness {
+  const dir = tempDir();
+  const file = join(dir, 'outheis.json');
+  writeFileSync(file, JSON.stringify(raw));
+  const cfg = parseConfig({ state_dir: join(dir, 'state'), ...raw }, file);
+  const sup = new Supervisor(cfg, { log: silentLogger() });
+  const events: Recorded[] = [];
+  const waiters: { pred: (e: Recorded) => boolean; resolve: (e: Recorded) => void }[] = [];
+  const record = (event: string) => (agent: string, data?: unknown) => {
+    const e = { event, agent, at: Date.now(), data };
+    events.push(e);
+    for (const w of [...waiters]) if (w.pred(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
+  };
+  for (const ev of ['spawn', 'ready', 'exit', 'restart', 'fault', 'escalate', 'removed']) sup.on(ev, record(ev));
+  sup.start();
+  return {
+    sup, dir, events,
+    waitFor(pred, timeoutMs = 15000, what = 'event') {
+      const hit = events.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve: (e: Recorded) => { clearTimeout(timer); resolve(e); } };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`timed out waiting for ${what}; events: ${events.map((e) => `${e.event}:${e.agent}`).join(' ')}`));
+        }, timeoutMs);
+        waiters.push(w);
+      });
+    },
+    count: (event, agent) => events.filter((e) => e.event === event && (agent === undefined || e.agent === agent)).length,
+    stop: () => sup.halt(0),
+  };
+}
+
+/** Wait until the n-th event matching pred has happened. */
+export async function waitCount(h: Harness, pred: (e: Recorded) => boolean, n: number, timeoutMs = 15000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (h.events.filter(pred).length < n) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} events; have ${h.events.filter(pred).length}: ${h.events.map((e) => `${e.event}:${e.agent}`).join(' ')}`);
+    await sleep(20);
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Is this pid alive (and not a zombie)? */
+export function alive(pid: number): boolean {
+  try {
+    const stat = execFileSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+    return stat !== '' && !stat.startsWith('Z');
+  } catch {
+    return false; // ps exits 1 when there is no such process
+  }
+}
+
+/** Every live process whose command line mentions `marker` (ps, as an operator would check). */
+export function processesMatching(marker: string): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.includes(marker) && !/\bps -eo\b/.test(l) && !/^\s*\d+\s+Z/.test(l));
+}
+
+export function agentOrder(h: Harness, event: string): string[] {
+  return h.events.filter((e) => e.event === event).map((e) => e.agent);
+}

@@ -1,0 +1,52 @@
+// The agent's end of fd 3. Frames written in one tick leave in one writev
+// (cork now, uncork on nextTick): a burst of sends costs one syscall, not one each.
+import { Socket } from 'node:net';
+import { FrameReader, encodeFrame, unpackValue } from '../supervisor/wire/frame.js';
+import type { SupervisorHeader } from '../supervisor/wire/header.js';
+
+export type FrameHandler = (header: SupervisorHeader, body: Buffer) => void;
+
+export class AgentChannel {
+  private readonly socket: Socket;
+  private corked = false;
+
+  constructor(fd: number, maxFrame: number, onFrame: FrameHandler, onClose: () => void) {
+    this.socket = new Socket({ fd, readable: true, writable: true });
+    // The supervisor's frames are bounded by our own limit too, plus header room.
+    const reader = new FrameReader(maxFrame + 65536, {
+      frame: (header, body) => onFrame(unpackValue(header) as SupervisorHeader, body),
+    });
+    this.socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    this.socket.on('end', onClose);
+    this.socket.on('error', onClose);
+  }
+
+  write(header: object, body?: Uint8Array): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(encodeFrame(header, body));
+  }
+
+  /** Resolves once everything written so far has reached the kernel. */
+  flush(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.socket.destroyed) return resolve();
+      this.socket.write(Buffer.alloc(0), () => resolve());
+      if (this.corked) {
+        this.corked = false;
+        this.socket.uncork();
+      }
+    });
+  }
+
+  /** Heartbeat timers and the like must not be the only thing keeping us alive; the channel is. */
+  get closed(): boolean {
+    return this.socket.destroyed;
+  }
+}
