@@ -1,5 +1,7 @@
-#!/usr/bin/env node
-// The `outheis` command.
+#!/usr/bin/env -S node --max-semi-space-size=2
+// The `outheis` command. The flag keeps the supervisor's young generation small:
+// it routes small frames, and 2 MB semi-spaces cost it no throughput (bench/)
+// while saving ~11 MB of RSS. Keep in step with SUPERVISOR_NODE_FLAGS.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, formatConfigIssues } from '../supervisor/config/index.js';

@@ -3,7 +3,7 @@
 // reported as a fault (the agent gets killed and restarted by policy); it never
 // throws into the supervisor.
 import type { Socket } from 'node:net';
-import { FrameError, FrameReader, encodeFrame, unpackValue } from './wire/frame.js';
+import { FrameError, FrameReader, FrameWriter, unpackValue } from './wire/frame.js';
 import { agentHeaderSchema, type AgentHeader, type SupervisorHeader } from './wire/header.js';
 
 export interface LinkEvents {
@@ -18,12 +18,13 @@ export const MAX_BACKLOG = 32 << 20;
 
 export class AgentLink {
   private readonly reader: FrameReader;
-  private corked = false;
+  private readonly writer: FrameWriter;
   private faulted = false;
   lastSeen = Date.now();
 
   constructor(private readonly socket: Socket, maxFrame: number, private readonly events: LinkEvents) {
     this.reader = new FrameReader(maxFrame, { frame: (h, b) => this.onFrame(h, b) });
+    this.writer = new FrameWriter(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined); // EPIPE after the agent died; the exit handler takes over
   }
@@ -65,16 +66,8 @@ export class AgentLink {
 
   write(header: SupervisorHeader, body?: Uint8Array): void {
     if (this.faulted || this.socket.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(encodeFrame(header, body));
-    if (this.socket.writableLength > MAX_BACKLOG) this.fault(`not reading its channel (${this.socket.writableLength} bytes backlogged)`);
+    this.writer.write(header, body);
+    if (this.socket.writableLength + this.writer.pending > MAX_BACKLOG) this.fault(`not reading its channel (${this.socket.writableLength} bytes backlogged)`);
   }
 
   close(): void {

@@ -3,7 +3,7 @@
 import { execa } from 'execa';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { ENV } from './wire/header.js';
+import { ENV } from './wire/env.js';
 
 export interface SpawnSpec {
   name: string;

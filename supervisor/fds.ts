@@ -1,7 +1,8 @@
 // Close what this process inherited without close-on-exec. Node opens its own fds
-// with O_CLOEXEC, but a stray descriptor from whoever started the supervisor (a
-// shell's `exec 7<file`, a leaky service manager) would otherwise pass straight
-// through to every agent: the channel on fd 3 must be the only fd an agent inherits.
+// with O_CLOEXEC and marks fds 0-15 close-on-exec at start-up, but a stray higher
+// descriptor from whoever started the supervisor (a shell's `exec 100<file`, a
+// leaky service manager) would otherwise pass straight through to every agent:
+// the channel on fd 3 must be the only fd an agent inherits.
 import { closeSync, readFileSync, readdirSync } from 'node:fs';
 
 const O_CLOEXEC = 0o2000000;

@@ -24,10 +24,11 @@ export interface Envelope {
 const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };
 
 /** An array-backed FIFO that does not shift on every dequeue. */
-class Fifo<T> {
+export class Fifo<T> {
   private items: (T | undefined)[] = [];
   private head = 0;
   get length(): number { return this.items.length - this.head; }
+  peek(): T | undefined { return this.items[this.head]; }
   push(item: T): void { this.items.push(item); }
   unshiftAll(items: T[]): void {
     this.items = [...items, ...this.items.slice(this.head)];
@@ -65,6 +66,14 @@ export class Mailbox {
   put(env: Envelope): void {
     this.queues[RANK[env.qos]]!.push(env);
     this.queued++;
+  }
+
+  /**
+   * Whether to deliver now: with nothing in flight always, otherwise only once half
+   * the window is free, so that a busy agent gets large batches, not a trickle.
+   */
+  get refill(): boolean {
+    return this.inflight.size <= this.prefetch / 2 && this.queued > 0;
   }
 
   /** Next message to deliver, if the window has room. Marks it in flight. */

@@ -2,7 +2,7 @@
 // pledge, and puts it in the target's mailbox. It reads headers only; bodies pass
 // through as bytes. Replies to a delivered request are always allowed; nothing
 // else is unless pledged (secure by default).
-import { Mailbox, type Envelope } from './mailbox.js';
+import { Fifo, Mailbox, type Envelope } from './mailbox.js';
 import type { AgentHeader, ErrorCode, Qos, SupervisorHeader, WireError } from './wire/header.js';
 
 /** Where a route's outgoing frames go: an agent's link, or the operator's callbacks. */
@@ -19,7 +19,7 @@ export interface RouteSpec {
 }
 
 /** The SDK keeps at most this many sends unaccepted; an agent with more parked is flooding. */
-export const SEND_WINDOW = 1024;
+export const SEND_WINDOW = 4096;
 
 export class Route {
   readonly mailbox: Mailbox;
@@ -32,15 +32,16 @@ export class Route {
   removed = false;
   /** Bumped at every (re)start, so that replies to a previous incarnation are dropped. */
   epoch = 0;
-  /** Sends waiting for room in a full mailbox, in seq order; not yet accepted. */
-  parked: Envelope[] = [];
+  /** Sends waiting for room in a full mailbox, FIFO per target; not yet accepted. */
+  readonly parked = new Map<string, Fifo<Envelope>>();
+  parkedCount = 0;
   lastSeq = 0;
   accDirty = false;
   delivered = 0;
   received = 0;
 
   constructor(readonly spec: RouteSpec) {
-    this.mailbox = new Mailbox(spec.mailbox, spec.prefetch ?? 256);
+    this.mailbox = new Mailbox(spec.mailbox, spec.prefetch ?? 1024);
     this.sendAll = spec.pledge.includes('send:*');
     this.sendTo = new Set(spec.pledge.filter((p) => p.startsWith('send:')).map((p) => p.slice(5)));
   }
@@ -100,20 +101,30 @@ export class Router {
     if (target.removed) return this.refuse(from, seq, 'ENOAGENT', `agent "${to}" is stopped`);
     const env: Envelope = {
       id: ++this.nextId, from: from.spec.name, to, kind, qos: qos ?? from.spec.qos, req, seq,
+      // A copy: a view would pin the whole read chunk for as long as the message waits.
       fromEpoch: from.epoch, body: Buffer.from(body), redelivered: false, attempts: 0,
     };
     from.received++;
-    if (target.mailbox.full || from.parked.some((p) => p.to === to)) {
-      from.parked.push(env);
+    const queue = from.parked.get(to);
+    if (target.mailbox.full || queue) {
+      // Order per sender and target holds: once one send waits, later ones wait behind it.
+      if (queue) queue.push(env);
+      else {
+        const fresh = new Fifo<Envelope>();
+        fresh.push(env);
+        from.parked.set(to, fresh);
+      }
+      from.parkedCount++;
       let waiting = this.waitingFor.get(target);
       if (!waiting) this.waitingFor.set(target, (waiting = new Set()));
       waiting.add(from);
-      if (from.parked.length > SEND_WINDOW) this.events.fault(from.spec.name, `flooding: ${from.parked.length} sends beyond the window of ${SEND_WINDOW}`);
+      if (from.parkedCount > SEND_WINDOW) this.events.fault(from.spec.name, `flooding: ${from.parkedCount} sends beyond the window of ${SEND_WINDOW}`);
     } else {
       target.mailbox.put(env);
       this.pump(target);
     }
-    this.markAcc(from);
+    // Requests are accepted implicitly by their reply: one frame fewer per round trip.
+    if (!req) this.markAcc(from);
   }
 
   private refuse(from: Route, seq: number, code: ErrorCode, message: string): void {
@@ -131,7 +142,8 @@ export class Router {
   flushAccepts(): void {
     for (const route of this.dirty) {
       route.accDirty = false;
-      const through = route.parked.length ? route.parked[0]!.seq - 1 : route.lastSeq;
+      let through = route.lastSeq;
+      for (const queue of route.parked.values()) through = Math.min(through, queue.peek()!.seq - 1);
       if (through > 0) route.outlet?.write({ t: 'acc', seq: through });
     }
     this.dirty.clear();
@@ -139,7 +151,7 @@ export class Router {
 
   /** Deliver from the mailbox while the agent is ready and its window has room. */
   pump(route: Route): void {
-    if (!route.ready || !route.outlet) return;
+    if (!route.ready || !route.outlet || !route.mailbox.refill) return;
     const out = route.outlet;
     let env: Envelope | undefined;
     let took = false;
@@ -160,14 +172,18 @@ export class Router {
     const waiting = this.waitingFor.get(target);
     if (!waiting) return;
     for (const sender of waiting) {
-      while (!target.mailbox.full) {
-        const i = sender.parked.findIndex((p) => p.to === target.spec.name);
-        if (i < 0) break;
-        const [env] = sender.parked.splice(i, 1);
-        target.mailbox.put(env!);
+      const queue = sender.parked.get(target.spec.name);
+      while (queue?.length && !target.mailbox.full) {
+        const env = queue.shift()!;
+        sender.parkedCount--;
+        target.mailbox.put(env);
+        // Even for a request: the cumulative acc was held below it, and later sends wait on that.
         this.markAcc(sender);
       }
-      if (!sender.parked.some((p) => p.to === target.spec.name)) waiting.delete(sender);
+      if (!queue?.length) {
+        sender.parked.delete(target.spec.name);
+        waiting.delete(sender);
+      }
     }
     if (!waiting.size) this.waitingFor.delete(target);
     this.flushAccepts();
@@ -200,7 +216,8 @@ export class Router {
     route.outlet = undefined;
     route.mailbox.requeueInflight();
     // Its own unaccepted sends die with it: the sender never saw them accepted.
-    route.parked = [];
+    route.parked.clear();
+    route.parkedCount = 0;
     route.lastSeq = 0;
     route.accDirty = false;
     this.dirty.delete(route);
@@ -224,12 +241,12 @@ export class Router {
     const waiting = this.waitingFor.get(route);
     if (waiting) {
       for (const sender of waiting) {
-        const keep: Envelope[] = [];
-        for (const p of sender.parked) {
-          if (p.to !== route.spec.name) keep.push(p);
-          else this.refuse(sender, p.seq, 'ENOAGENT', `agent "${route.spec.name}" is stopped`);
+        const queue = sender.parked.get(route.spec.name);
+        sender.parked.delete(route.spec.name);
+        for (const env of queue?.drain() ?? []) {
+          sender.parkedCount--;
+          this.refuse(sender, env.seq, 'ENOAGENT', `agent "${route.spec.name}" is stopped`);
         }
-        sender.parked = keep;
         this.markAcc(sender);
       }
       this.waitingFor.delete(route);

@@ -9,6 +9,7 @@ import { spawnAgent, type AgentProcess, type ExitInfo } from './agent-process.js
 import type { AgentConfig, Config } from './config/index.js';
 import { OperatorOutlet } from './operator.js';
 import { Router, type Route } from './router.js';
+import { applyNice } from './nice.js';
 import { treeSpecOf } from './tree-spec.js';
 import { SupervisionTree, type Action } from './tree/index.js';
 import type { Qos } from './wire/header.js';
@@ -155,6 +156,7 @@ export class Supervisor extends EventEmitter {
       return this.exited(slot, undefined, { code: null, signal: null }, `spawn failed: ${(err as Error).message}`);
     }
     slot.proc = proc;
+    applyNice(proc.pid, cfg.qos);
     slot.spawnedAt = Date.now();
     slot.readyAt = 0;
     slot.fault = undefined;

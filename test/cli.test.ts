@@ -49,8 +49,9 @@ test('start: no stray fd reaches an agent, SIGTERM stops everything, exit 0', as
     `  two: { run: ${fixture('echo.js')}, args: [${marker}], after: [one] }`,
     '',
   ].join('\n'));
-  // fd 7 is opened by the shell without close-on-exec, as a careless parent would.
-  const sup = spawn('bash', ['-c', `exec 7</etc/hostname; exec "${process.execPath}" "${CLI}" start -c "${file}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // fd 100 is opened by the shell without close-on-exec, as a careless parent would
+  // (node itself already protects fds 0-15).
+  const sup = spawn('bash', ['-c', `exec 100</etc/hostname; exec "${process.execPath}" "${CLI}" start -c "${file}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   sup.stdout.on('data', (d) => (out += d));
   const deadline = Date.now() + 15000;

@@ -2,7 +2,8 @@
 // `agent`, registers handlers, and calls `ready()`. Everything it says leaves on
 // fd 3; the supervisor stamps who said it.
 import { packValue, unpackValue } from '../supervisor/wire/frame.js';
-import { ENV, type MsgHeader, type Qos, type SupervisorHeader } from '../supervisor/wire/header.js';
+import { ENV } from '../supervisor/wire/env.js';
+import type { MsgHeader, Qos, SupervisorHeader } from '../supervisor/wire/header.js';
 import { AgentChannel } from './channel.js';
 import { OutheisError } from './errors.js';
 
@@ -27,7 +28,7 @@ interface Pending {
 }
 
 /** More unaccepted sends than this wait in the SDK: the supervisor treats a larger backlog as a flood. */
-const WINDOW = 1024;
+const WINDOW = 4096;
 const DEFAULT_TIMEOUT = 30_000;
 const EMPTY = Buffer.alloc(0);
 
@@ -41,7 +42,11 @@ class Agent {
   private acceptedThrough = 0;
   private readonly accepting = new Map<number, Pending>();
   private readonly requests = new Map<number, Pending & { timer?: NodeJS.Timeout }>();
-  private readonly waiting: (() => void)[] = [];
+  /** Sends past the window, waiting in order to be written. */
+  private backlog: { header: Record<string, unknown>; bytes: Buffer }[] = [];
+  private backlogHead = 0;
+  /** Written and not yet accepted, refused or answered. */
+  private inflight = 0;
   private acks: number[] = [];
   private stopping = false;
   private isReady = false;
@@ -83,20 +88,24 @@ class Agent {
     return this;
   }
 
-  private async submit(to: string, kind: string, body: unknown, qos: Qos | undefined, req: boolean, timeout = 0): Promise<unknown> {
-    if (this.stopping) throw new OutheisError('ESHUTDOWN', `${this.name} is shutting down`);
-    const bytes = body === undefined ? EMPTY : packValue(body);
-    if (bytes.length + 512 > this.maxFrame) {
-      throw new OutheisError('ETOOBIG', `message body of ${bytes.length} bytes exceeds the frame limit of ${this.maxFrame}`);
+  private submit(to: string, kind: string, body: unknown, qos: Qos | undefined, req: boolean, timeout = 0): Promise<unknown> {
+    if (this.stopping) return Promise.reject(new OutheisError('ESHUTDOWN', `${this.name} is shutting down`));
+    let bytes: Buffer;
+    try {
+      bytes = body === undefined ? EMPTY : packValue(body);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    while (this.seq - this.acceptedThrough >= WINDOW) await new Promise<void>((r) => this.waiting.push(r));
+    if (bytes.length + 512 > this.maxFrame) {
+      return Promise.reject(new OutheisError('ETOOBIG', `message body of ${bytes.length} bytes exceeds the frame limit of ${this.maxFrame}`));
+    }
     const seq = ++this.seq;
     const header: Record<string, unknown> = { t: 'send', seq, to, kind };
     if (qos) header.qos = qos;
     if (req) header.req = true;
     const accepted = new Promise<void>((resolve, reject) => this.accepting.set(seq, { resolve, reject }));
     if (!req) {
-      this.channel.write(header, bytes);
+      this.transmit(header, bytes);
       return accepted;
     }
     const reply = new Promise<unknown>((resolve, reject) => {
@@ -109,10 +118,36 @@ class Agent {
       }
       this.requests.set(seq, entry);
     });
-    this.channel.write(header, bytes);
+    this.transmit(header, bytes);
     // A refusal (EDENIED, ENOAGENT) rejects the request itself.
     accepted.catch((err: Error) => this.settleRequest(seq, err));
     return reply;
+  }
+
+  /** Write now if the window has room; otherwise queue behind earlier sends. The supervisor kills an agent that floods past it. */
+  private transmit(header: Record<string, unknown>, bytes: Buffer): void {
+    if (this.inflight < WINDOW && this.backlogHead === this.backlog.length) {
+      this.inflight++;
+      this.channel.write(header, bytes);
+    } else {
+      this.backlog.push({ header, bytes });
+    }
+  }
+
+  private drainBacklog(): void {
+    // Refill only once half the window is free: trickling one frame per accept would
+    // turn a stream into a ping-pong of tiny writes (TCP's silly window syndrome).
+    if (this.inflight > WINDOW / 2) return;
+    while (this.inflight < WINDOW && this.backlogHead < this.backlog.length) {
+      const next = this.backlog[this.backlogHead]!;
+      this.backlog[this.backlogHead++] = undefined as never;
+      this.inflight++;
+      this.channel.write(next.header, next.bytes);
+    }
+    if (this.backlogHead === this.backlog.length) {
+      this.backlog = [];
+      this.backlogHead = 0;
+    }
   }
 
   private settleRequest(seq: number, err: Error | null, value?: unknown): void {
@@ -131,10 +166,16 @@ class Agent {
       case 'rej': {
         const p = this.accepting.get(h.seq);
         this.accepting.delete(h.seq);
-        p?.reject(new OutheisError(h.code, h.message));
+        if (p) {
+          this.inflight--;
+          p.reject(new OutheisError(h.code, h.message));
+          this.drainBacklog();
+        }
         return;
       }
       case 'res':
+        // A reply implies acceptance: the supervisor sends no separate accept for requests.
+        this.settleAccept(h.corr);
         if (h.err) this.settleRequest(h.corr, new OutheisError(h.err.code, h.err.message));
         else this.settleRequest(h.corr, null, body.length ? unpackValue(body) : undefined);
         return;
@@ -143,15 +184,17 @@ class Agent {
   }
 
   private accept(through: number): void {
-    for (let s = this.acceptedThrough + 1; s <= through; s++) {
-      const p = this.accepting.get(s);
-      if (p) {
-        this.accepting.delete(s);
-        p.resolve(undefined);
-      }
-    }
+    for (let s = this.acceptedThrough + 1; s <= through; s++) this.settleAccept(s);
     if (through > this.acceptedThrough) this.acceptedThrough = through;
-    while (this.waiting.length && this.seq - this.acceptedThrough < WINDOW) this.waiting.shift()!();
+  }
+
+  private settleAccept(seq: number): void {
+    const p = this.accepting.get(seq);
+    if (!p) return;
+    this.accepting.delete(seq);
+    this.inflight--;
+    p.resolve(undefined);
+    this.drainBacklog();
   }
 
   private async deliver(h: MsgHeader, raw: Buffer): Promise<void> {

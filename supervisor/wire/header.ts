@@ -45,10 +45,3 @@ export interface ResHeader { t: 'res'; corr: number; err?: WireError }
 /** Shut down gracefully. */
 export interface StopHeader { t: 'stop' }
 export type SupervisorHeader = MsgHeader | AccHeader | RejHeader | ResHeader | StopHeader;
-
-/** Environment variables the supervisor sets for the SDK. */
-export const ENV = {
-  name: 'OUTHEIS_AGENT',
-  heartbeat: 'OUTHEIS_HEARTBEAT_MS',
-  maxFrame: 'OUTHEIS_MAX_FRAME',
-} as const;

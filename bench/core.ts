@@ -1,0 +1,177 @@
+// Core benchmarks: each figure next to its baseline, measured in the same run.
+import { fork, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { silentLogger } from '../logs/logger.js';
+import { parseConfig } from '../supervisor/config/index.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import { SUPERVISOR_NODE_FLAGS } from '../cli/node-flags.js';
+import { fmt, median, percentile, rssOf, sleep, type Row } from './lib.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+const here = (p: string) => fileURLToPath(new URL(`../../bench/${p}`, import.meta.url));
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const now = () => performance.timeOrigin + performance.now();
+
+function supervise(agents: Record<string, unknown>, root: Record<string, unknown> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'outheis-bench-'));
+  const cfg = parseConfig({ state_dir: join(dir, 'state'), supervisor: { intensity: 1000, period: '1s', ...root }, agents }, join(dir, 'outheis.json'));
+  const sup = new Supervisor(cfg, { log: silentLogger() });
+  const ready = new Set<string>();
+  const readyAll = new Promise<void>((resolve) => sup.on('ready', (name: string) => { ready.add(name); if (ready.size === cfg.order.length) resolve(); }));
+  sup.start();
+  return { sup, readyAll };
+}
+
+// ---- routed throughput vs direct IPC ------------------------------------------
+
+export async function throughput(n: number, size: number): Promise<Row> {
+  const { sup, readyAll } = supervise({
+    producer: { run: here('agents/producer.js'), pledge: ['send:consumer'] },
+    consumer: { run: here('agents/consumer.js') },
+  });
+  await readyAll;
+  // Warm-up, then the measured run.
+  const runOnce = async (count: number) => {
+    await sup.operator.send('consumer', 'reset', {}, { wait: true });
+    const { startedAt } = (await sup.operator.send('producer', 'flood', { n: count, size }, { wait: true, timeout: 120000 })) as { startedAt: number };
+    for (;;) {
+      const s = (await sup.operator.send('consumer', 'stats', {}, { wait: true })) as { count: number; lastAt: number };
+      if (s.count >= count) return count / ((s.lastAt - startedAt) / 1000);
+      await sleep(5);
+    }
+  };
+  await runOnce(Math.min(20000, n));
+  const ours = await runOnce(n);
+  await sup.halt();
+
+  const child = fork(here('agents/ipc-child.cjs'), [], { stdio: 'ignore' });
+  await new Promise((r) => child.once('message', r));
+  const direct = async (count: number) => {
+    let got = 0;
+    let startAt = 0;
+    return new Promise<number>((resolve) => {
+      const onMsg = (m: { cmd?: string; at?: number }) => {
+        if (m.cmd === 'start') { startAt = m.at!; return; }
+        if (++got === count) {
+          child.off('message', onMsg);
+          resolve(count / ((now() - startAt) / 1000));
+        }
+      };
+      child.on('message', onMsg);
+      child.send({ cmd: 'flood', n: count, size });
+    });
+  };
+  await direct(Math.min(20000, n));
+  const base = await direct(n);
+  child.kill();
+  const ratio = ours / base;
+  return { metric: `routed msgs/s, one-way (${n.toLocaleString('en-US')} x ${size} B)`, ours: fmt.rate(ours), base: `${fmt.rate(base)} direct IPC`, ratio: fmt.x(ratio), target: '>= 1.0x', pass: ratio >= 1 };
+}
+
+// ---- request/reply latency vs direct IPC round trip --------------------------
+
+export async function requestReply(n: number, size: number): Promise<Row[]> {
+  const { sup, readyAll } = supervise({
+    producer: { run: here('agents/producer.js'), pledge: ['send:consumer'] },
+    consumer: { run: here('agents/consumer.js') },
+  });
+  await readyAll;
+  await sup.operator.send('producer', 'rr', { n: 2000, size }, { wait: true, timeout: 120000 });
+  const ours = ((await sup.operator.send('producer', 'rr', { n, size }, { wait: true, timeout: 120000 })) as number[]).sort((a, b) => a - b);
+  await sup.halt();
+
+  const child = fork(here('agents/ipc-child.cjs'), [], { stdio: 'ignore' });
+  await new Promise((r) => child.once('message', r));
+  const payload = 'x'.repeat(size);
+  const rtt = async (count: number) => {
+    const lat: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const t = performance.now();
+      await new Promise<void>((resolve) => { child.once('message', () => resolve()); child.send({ cmd: 'echo', i, payload }); });
+      lat.push(performance.now() - t);
+    }
+    return lat.sort((a, b) => a - b);
+  };
+  await rtt(2000);
+  const base = await rtt(n);
+  child.kill();
+  return [50, 99].map((p) => {
+    const o = percentile(ours, p);
+    const b = percentile(base, p);
+    return { metric: `request/reply p${p} (agent -> agent)`, ours: fmt.ms(o), base: `${fmt.ms(b)} direct IPC`, ratio: fmt.x(o / b), target: p === 50 ? '<= 2x' : 'reported', pass: p === 50 ? o / b <= 2 : undefined };
+  });
+}
+
+// ---- restart latency vs bare node start ----------------------------------------
+
+export async function restartLatency(rounds: number): Promise<Row> {
+  const { sup, readyAll } = supervise({ victim: { run: here('agents/idle.js') } }, { backoff: { initial: '100ms', max: '1s', reset: '50ms' } });
+  await readyAll;
+  const times: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    await sleep(120); // a stable run, so each kill is a first failure (restart at once)
+    const pid = sup.pid('victim')!;
+    const back = new Promise<number>((resolve) => sup.once('ready', () => resolve(performance.now())));
+    const t = performance.now();
+    process.kill(pid, 'SIGKILL');
+    times.push((await back) - t);
+  }
+  await sup.halt();
+  const bare: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const t = performance.now();
+    await new Promise((r) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).on('exit', r));
+    bare.push(performance.now() - t);
+  }
+  const o = median(times);
+  const b = median(bare);
+  return { metric: `restart, SIGKILL -> ready (median of ${rounds})`, ours: fmt.ms(o), base: `${fmt.ms(b)} node -e 0`, ratio: `+${(o - b).toFixed(1)} ms`, target: '<= +10 ms', pass: o - b <= 10 };
+}
+
+// ---- memory: supervisor with 100 idle agents, per-agent overhead ----------------
+
+export async function memory(count: number): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'outheis-bench-'));
+  const file = join(dir, 'outheis.json');
+  const agents: Record<string, unknown> = {};
+  for (let i = 0; i < count; i++) agents[`idle${i}`] = { run: here('agents/idle.js') };
+  writeFileSync(file, JSON.stringify({ state_dir: join(dir, 'state'), agents }));
+  const sup = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OUTHEIS_LOG_LEVEL: 'info' } });
+  let readyCount = 0;
+  const pids: number[] = [];
+  let buf = '';
+  await new Promise<void>((resolve) => {
+    sup.stdout!.on('data', (d: Buffer) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.includes('"msg":"spawned"')) pids.push(JSON.parse(line).pid);
+        if (line.includes('"msg":"ready"') && ++readyCount === count) resolve();
+      }
+    });
+  });
+  await sleep(2000); // let start-up garbage be collected and heartbeats settle
+  const supRss = rssOf(sup.pid!);
+  const agentRss = median(pids.map(rssOf));
+  const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  // The same idle program as an ES module file, the shape of every agent: loading a module file costs ~2 MB by itself.
+  const bareEsm = spawn(process.execPath, [here('agents/bare-idle.mjs')], { stdio: 'ignore' });
+  await sleep(1500);
+  const bareRss = rssOf(bare.pid!);
+  const bareEsmRss = rssOf(bareEsm.pid!);
+  bare.kill();
+  bareEsm.kill();
+  sup.kill('SIGTERM');
+  await new Promise((r) => sup.on('exit', r));
+  const over = agentRss - bareRss;
+  return [
+    { metric: `supervisor RSS with ${count} idle agents`, ours: fmt.mb(supRss), base: '-', ratio: '-', target: '<= 60 MB', pass: supRss <= 60 * 1048576 },
+    { metric: 'per-agent RSS over a bare idle node', ours: `+${fmt.mb(over)}`, base: `${fmt.mb(bareRss)} bare`, ratio: `${fmt.mb(agentRss)} agent`, target: '<= 3 MB', pass: over <= 3 * 1048576 },
+    { metric: 'per-agent RSS over an idle ES module file', ours: `+${fmt.mb(agentRss - bareEsmRss)}`, base: `${fmt.mb(bareEsmRss)} idle .mjs`, ratio: `${fmt.mb(agentRss)} agent`, target: 'reported', pass: undefined },
+  ];
+}

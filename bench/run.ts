@@ -1,0 +1,17 @@
+// `npm run bench`: every figure beside its baseline, from one run. The machine is
+// noisy: read the ratios, not the absolute numbers.
+import { cpus } from 'node:os';
+import { memory, requestReply, restartLatency, throughput } from './core.js';
+import { printTable, type Row } from './lib.js';
+
+const quick = process.argv.includes('--quick');
+console.log(`outheis bench: node ${process.version}, ${cpus().length} cores${quick ? ' (quick)' : ''}\n`);
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const want = (name: string) => !only || only.includes(name);
+const rows: Row[] = [];
+if (want('throughput')) rows.push(await throughput(quick ? 20000 : 200000, 64));
+if (want('latency')) rows.push(...(await requestReply(quick ? 2000 : 10000, 64)));
+if (want('restart')) rows.push(await restartLatency(quick ? 5 : 20));
+if (want('memory')) rows.push(...(await memory(100)));
+printTable(rows);
+process.exit(0);
