@@ -7,7 +7,7 @@ import { silentLogger } from '../logs/logger.js';
 import { parseConfig } from '../supervisor/config/index.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { SUPERVISOR_NODE_FLAGS } from '../cli/node-flags.js';
-import { fmt, median, percentile, rssOf, sleep, type Row } from './lib.js';
+import { fmt, median, percentile, pssOf, rssOf, sleep, type Row } from './lib.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -157,6 +157,7 @@ export async function memory(count: number): Promise<Row[]> {
   });
   await sleep(2000); // let start-up garbage be collected and heartbeats settle
   const supRss = rssOf(sup.pid!);
+  const supPss = pssOf(sup.pid!);
   const agentRss = median(pids.map(rssOf));
   const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   // The same idle program as an ES module file, the shape of every agent: loading a module file costs ~2 MB by itself.
@@ -171,6 +172,7 @@ export async function memory(count: number): Promise<Row[]> {
   const over = agentRss - bareRss;
   return [
     { metric: `supervisor RSS with ${count} idle agents`, ours: fmt.mb(supRss), base: '-', ratio: '-', target: '<= 60 MB', pass: supRss <= 60 * 1048576 },
+    { metric: `supervisor PSS with ${count} idle agents`, ours: fmt.mb(supPss), base: '-', ratio: '-', target: 'reported', pass: undefined },
     { metric: 'per-agent RSS over a bare idle node', ours: `+${fmt.mb(over)}`, base: `${fmt.mb(bareRss)} bare`, ratio: `${fmt.mb(agentRss)} agent`, target: '<= 3 MB', pass: over <= 3 * 1048576 },
     { metric: 'per-agent RSS over an idle ES module file', ours: `+${fmt.mb(agentRss - bareEsmRss)}`, base: `${fmt.mb(bareEsmRss)} idle .mjs`, ratio: `${fmt.mb(agentRss)} agent`, target: 'reported', pass: undefined },
   ];

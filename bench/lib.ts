@@ -12,6 +12,16 @@ export function rssOf(pid: number): number {
   return kb ? Number(kb[1]) * 1024 : NaN;
 }
 
+/**
+ * Proportional set size in bytes: pages shared with other processes (the node
+ * binary, mapped by every agent too) count for their share only.
+ */
+export function pssOf(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = /^Pss:\s+(\d+) kB/m.exec(rollup);
+  return kb ? Number(kb[1]) * 1024 : NaN;
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface Row {

@@ -39,7 +39,16 @@ export class AgentLink {
       return this.fault(`frame handling failed: ${(err as Error).message}`);
     }
     this.events.batchEnd();
+    // One chunk per agent per event-loop turn: libuv would otherwise keep reading a
+    // flooding sender (up to 32 reads in a row) while the acks that drain its target's
+    // mailbox wait on another channel. Round-robin, like a fair scheduler.
+    this.socket.pause();
+    setImmediate(this.resume);
   }
+
+  private readonly resume = () => {
+    if (!this.faulted) this.socket.resume();
+  };
 
   private onFrame(rawHeader: Buffer, body: Buffer): void {
     if (this.faulted) return;

@@ -161,7 +161,7 @@ class Agent {
 
   private onFrame(h: SupervisorHeader, body: Buffer): void {
     switch (h.t) {
-      case 'msg': return void this.deliver(h, body);
+      case 'msg': return this.deliver(h, body);
       case 'acc': return this.accept(h.seq);
       case 'rej': {
         const p = this.accepting.get(h.seq);
@@ -197,21 +197,33 @@ class Agent {
     this.drainBacklog();
   }
 
-  private async deliver(h: MsgHeader, raw: Buffer): Promise<void> {
+  private deliver(h: MsgHeader, raw: Buffer): void {
     const msg: Message = { id: h.id, from: h.from, kind: h.kind, qos: h.qos, body: undefined, redelivered: h.redelivered === true };
     let result: unknown;
-    let error: Error | undefined;
     try {
       msg.body = raw.length ? unpackValue(raw) : undefined;
       const fn = this.handlers.get(h.kind);
       if (!fn) throw new Error(`${this.name} has no handler for "${h.kind}"`);
-      result = await fn(msg.body, msg);
+      result = fn(msg.body, msg);
     } catch (err) {
-      error = err instanceof Error ? err : new Error(String(err));
-      if (!h.req) process.stderr.write(`outheis: handler for ${h.kind} failed: ${error.stack ?? error.message}\n`);
+      return this.finish(h, false, err);
+    }
+    // A synchronous handler is finished now: no promise, no extra turn of the microtask queue.
+    if (isThenable(result)) result.then((value) => this.finish(h, true, value), (err: unknown) => this.finish(h, false, err));
+    else this.finish(h, true, result);
+  }
+
+  /** The handler is done: ack a one-way message, or send the reply (which acks it). */
+  private finish(h: MsgHeader, ok: boolean, result: unknown): void {
+    if (!ok) {
+      const error = result instanceof Error ? result : new Error(String(result));
+      if (!h.req) {
+        process.stderr.write(`outheis: handler for ${h.kind} failed: ${error.stack ?? error.message}\n`);
+        return this.ack(h.id);
+      }
+      return this.channel.write({ t: 'reply', corr: h.id, err: { code: 'EHANDLER', message: error.message.slice(0, 4000) } });
     }
     if (!h.req) return this.ack(h.id);
-    if (error) return this.channel.write({ t: 'reply', corr: h.id, err: { code: 'EHANDLER', message: error.message.slice(0, 4000) } });
     let bytes: Buffer;
     try {
       bytes = result === undefined ? EMPTY : packValue(result);
@@ -256,6 +268,8 @@ class Agent {
     if (!this.stopping) process.exit(70);
   }
 }
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then === 'function';
 
 let instance: Agent | undefined;
 
