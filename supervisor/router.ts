@@ -37,8 +37,9 @@ export class Route {
   parkedCount = 0;
   lastSeq = 0;
   accDirty = false;
+  /** Messages delivered to this agent, and accepted from it. */
   delivered = 0;
-  received = 0;
+  sent = 0;
 
   constructor(readonly spec: RouteSpec) {
     this.mailbox = new Mailbox(spec.mailbox, spec.prefetch ?? 1024);
@@ -104,7 +105,7 @@ export class Router {
       // A copy: a view would pin the whole read chunk for as long as the message waits.
       fromEpoch: from.epoch, body: Buffer.from(body), redelivered: false, attempts: 0,
     };
-    from.received++;
+    from.sent++;
     const queue = from.parked.get(to);
     if (target.mailbox.full || queue) {
       // Order per sender and target holds: once one send waits, later ones wait behind it.

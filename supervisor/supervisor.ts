@@ -125,12 +125,19 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  /** `after` is ordering: wait for a dependency that is on its way up, not for one that is stopped. */
+  /** `after` is ordering: wait for a dependency that is on its way up, not for one that is stopped for good. */
   private blockedBy(slot: Slot): string | undefined {
     return slot.cfg.after.find((dep) => {
-      const d = this.slot(dep);
-      return d.state === 'starting' || d.state === 'backoff' || (d.state === 'running' && !d.readyAt);
+      const state = this.slot(dep).state;
+      return state === 'starting' || state === 'backoff';
     });
+  }
+
+  /** A dependency became ready, or will never be: retry the agents waiting on it. */
+  private wakeDependents(name: string): void {
+    for (const other of this.slots.values()) {
+      if (other.state === 'starting' && !other.proc && other.cfg.after.includes(name)) this.tryStart(other);
+    }
   }
 
   private tryStart(slot: Slot): void {
@@ -189,9 +196,7 @@ export class Supervisor extends EventEmitter {
     this.router.ready(slot.route);
     this.opts.log.info({ agent: slot.cfg.name, ms: slot.readyAt - slot.spawnedAt }, 'ready');
     this.emit('ready', slot.cfg.name, slot.proc?.pid);
-    for (const other of this.slots.values()) {
-      if (other.state === 'starting' && !other.proc && other.cfg.after.includes(slot.cfg.name)) this.tryStart(other);
-    }
+    this.wakeDependents(slot.cfg.name);
   }
 
   // ---- faults and exits ------------------------------------------------------
@@ -276,6 +281,7 @@ export class Supervisor extends EventEmitter {
           const dropped = this.router.remove(slot.route);
           log.info({ agent: a.agent, reason: a.reason, dropped: dropped.length }, 'not restarted');
           this.emit('removed', a.agent, a.reason);
+          this.wakeDependents(a.agent);
           break;
         }
         case 'escalate':
@@ -337,8 +343,7 @@ export class Supervisor extends EventEmitter {
     const slot = this.slot(name);
     await this.stopAgent(name);
     slot.restarts++;
-    this.tree.restartRequested?.(name, Date.now());
-    this.router.routes.get(name)!.removed = false;
+    this.tree.restartRequested(name, Date.now());
     this.scheduleStart(slot, 0);
   }
 

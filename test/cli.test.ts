@@ -74,3 +74,28 @@ test('start: no stray fd reaches an agent, SIGTERM stops everything, exit 0', as
   for (const pid of pids) assert.equal(alive(pid), false);
   assert.deepEqual(processesMatching(marker), []);
 });
+
+test('a supervisor killed with SIGKILL leaves no agent and no grandchild behind', async () => {
+  const dir = tempDir();
+  const marker = `outheis-kill9-${process.pid}-${Date.now()}`;
+  const file = join(dir, 'outheis.yaml');
+  writeFileSync(file, ['agents:', `  one: { run: ${fixture('echo.js')}, args: [${marker}, --grandchild-on-start] }`, `  two: { run: ${fixture('echo.js')}, args: [${marker}] }`, ''].join('\n'));
+  const sup = spawn(process.execPath, [CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  sup.stdout.on('data', (d) => (out += d));
+  const deadline = Date.now() + 15000;
+  while ((out.match(/"msg":"ready \w+ \d+"/g) ?? []).length < 2 || !/grandchild \d+/.test(out)) {
+    assert.ok(Date.now() < deadline, `agents did not come up:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const grandchild = Number(/grandchild (\d+)/.exec(out)![1]);
+  const agents = [...out.matchAll(/"msg":"ready \w+ (\d+)"/g)].map((m) => Number(m[1]));
+  assert.ok(alive(grandchild) && agents.every(alive));
+  sup.kill('SIGKILL');
+  await new Promise((r) => sup.on('exit', r));
+  const gone = Date.now() + 5000;
+  while ((alive(grandchild) || agents.some(alive)) && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(alive(grandchild), false, 'the grandchild died with its agent');
+  for (const pid of agents) assert.equal(alive(pid), false, `agent ${pid} outlived its supervisor`);
+  assert.deepEqual(processesMatching(marker), []);
+});

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Mailbox, type Envelope } from '../supervisor/mailbox.js';
 import { QOS, type Qos } from '../supervisor/wire/header.js';
+import { rng } from './helpers/rng.js';
 
 const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };
 
@@ -11,16 +12,6 @@ function env(id: number, qos: Qos): Envelope {
   return { id, from: 'a', to: 'b', kind: 'k', qos, req: false, seq: id, fromEpoch: 1, body: Buffer.from([id & 0xff]), redelivered: false, attempts: 0 };
 }
 
-/** Deterministic PRNG (mulberry32), so a failure is reproducible. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function takeAll(mb: Mailbox, ack = true): Envelope[] {
   const out: Envelope[] = [];

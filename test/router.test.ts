@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { OPERATOR, Router, SEND_WINDOW, type Outlet, type Route, type RouteSpec } from '../supervisor/router.js';
 import { packValue, unpackValue } from '../supervisor/wire/frame.js';
 import type { AccHeader, AgentHeader, MsgHeader, Qos, RejHeader, ResHeader, SupervisorHeader } from '../supervisor/wire/header.js';
+import { rng } from './helpers/rng.js';
 
 interface Written { header: SupervisorHeader; body: Buffer | undefined }
 
@@ -490,16 +491,6 @@ test('detach() of a sender drops its parked (never accepted) sends', () => {
 
 // ---- randomized: invariants over random sends, acks, replies and restarts ----------
 
-/** Deterministic PRNG (mulberry32), so a failure is reproducible from its seed. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Sent { seq: number; to: string; qos: Qos; req: boolean; token: string }
 class Incarnation extends Recorder {

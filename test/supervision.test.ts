@@ -81,10 +81,15 @@ test('intensity: a crash loop in a nested group escalates to the root, which sto
     supervisor: { strategy: 'one_for_one', intensity: 1, period: '30s', backoff: { initial: '10ms', max: '20ms' } },
     groups: { inner: { strategy: 'one_for_one', intensity: 2, period: '30s', backoff: { initial: '10ms', max: '20ms' } } },
     agents: {
-      steady: agentDef(),
+      steady: agentDef({ args: ['--grandchild-on-start'] }),
       looper: agentDef({ group: 'inner', args: ['--exit-after=30', '--exit-code=3'] }),
       sibling: agentDef({ group: 'inner' }),
     },
+  });
+  const grandchildren: number[] = [];
+  h.sup.on('output', (_agent: string, _stream: string, line: string) => {
+    const m = /^grandchild (\d+)/.exec(line);
+    if (m) grandchildren.push(Number(m[1]));
   });
   const code = await Promise.race([h.sup.done, sleep(20000).then(() => 'timeout')]);
   assert.equal(code, 1, 'the root exits non-zero');
@@ -100,6 +105,8 @@ test('intensity: a crash loop in a nested group escalates to the root, which sto
   }
   const spawned = h.events.filter((e) => e.event === 'spawn').map((e) => e.data as number);
   for (const pid of spawned) assert.equal(alive(pid), false, `pid ${pid} survived the escalation`);
+  assert.equal(grandchildren.length, 1, 'steady started a grandchild');
+  assert.equal(alive(grandchildren[0]!), false, 'the grandchild did not survive the escalation');
 });
 
 test('backoff: consecutive restarts are spaced out, growing, and capped', async () => {
@@ -136,6 +143,23 @@ test('after: an agent starts only once the agents it names are ready', async () 
     assert.ok(at('spawn', 'web') >= at('ready', 'cache'), 'web spawned after cache was ready');
     assert.ok(at('spawn', 'free') < at('ready', 'db'), 'agents without after start at once');
     assert.deepEqual(h.sup.config.order, ['db', 'cache', 'web', 'free']);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('after: a dependency that is gone for good no longer holds its dependants back', async () => {
+  const h = startSupervisor({
+    supervisor: fast,
+    agents: {
+      once: agentDef({ restart: 'temporary', args: ['--crash-on-start'] }),
+      user: agentDef({ after: ['once'] }),
+    },
+  });
+  try {
+    await h.waitFor((e) => e.event === 'removed' && e.agent === 'once');
+    await h.waitFor((e) => e.event === 'ready' && e.agent === 'user', 5000, 'user ready');
+    assert.equal(h.sup.status().find((s) => s.name === 'once')!.state, 'failed');
   } finally {
     await h.stop();
   }

@@ -264,8 +264,14 @@ class Agent {
   }
 
   private onChannelClosed(): void {
-    // The supervisor is gone (or cut us off): an agent never outlives its supervisor.
-    if (!this.stopping) process.exit(70);
+    if (this.stopping) return;
+    // The supervisor is gone (or cut us off): an agent never outlives its supervisor,
+    // and neither does anything it started. The agent leads its own process group.
+    try {
+      process.kill(0, 'SIGKILL');
+    } catch {
+      process.exit(70);
+    }
   }
 }
 
