@@ -9,7 +9,7 @@ console.log(`outheis bench: node ${process.version}, ${cpus().length} cores${qui
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const want = (name: string) => !only || only.includes(name);
 const rows: Row[] = [];
-if (want('throughput')) rows.push(await throughput(quick ? 20000 : 200000, 64));
+if (want('throughput')) rows.push(...(await throughput(quick ? 20000 : 200000, 64)));
 if (want('latency')) rows.push(...(await requestReply(quick ? 2000 : 10000, 64)));
 if (want('restart')) rows.push(await restartLatency(quick ? 5 : 20));
 if (want('memory')) rows.push(...(await memory(100)));

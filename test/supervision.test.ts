@@ -3,7 +3,7 @@
 // survives a stop.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { agentOrder, alive, fixture, processesMatching, sleep, startSupervisor, waitCount, type Harness } from './helpers/harness.js';
+import { agentOrder, alive, fixture, processesMatching, sleep, startSupervisor, waitCount, zombieChildren, type Harness } from './helpers/harness.js';
 
 const echo = fixture('echo.js');
 const agentDef = (extra: Record<string, unknown> = {}) => ({ run: echo, heartbeat: '0', shutdown: '2s', ...extra });
@@ -121,6 +121,8 @@ test('backoff: consecutive restarts are spaced out, growing, and capped', async 
     const spawns = h.events.filter((e) => e.event === 'spawn').map((e) => e.at);
     // Real time between spawns follows the planned delays (lower bound only: the machine may be slow).
     assert.ok(spawns[4]! - spawns[3]! >= 380, `4th gap was ${spawns[4]! - spawns[3]!} ms`);
+    await sleep(100);
+    assert.deepEqual(zombieChildren(), [], 'every crashed agent was reaped');
   } finally {
     await h.stop();
   }

@@ -95,6 +95,17 @@ export function processesMatching(marker: string): string[] {
   return out.split('\n').filter((l) => l.includes(marker) && !/\bps -eo\b/.test(l) && !/^\s*\d+\s+Z/.test(l));
 }
 
+/** Zombie children of this process: exited but never reaped. */
+export function zombieChildren(): string[] {
+  let out: string;
+  try {
+    out = execFileSync('ps', ['-o', 'pid=,stat=,args=', '--ppid', String(process.pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return []; // ps exits 1 when there is no child at all
+  }
+  return out.split('\n').filter((l) => /^\s*\d+\s+Z/.test(l));
+}
+
 export function agentOrder(h: Harness, event: string): string[] {
   return h.events.filter((e) => e.event === event).map((e) => e.agent);
 }
