@@ -8,7 +8,7 @@ import { AgentLink } from './agent-link.js';
 import { spawnAgent, type AgentProcess, type ExitInfo } from './agent-process.js';
 import type { AgentConfig, Config } from './config/index.js';
 import { OperatorOutlet } from './operator.js';
-import { Router, type Route } from './router.js';
+import { OPERATOR, Router, type Route } from './router.js';
 import { applyNice } from './nice.js';
 import { treeSpecOf } from './tree-spec.js';
 import { SupervisionTree, type Action } from './tree/index.js';
@@ -83,7 +83,8 @@ export class Supervisor extends EventEmitter {
     super();
     this.done = new Promise((resolve) => (this.finished = resolve));
     this.router = new Router({
-      fault: (agent, reason) => this.fault(this.slot(agent), reason),
+      // The operator is bounded like an agent, but there is no process to kill: its send is refused upstream.
+      fault: (agent, reason) => (agent === OPERATOR ? opts.log.warn({ reason }, 'operator over its send window') : this.fault(this.slot(agent), reason)),
       denied: (from, to, kind) => opts.log.warn({ agent: from, to, kind }, 'send denied: not pledged'),
     });
     this.operator = new OperatorOutlet(this.router, this.router.operator);

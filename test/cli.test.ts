@@ -39,7 +39,7 @@ test('usage errors exit 2', () => {
   assert.match(missing.stderr, /nonexistent/);
 });
 
-test('start: no stray fd reaches an agent, SIGTERM stops everything, exit 0', async () => {
+test('start: no stray fd reaches an agent, SIGTERM stops everything, exit 0', async (t) => {
   const dir = tempDir();
   const marker = `outheis-cli-${process.pid}-${Date.now()}`;
   const file = join(dir, 'outheis.yaml');
@@ -52,10 +52,12 @@ test('start: no stray fd reaches an agent, SIGTERM stops everything, exit 0', as
   // fd 100 is opened by the shell without close-on-exec, as a careless parent would
   // (node itself already protects fds 0-15).
   const sup = spawn('bash', ['-c', `exec 100</etc/hostname; exec "${process.execPath}" "${CLI}" start -c "${file}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => sup.kill('SIGKILL')); // never leave a supervisor behind a failed assertion
   let out = '';
   sup.stdout.on('data', (d) => (out += d));
   const deadline = Date.now() + 15000;
-  while (!(out.includes('"agent":"two"') && out.includes('"msg":"ready"') && out.match(/"agent":"two"[^\n]*"msg":"ready"/))) {
+  // Both agents' own "ready <name> <pid>" lines, and the fd listing printed before them.
+  while ((out.match(/"msg":"ready \w+ \d+"/g) ?? []).length < 2) {
     assert.ok(Date.now() < deadline, `agents did not come up:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -75,12 +77,13 @@ test('start: no stray fd reaches an agent, SIGTERM stops everything, exit 0', as
   assert.deepEqual(processesMatching(marker), []);
 });
 
-test('a supervisor killed with SIGKILL leaves no agent and no grandchild behind', async () => {
+test('a supervisor killed with SIGKILL leaves no agent and no grandchild behind', async (t) => {
   const dir = tempDir();
   const marker = `outheis-kill9-${process.pid}-${Date.now()}`;
   const file = join(dir, 'outheis.yaml');
   writeFileSync(file, ['agents:', `  one: { run: ${fixture('echo.js')}, args: [${marker}, --grandchild-on-start] }`, `  two: { run: ${fixture('echo.js')}, args: [${marker}] }`, ''].join('\n'));
   const sup = spawn(process.execPath, [CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => sup.kill('SIGKILL'));
   let out = '';
   sup.stdout.on('data', (d) => (out += d));
   const deadline = Date.now() + 15000;
@@ -98,4 +101,25 @@ test('a supervisor killed with SIGKILL leaves no agent and no grandchild behind'
   assert.equal(alive(grandchild), false, 'the grandchild died with its agent');
   for (const pid of agents) assert.equal(alive(pid), false, `agent ${pid} outlived its supervisor`);
   assert.deepEqual(processesMatching(marker), []);
+});
+
+test('a closed stdout does not take the supervisor down, and SIGHUP stops it gracefully', async (t) => {
+  const dir = tempDir();
+  const file = join(dir, 'outheis.yaml');
+  // `chatty` prints every 20 ms, so the supervisor keeps writing into the closed pipe.
+  writeFileSync(file, ['agents:', `  chatty: { run: ${fixture('echo.js')}, args: [--chatty] }`, ''].join('\n'));
+  const sup = spawn(process.execPath, [CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => sup.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  sup.stderr.on('data', (d) => (err += d));
+  await new Promise<void>((resolve) => sup.stdout.on('data', (d) => { out += d; if (out.includes('"msg":"ready chatty')) resolve(); }));
+  sup.stdout.destroy();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(sup.exitCode, null, `the supervisor died with its stdout: ${err}`);
+  const code = await new Promise<number | null>((resolve) => {
+    sup.on('exit', (c) => resolve(c));
+    sup.kill('SIGHUP');
+  });
+  assert.equal(code, 0, err);
 });

@@ -15,20 +15,22 @@ export const start: CommandModule<object, Args> = {
     const closed = closeInheritedFds();
     if (closed.length) log.warn({ fds: closed }, 'closed inherited file descriptors that lacked close-on-exec');
     const sup = new Supervisor(cfg, { log });
-    let signals = 0;
+    let stopping = false;
+    // SIGHUP too: a closed terminal must not kill the supervisor without stopping its agents.
     const onSignal = (sig: NodeJS.Signals) => {
-      if (++signals > 1) {
-        log.warn({ signal: sig }, 'second signal: stopping harder is not needed, still stopping');
-        return;
-      }
-      log.info({ signal: sig }, 'stopping on signal');
+      log.info({ signal: sig }, stopping ? 'already stopping: each agent gets its shutdown budget' : 'stopping on signal');
+      stopping = true;
       void sup.halt(0);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+    // A bug of ours must not leave agents running unsupervised: stop them, then exit non-zero.
+    process.on('uncaughtException', (err) => {
+      log.fatal({ err: err.stack ?? String(err) }, 'supervisor bug: stopping all agents');
+      void sup.halt(1);
+    });
     sup.start();
     const code = await sup.done;
-    log.flush?.();
+    await new Promise<void>((resolve) => log.flush(() => resolve()));
     process.exit(code);
   },
 };
