@@ -6,55 +6,17 @@ import type { Logger } from '../logs/logger.js';
 import { forEachLine } from '../logs/lines.js';
 import { AgentLink } from './agent-link.js';
 import { spawnAgent, type AgentProcess, type ExitInfo } from './agent-process.js';
-import type { AgentConfig, Config } from './config/index.js';
+import { AgentSlot, type AgentStatus } from './agent-slot.js';
+import type { Config } from './config/index.js';
 import { OperatorOutlet } from './operator.js';
 import { OPERATOR, Router, type Route } from './router.js';
 import { applyNice } from './nice.js';
 import { treeSpecOf } from './tree-spec.js';
+import { terminate } from './terminate.js';
 import { SupervisionTree, type Action } from './tree/index.js';
-import type { Qos } from './wire/header.js';
+import { hung, watchdogPeriod } from './watchdog.js';
 
-export type AgentState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'failed';
-
-export interface LastExit extends ExitInfo {
-  at: number;
-  reason: string;
-}
-
-/** One agent's runtime record. */
-class Slot {
-  state: AgentState = 'stopped';
-  proc: AgentProcess | undefined;
-  link: AgentLink | undefined;
-  restarts = 0;
-  lastExit: LastExit | undefined;
-  spawnedAt = 0;
-  readyAt = 0;
-  /** Why the supervisor killed it, when it did. */
-  fault: string | undefined;
-  /** Set while the supervisor itself is stopping it: its exit is not a failure. */
-  stopping = false;
-  startTimer: NodeJS.Timeout | undefined;
-  backoffTimer: NodeJS.Timeout | undefined;
-  /** Bumped to cancel a scheduled start. */
-  startGen = 0;
-  exitWaiters: (() => void)[] = [];
-
-  constructor(readonly cfg: AgentConfig, readonly route: Route) {}
-}
-
-export interface AgentStatus {
-  name: string;
-  group: string | undefined;
-  pid: number | undefined;
-  state: AgentState;
-  uptimeMs: number;
-  restarts: number;
-  lastExit: LastExit | undefined;
-  mailbox: number;
-  inflight: number;
-  qos: Qos;
-}
+export type { AgentState, AgentStatus, LastExit } from './agent-slot.js';
 
 export interface SupervisorOptions {
   log: Logger;
@@ -64,13 +26,11 @@ export interface SupervisorOptions {
   nodeArgs?: string[];
 }
 
-const TERM_GRACE_MS = 1000;
-
 export class Supervisor extends EventEmitter {
   readonly router: Router;
   readonly tree: SupervisionTree;
   readonly operator: OperatorOutlet;
-  private readonly slots = new Map<string, Slot>();
+  private readonly slots = new Map<string, AgentSlot>();
   private readonly order: string[];
   private actions: Promise<void> = Promise.resolve();
   private watchdog: NodeJS.Timeout | undefined;
@@ -93,11 +53,11 @@ export class Supervisor extends EventEmitter {
     for (const name of this.order) {
       const cfg = config.agents[name]!;
       const route = this.router.add({ name, qos: cfg.qos, pledge: cfg.pledge, mailbox: cfg.limits.mailbox });
-      this.slots.set(name, new Slot(cfg, route));
+      this.slots.set(name, new AgentSlot(cfg, route));
     }
   }
 
-  private slot(name: string): Slot {
+  private slot(name: string): AgentSlot {
     const slot = this.slots.get(name);
     if (!slot) throw new Error(`no agent named "${name}"`);
     return slot;
@@ -105,16 +65,18 @@ export class Supervisor extends EventEmitter {
 
   /** Start every agent (concurrently, except where `after` orders them). */
   start(): void {
-    const beats = [...this.slots.values()].map((s) => s.cfg.heartbeat).filter((h) => h > 0);
-    const tick = Math.min(1000, Math.max(50, Math.floor(Math.min(...beats, 4000) / 4)));
-    this.watchdog = setInterval(() => this.checkHeartbeats(), tick);
+    this.watchdog = setInterval(() => {
+      for (const [slot, silentMs] of hung(this.slots.values(), Date.now())) {
+        this.fault(slot, `hung: no heartbeat for ${silentMs} ms (limit ${slot.cfg.heartbeat} ms)`);
+      }
+    }, watchdogPeriod(this.slots.values()));
     this.opts.log.info({ agents: this.order.length, config: this.config.file }, 'supervisor starting');
     for (const name of this.order) this.scheduleStart(this.slot(name), 0);
   }
 
   // ---- starting ---------------------------------------------------------
 
-  private scheduleStart(slot: Slot, delayMs: number): void {
+  private scheduleStart(slot: AgentSlot, delayMs: number): void {
     const gen = ++slot.startGen;
     clearTimeout(slot.backoffTimer);
     if (delayMs > 0) {
@@ -127,7 +89,7 @@ export class Supervisor extends EventEmitter {
   }
 
   /** `after` is ordering: wait for a dependency that is on its way up, not for one that is stopped for good. */
-  private blockedBy(slot: Slot): string | undefined {
+  private blockedBy(slot: AgentSlot): string | undefined {
     return slot.cfg.after.find((dep) => {
       const state = this.slot(dep).state;
       return state === 'starting' || state === 'backoff';
@@ -141,14 +103,14 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  private tryStart(slot: Slot): void {
+  private tryStart(slot: AgentSlot): void {
     if (this.halting || slot.proc) return;
     slot.state = 'starting';
     if (this.blockedBy(slot)) return; // retried when a dependency becomes ready
     this.spawn(slot);
   }
 
-  private spawn(slot: Slot): void {
+  private spawn(slot: AgentSlot): void {
     const { cfg } = slot;
     const log = this.opts.log;
     let proc: AgentProcess;
@@ -189,7 +151,7 @@ export class Supervisor extends EventEmitter {
     proc.exited.then((info) => this.exited(slot, proc, info));
   }
 
-  private ready(slot: Slot): void {
+  private ready(slot: AgentSlot): void {
     if (slot.readyAt) return;
     clearTimeout(slot.startTimer);
     slot.readyAt = Date.now();
@@ -203,7 +165,7 @@ export class Supervisor extends EventEmitter {
   // ---- faults and exits ------------------------------------------------------
 
   /** The agent misbehaved: kill its whole group now; its exit goes through policy as abnormal. */
-  private fault(slot: Slot, reason: string): void {
+  private fault(slot: AgentSlot, reason: string): void {
     if (!slot.proc || slot.fault) return;
     slot.fault = reason;
     this.opts.log.warn({ agent: slot.cfg.name, pid: slot.proc.pid, reason }, 'agent fault: killing');
@@ -211,17 +173,7 @@ export class Supervisor extends EventEmitter {
     slot.proc.signal('SIGKILL');
   }
 
-  private checkHeartbeats(): void {
-    const now = Date.now();
-    for (const slot of this.slots.values()) {
-      const hb = slot.cfg.heartbeat;
-      if (hb > 0 && slot.readyAt && slot.link && !slot.stopping && now - slot.link.lastSeen > hb) {
-        this.fault(slot, `hung: no heartbeat for ${now - slot.link.lastSeen} ms (limit ${hb} ms)`);
-      }
-    }
-  }
-
-  private exited(slot: Slot, proc: AgentProcess | undefined, info: ExitInfo, spawnError?: string): void {
+  private exited(slot: AgentSlot, proc: AgentProcess | undefined, info: ExitInfo, spawnError?: string): void {
     if (proc && slot.proc !== proc) return;
     const name = slot.cfg.name;
     clearTimeout(slot.startTimer);
@@ -298,28 +250,18 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  /** Graceful stop of one agent: a shutdown message, its budget, SIGTERM, then SIGKILL. */
+  /** Graceful stop of one agent (see terminate.ts); its exit is not a failure. */
   async stopAgent(name: string): Promise<void> {
     const slot = this.slot(name);
     slot.startGen++;
     clearTimeout(slot.backoffTimer);
-    const proc = slot.proc;
-    if (!proc) {
+    if (!slot.proc) {
       slot.state = 'stopped';
       return;
     }
     slot.stopping = true;
     slot.state = 'stopping';
-    const gone = new Promise<void>((r) => slot.exitWaiters.push(r));
-    const within = (ms: number) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(r, ms, false).unref())]);
-    slot.link?.write({ t: 'stop' });
-    if (await within(slot.cfg.shutdown)) return;
-    this.opts.log.warn({ agent: name, budgetMs: slot.cfg.shutdown }, 'did not stop within its budget: SIGTERM');
-    proc.signal('SIGTERM');
-    if (await within(TERM_GRACE_MS)) return;
-    this.opts.log.warn({ agent: name }, 'ignored SIGTERM: SIGKILL');
-    proc.signal('SIGKILL');
-    await gone;
+    await terminate(slot, this.opts.log);
   }
 
   /** Stop everything in reverse start order and finish with `code`. */
@@ -350,14 +292,7 @@ export class Supervisor extends EventEmitter {
 
   status(): AgentStatus[] {
     const now = Date.now();
-    return this.order.map((name) => {
-      const s = this.slot(name);
-      return {
-        name, group: s.cfg.group, pid: s.proc?.pid, state: s.state,
-        uptimeMs: s.readyAt ? now - s.readyAt : 0, restarts: s.restarts, lastExit: s.lastExit,
-        mailbox: s.route.mailbox.depth, inflight: s.route.mailbox.inflight.size, qos: s.cfg.qos,
-      };
-    });
+    return this.order.map((name) => this.slot(name).status(now));
   }
 
   pid(name: string): number | undefined {

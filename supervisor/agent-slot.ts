@@ -1,0 +1,64 @@
+// One agent's runtime record, and the status an operator sees of it.
+import type { AgentLink } from './agent-link.js';
+import type { AgentProcess, ExitInfo } from './agent-process.js';
+import type { AgentConfig } from './config/index.js';
+import type { Route } from './router.js';
+import type { Qos } from './wire/header.js';
+
+export type AgentState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'failed';
+
+export interface LastExit extends ExitInfo {
+  at: number;
+  reason: string;
+}
+
+export interface AgentStatus {
+  name: string;
+  group: string | undefined;
+  pid: number | undefined;
+  state: AgentState;
+  uptimeMs: number;
+  restarts: number;
+  lastExit: LastExit | undefined;
+  mailbox: number;
+  inflight: number;
+  qos: Qos;
+}
+
+export class AgentSlot {
+  state: AgentState = 'stopped';
+  proc: AgentProcess | undefined;
+  link: AgentLink | undefined;
+  restarts = 0;
+  lastExit: LastExit | undefined;
+  spawnedAt = 0;
+  readyAt = 0;
+  /** Why the supervisor killed it, when it did. */
+  fault: string | undefined;
+  /** Set while the supervisor itself is stopping it: its exit is not a failure. */
+  stopping = false;
+  startTimer: NodeJS.Timeout | undefined;
+  backoffTimer: NodeJS.Timeout | undefined;
+  /** Bumped to cancel a scheduled start. */
+  startGen = 0;
+  exitWaiters: (() => void)[] = [];
+
+  constructor(readonly cfg: AgentConfig, readonly route: Route) {}
+
+  get name(): string {
+    return this.cfg.name;
+  }
+
+  /** Resolves when the current process has exited. */
+  exited(): Promise<void> {
+    return new Promise((resolve) => this.exitWaiters.push(resolve));
+  }
+
+  status(now: number): AgentStatus {
+    return {
+      name: this.name, group: this.cfg.group, pid: this.proc?.pid, state: this.state,
+      uptimeMs: this.readyAt ? now - this.readyAt : 0, restarts: this.restarts, lastExit: this.lastExit,
+      mailbox: this.route.mailbox.depth, inflight: this.route.mailbox.inflight.size, qos: this.cfg.qos,
+    };
+  }
+}
