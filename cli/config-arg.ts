@@ -1,6 +1,6 @@
 // Where the config comes from: -c FILE, or outheis.yaml/.yml/.json in the cwd.
 import { resolve } from 'node:path';
-import { findConfigFile, loadConfig, ConfigError, type Config } from '../supervisor/config/index.js';
+import { findConfigFile, loadConfig, preflight, ConfigError, type Config } from '../supervisor/config/index.js';
 import { UsageError } from './errors.js';
 
 export function configPath(arg: string | undefined): string {
@@ -10,8 +10,11 @@ export function configPath(arg: string | undefined): string {
   return found;
 }
 
+/** Load, validate and preflight (entry files exist): what `check` and `start` both need. */
 export function readConfig(arg: string | undefined): Config {
-  return loadConfig(configPath(arg));
+  const cfg = loadConfig(configPath(arg));
+  preflight(cfg);
+  return cfg;
 }
 
 export { ConfigError };

@@ -31,6 +31,17 @@ test('check: an invalid file exits 2 and names each key path', () => {
   assert.equal(JSON.parse(json.stdout).ok, false);
 });
 
+test('check and start: an entry file that does not exist is a config error, not a crash loop', () => {
+  const dir = tempDir();
+  const file = join(dir, 'outheis.yaml');
+  writeFileSync(file, ['agents:', `  good: { run: ${fixture('echo.js')} }`, '  typo: { run: ./agnet.js }', ''].join('\n'));
+  for (const verb of ['check', 'start']) {
+    const r = spawnSync(process.execPath, [CLI, verb, '-c', file], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 2, `${verb}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /agents\.typo\.run: entry file .*agnet\.js does not exist/);
+  }
+});
+
 test('usage errors exit 2', () => {
   const r = spawnSync(process.execPath, [CLI, 'frobnicate'], { encoding: 'utf8' });
   assert.equal(r.status, 2);

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { configPath } from '../config-arg.js';
-import { ConfigError, formatConfigIssues, loadConfig } from '../../supervisor/config/index.js';
+import { configPath, readConfig } from '../config-arg.js';
+import { ConfigError, formatConfigIssues } from '../../supervisor/config/index.js';
 import { EXIT } from '../errors.js';
 
 interface Args { config?: string; json?: boolean }
@@ -12,7 +12,7 @@ export const check: CommandModule<object, Args> = {
   handler: (argv) => {
     const file = configPath(argv.config);
     try {
-      const cfg = loadConfig(file);
+      const cfg = readConfig(file);
       if (argv.json) console.log(JSON.stringify({ ok: true, file, agents: cfg.order }));
       else console.log(`${file}: ok (${cfg.order.length} agents: ${cfg.order.join(', ')})`);
     } catch (err) {

@@ -9,6 +9,7 @@ export {
   CONFIG_FILE_NAMES,
   type ConfigIssue,
 } from './load.js';
+export { preflight } from './preflight.js';
 export {
   configSchema,
   NAME_PATTERN,
