@@ -1,5 +1,5 @@
 // Core benchmarks: each figure next to its baseline, measured in the same run.
-import { fork, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +108,22 @@ async function nakedRelay(n: number, size: number): Promise<number> {
 }
 
 // ---- request/reply latency vs direct IPC round trip --------------------------
+
+/**
+ * The same, with every process on one core (children inherit the affinity): there a
+ * hop is a context switch rather than a cross-core wake-up, so the ratio shows our
+ * per-hop cost more than the machine's wake-up latency.
+ */
+export async function requestReplyOneCore(n: number, size: number): Promise<Row[]> {
+  const all = execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' }).split(':').pop()!.trim();
+  execFileSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' });
+  try {
+    const rows = await requestReply(n, size);
+    return rows.map((r) => ({ ...r, metric: `${r.metric}, one core`, target: 'reported', pass: undefined }));
+  } finally {
+    execFileSync('taskset', ['-pc', all, String(process.pid)], { stdio: 'ignore' });
+  }
+}
 
 export async function requestReply(n: number, size: number): Promise<Row[]> {
   const { sup, readyAll } = supervise({

@@ -1,7 +1,7 @@
 // `npm run bench`: every figure beside its baseline, from one run. The machine is
 // noisy: read the ratios, not the absolute numbers.
 import { cpus } from 'node:os';
-import { memory, requestReply, restartLatency, throughput } from './core.js';
+import { memory, requestReply, requestReplyOneCore, restartLatency, throughput } from './core.js';
 import { printTable, type Row } from './lib.js';
 
 const quick = process.argv.includes('--quick');
@@ -11,6 +11,7 @@ const want = (name: string) => !only || only.includes(name);
 const rows: Row[] = [];
 if (want('throughput')) rows.push(...(await throughput(quick ? 20000 : 200000, 64)));
 if (want('latency')) rows.push(...(await requestReply(quick ? 2000 : 10000, 64)));
+if (want('latency')) rows.push(...(await requestReplyOneCore(quick ? 2000 : 10000, 64)));
 if (want('restart')) rows.push(await restartLatency(quick ? 5 : 20));
 if (want('memory')) rows.push(...(await memory(100)));
 printTable(rows);

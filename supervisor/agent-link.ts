@@ -13,6 +13,9 @@ export interface LinkEvents {
   fault(reason: string): void;
 }
 
+/** A read this large means the agent is streaming: yield to the other channels after it. */
+const STREAMING = 16 * 1024;
+
 /** Unread bytes we hold for an agent before calling it unresponsive. */
 export const MAX_BACKLOG = 32 << 20;
 
@@ -39,11 +42,14 @@ export class AgentLink {
       return this.fault(`frame handling failed: ${(err as Error).message}`);
     }
     this.events.batchEnd();
-    // One chunk per agent per event-loop turn: libuv would otherwise keep reading a
-    // flooding sender (up to 32 reads in a row) while the acks that drain its target's
-    // mailbox wait on another channel. Round-robin, like a fair scheduler.
-    this.socket.pause();
-    setImmediate(this.resume);
+    // A streaming sender gets one chunk per event-loop turn: libuv would otherwise keep
+    // reading it (up to 32 reads in a row) while the acks that drain its target's
+    // mailbox wait on another channel. Round-robin, like a fair scheduler. Small reads
+    // (a request, a heartbeat) skip this: it costs two epoll_ctl calls of latency.
+    if (chunk.length >= STREAMING) {
+      this.socket.pause();
+      setImmediate(this.resume);
+    }
   }
 
   private readonly resume = () => {

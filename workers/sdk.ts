@@ -6,6 +6,7 @@ import { ENV } from '../supervisor/wire/env.js';
 import type { MsgHeader, Qos, SupervisorHeader } from '../supervisor/wire/header.js';
 import { AgentChannel } from './channel.js';
 import { OutheisError } from './errors.js';
+import { Outbox } from './outbox.js';
 
 export { OutheisError } from './errors.js';
 export type { ErrorCode } from './errors.js';
@@ -22,13 +23,6 @@ export interface Message<B = unknown> {
 
 export type Handler = (body: any, msg: Message) => unknown | Promise<unknown>;
 
-interface Pending {
-  resolve: (value: any) => void;
-  reject: (err: Error) => void;
-}
-
-/** More unaccepted sends than this wait in the SDK: the supervisor treats a larger backlog as a flood. */
-const WINDOW = 4096;
 const DEFAULT_TIMEOUT = 30_000;
 const EMPTY = Buffer.alloc(0);
 
@@ -38,15 +32,7 @@ class Agent {
   private readonly maxFrame: number;
   private readonly handlers = new Map<string, Handler>();
   private readonly shutdownHooks: (() => unknown)[] = [];
-  private seq = 0;
-  private acceptedThrough = 0;
-  private readonly accepting = new Map<number, Pending>();
-  private readonly requests = new Map<number, Pending & { timer?: NodeJS.Timeout }>();
-  /** Sends past the window, waiting in order to be written. */
-  private backlog: { header: Record<string, unknown>; bytes: Buffer }[] = [];
-  private backlogHead = 0;
-  /** Written and not yet accepted, refused or answered. */
-  private inflight = 0;
+  private readonly outbox: Outbox;
   private acks: number[] = [];
   private stopping = false;
   private isReady = false;
@@ -57,6 +43,7 @@ class Agent {
     this.name = name;
     this.maxFrame = Number(process.env[ENV.maxFrame]) || 1 << 20;
     this.channel = new AgentChannel(3, this.maxFrame, (h, b) => this.onFrame(h, b), () => this.onChannelClosed());
+    this.outbox = new Outbox(this.channel, this.maxFrame);
     const hb = Number(process.env[ENV.heartbeat]) || 0;
     // Three beats per period: one late beat is not a hang.
     if (hb > 0) setInterval(() => this.channel.write({ t: 'hb' }), Math.max(50, Math.floor(hb / 3))).unref();
@@ -76,11 +63,13 @@ class Agent {
   }
 
   send(to: string, kind: string, body?: unknown, opts: { qos?: Qos } = {}): Promise<void> {
-    return this.submit(to, kind, body, opts.qos, false).then(() => undefined);
+    if (this.stopping) return Promise.reject(new OutheisError('ESHUTDOWN', `${this.name} is shutting down`));
+    return this.outbox.submit(to, kind, body, opts.qos, false, 0) as Promise<void>;
   }
 
   request<R = unknown>(to: string, kind: string, body?: unknown, opts: { qos?: Qos; timeout?: number } = {}): Promise<R> {
-    return this.submit(to, kind, body, opts.qos, true, opts.timeout ?? DEFAULT_TIMEOUT) as Promise<R>;
+    if (this.stopping) return Promise.reject(new OutheisError('ESHUTDOWN', `${this.name} is shutting down`));
+    return this.outbox.submit(to, kind, body, opts.qos, true, opts.timeout ?? DEFAULT_TIMEOUT) as Promise<R>;
   }
 
   onShutdown(fn: () => unknown): this {
@@ -88,113 +77,14 @@ class Agent {
     return this;
   }
 
-  private submit(to: string, kind: string, body: unknown, qos: Qos | undefined, req: boolean, timeout = 0): Promise<unknown> {
-    if (this.stopping) return Promise.reject(new OutheisError('ESHUTDOWN', `${this.name} is shutting down`));
-    let bytes: Buffer;
-    try {
-      bytes = body === undefined ? EMPTY : packValue(body);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (bytes.length + 512 > this.maxFrame) {
-      return Promise.reject(new OutheisError('ETOOBIG', `message body of ${bytes.length} bytes exceeds the frame limit of ${this.maxFrame}`));
-    }
-    const seq = ++this.seq;
-    const header: Record<string, unknown> = { t: 'send', seq, to, kind };
-    if (qos) header.qos = qos;
-    if (req) header.req = true;
-    const accepted = new Promise<void>((resolve, reject) => this.accepting.set(seq, { resolve, reject }));
-    if (!req) {
-      this.transmit(header, bytes);
-      return accepted;
-    }
-    const reply = new Promise<unknown>((resolve, reject) => {
-      const entry: Pending & { timer?: NodeJS.Timeout } = { resolve, reject };
-      if (timeout > 0) {
-        entry.timer = setTimeout(() => {
-          this.requests.delete(seq);
-          reject(new OutheisError('ETIMEDOUT', `request ${kind} to ${to} got no reply within ${timeout} ms`));
-        }, timeout);
-      }
-      this.requests.set(seq, entry);
-    });
-    this.transmit(header, bytes);
-    // A refusal (EDENIED, ENOAGENT) rejects the request itself.
-    accepted.catch((err: Error) => this.settleRequest(seq, err));
-    return reply;
-  }
-
-  /** Write now if the window has room; otherwise queue behind earlier sends. The supervisor kills an agent that floods past it. */
-  private transmit(header: Record<string, unknown>, bytes: Buffer): void {
-    if (this.inflight < WINDOW && this.backlogHead === this.backlog.length) {
-      this.inflight++;
-      this.channel.write(header, bytes);
-    } else {
-      this.backlog.push({ header, bytes });
-    }
-  }
-
-  private drainBacklog(): void {
-    // Refill only once half the window is free: trickling one frame per accept would
-    // turn a stream into a ping-pong of tiny writes (TCP's silly window syndrome).
-    if (this.inflight > WINDOW / 2) return;
-    while (this.inflight < WINDOW && this.backlogHead < this.backlog.length) {
-      const next = this.backlog[this.backlogHead]!;
-      this.backlog[this.backlogHead++] = undefined as never;
-      this.inflight++;
-      this.channel.write(next.header, next.bytes);
-    }
-    if (this.backlogHead === this.backlog.length) {
-      this.backlog = [];
-      this.backlogHead = 0;
-    }
-  }
-
-  private settleRequest(seq: number, err: Error | null, value?: unknown): void {
-    const entry = this.requests.get(seq);
-    if (!entry) return; // timed out already
-    this.requests.delete(seq);
-    if (entry.timer) clearTimeout(entry.timer);
-    if (err) entry.reject(err);
-    else entry.resolve(value);
-  }
-
   private onFrame(h: SupervisorHeader, body: Buffer): void {
     switch (h.t) {
       case 'msg': return this.deliver(h, body);
-      case 'acc': return this.accept(h.seq);
-      case 'rej': {
-        const p = this.accepting.get(h.seq);
-        this.accepting.delete(h.seq);
-        if (p) {
-          this.inflight--;
-          p.reject(new OutheisError(h.code, h.message));
-          this.drainBacklog();
-        }
-        return;
-      }
-      case 'res':
-        // A reply implies acceptance: the supervisor sends no separate accept for requests.
-        this.settleAccept(h.corr);
-        if (h.err) this.settleRequest(h.corr, new OutheisError(h.err.code, h.err.message));
-        else this.settleRequest(h.corr, null, body.length ? unpackValue(body) : undefined);
-        return;
+      case 'acc': return this.outbox.accepted(h);
+      case 'rej': return this.outbox.refused(h);
+      case 'res': return this.outbox.answered(h, body);
       case 'stop': return void this.shutdown(0);
     }
-  }
-
-  private accept(through: number): void {
-    for (let s = this.acceptedThrough + 1; s <= through; s++) this.settleAccept(s);
-    if (through > this.acceptedThrough) this.acceptedThrough = through;
-  }
-
-  private settleAccept(seq: number): void {
-    const p = this.accepting.get(seq);
-    if (!p) return;
-    this.accepting.delete(seq);
-    this.inflight--;
-    p.resolve(undefined);
-    this.drainBacklog();
   }
 
   private deliver(h: MsgHeader, raw: Buffer): void {
@@ -257,8 +147,7 @@ class Agent {
         process.stderr.write(`outheis: shutdown hook failed: ${(err as Error).message}\n`);
       }
     }
-    const err = new OutheisError('ESHUTDOWN', `${this.name} is shutting down`);
-    for (const seq of [...this.requests.keys()]) this.settleRequest(seq, err);
+    this.outbox.failRequests(new OutheisError('ESHUTDOWN', `${this.name} is shutting down`));
     await this.channel.flush();
     process.exit(code);
   }

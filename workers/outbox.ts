@@ -1,0 +1,137 @@
+// The agent's sending side: sequence numbers, the send window, and settling each
+// send when the supervisor accepts it (`acc`, cumulative), refuses it (`rej`), or
+// answers it (`res`, which also accepts a request).
+import { packValue, unpackValue } from '../supervisor/wire/frame.js';
+import type { AccHeader, Qos, RejHeader, ResHeader } from '../supervisor/wire/header.js';
+import type { AgentChannel } from './channel.js';
+import { OutheisError } from './errors.js';
+
+interface Pending {
+  resolve: (value: any) => void;
+  reject: (err: Error) => void;
+  timer?: NodeJS.Timeout;
+}
+
+/** More unaccepted sends than this wait here: the supervisor treats a larger backlog as a flood. */
+export const WINDOW = 4096;
+const EMPTY = Buffer.alloc(0);
+
+export class Outbox {
+  private seq = 0;
+  private acceptedThrough = 0;
+  private readonly accepting = new Map<number, Pending>();
+  private readonly requests = new Map<number, Pending>();
+  /** Sends past the window, waiting in order to be written. */
+  private backlog: { header: Record<string, unknown>; bytes: Buffer }[] = [];
+  private backlogHead = 0;
+  /** Written and not yet accepted, refused or answered. */
+  private inflight = 0;
+
+  constructor(private readonly channel: AgentChannel, private readonly maxFrame: number) {}
+
+  /** Resolves once accepted (one-way), or with the reply (request). */
+  submit(to: string, kind: string, body: unknown, qos: Qos | undefined, req: boolean, timeout: number): Promise<unknown> {
+    let bytes: Buffer;
+    try {
+      bytes = body === undefined ? EMPTY : packValue(body);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (bytes.length + 512 > this.maxFrame) {
+      return Promise.reject(new OutheisError('ETOOBIG', `message body of ${bytes.length} bytes exceeds the frame limit of ${this.maxFrame}`));
+    }
+    const seq = ++this.seq;
+    const header: Record<string, unknown> = { t: 'send', seq, to, kind };
+    if (qos) header.qos = qos;
+    if (req) header.req = true;
+    const accepted = new Promise<void>((resolve, reject) => this.accepting.set(seq, { resolve, reject }));
+    if (!req) {
+      this.transmit(header, bytes);
+      return accepted;
+    }
+    const reply = new Promise<unknown>((resolve, reject) => {
+      const entry: Pending = { resolve, reject };
+      if (timeout > 0) {
+        entry.timer = setTimeout(() => {
+          this.requests.delete(seq);
+          reject(new OutheisError('ETIMEDOUT', `request ${kind} to ${to} got no reply within ${timeout} ms`));
+        }, timeout);
+      }
+      this.requests.set(seq, entry);
+    });
+    this.transmit(header, bytes);
+    // A refusal (EDENIED, ENOAGENT) rejects the request itself.
+    accepted.catch((err: Error) => this.settleRequest(seq, err));
+    return reply;
+  }
+
+  accepted(h: AccHeader): void {
+    for (let s = this.acceptedThrough + 1; s <= h.seq; s++) this.settleAccept(s);
+    if (h.seq > this.acceptedThrough) this.acceptedThrough = h.seq;
+  }
+
+  refused(h: RejHeader): void {
+    const p = this.accepting.get(h.seq);
+    if (!p) return;
+    this.accepting.delete(h.seq);
+    this.inflight--;
+    p.reject(new OutheisError(h.code, h.message));
+    this.drainBacklog();
+  }
+
+  answered(h: ResHeader, body: Buffer): void {
+    // A reply implies acceptance: the supervisor sends no separate accept for requests.
+    this.settleAccept(h.corr);
+    if (h.err) this.settleRequest(h.corr, new OutheisError(h.err.code, h.err.message));
+    else this.settleRequest(h.corr, null, body.length ? unpackValue(body) : undefined);
+  }
+
+  /** Every pending request fails with `err` (the agent is shutting down). */
+  failRequests(err: Error): void {
+    for (const seq of [...this.requests.keys()]) this.settleRequest(seq, err);
+  }
+
+  /** Write now if the window has room; otherwise queue behind earlier sends. */
+  private transmit(header: Record<string, unknown>, bytes: Buffer): void {
+    if (this.inflight < WINDOW && this.backlogHead === this.backlog.length) {
+      this.inflight++;
+      this.channel.write(header, bytes);
+    } else {
+      this.backlog.push({ header, bytes });
+    }
+  }
+
+  private drainBacklog(): void {
+    // Refill only once half the window is free: trickling one frame per accept would
+    // turn a stream into a ping-pong of tiny writes (TCP's silly window syndrome).
+    if (this.inflight > WINDOW / 2) return;
+    while (this.inflight < WINDOW && this.backlogHead < this.backlog.length) {
+      const next = this.backlog[this.backlogHead]!;
+      this.backlog[this.backlogHead++] = undefined as never;
+      this.inflight++;
+      this.channel.write(next.header, next.bytes);
+    }
+    if (this.backlogHead === this.backlog.length) {
+      this.backlog = [];
+      this.backlogHead = 0;
+    }
+  }
+
+  private settleAccept(seq: number): void {
+    const p = this.accepting.get(seq);
+    if (!p) return;
+    this.accepting.delete(seq);
+    this.inflight--;
+    p.resolve(undefined);
+    this.drainBacklog();
+  }
+
+  private settleRequest(seq: number, err: Error | null, value?: unknown): void {
+    const entry = this.requests.get(seq);
+    if (!entry) return; // timed out already
+    this.requests.delete(seq);
+    if (entry.timer) clearTimeout(entry.timer);
+    if (err) entry.reject(err);
+    else entry.resolve(value);
+  }
+}
