@@ -168,7 +168,7 @@ test('after: a dependency that is gone for good no longer holds its dependants b
 });
 
 test('watchdog: a busy-looping agent misses heartbeats, is killed and restarted', async () => {
-  const h = startSupervisor({ supervisor: fast, agents: { spinner: agentDef({ heartbeat: '300ms' }), calm: agentDef({ heartbeat: '300ms' }) } });
+  const h = startSupervisor({ supervisor: fast, agents: { spinner: agentDef({ heartbeat: '300ms' }), calm: agentDef({ heartbeat: '1s' }) } });
   try {
     await allReady(h, ['spinner', 'calm']);
     const pid = h.sup.pid('spinner')!;
