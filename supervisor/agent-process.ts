@@ -67,8 +67,9 @@ export function spawnAgent(spec: SpawnSpec): AgentProcess {
   });
   const pid = child.pid;
   if (pid === undefined) {
-    // execa reports spawn failures (ENOENT, EACCES) through the promise
-    return failedSpawn(child);
+    // execa reports the cause (EAGAIN, ENOMEM) through the promise; the caller logs and restarts by policy
+    child.catch(() => undefined);
+    throw new Error('the agent process could not be spawned');
   }
   const exited = child.then((r) => ({ code: r.exitCode ?? null, signal: (r.signal ?? null) as NodeJS.Signals | null }));
   return {
@@ -85,9 +86,4 @@ export function spawnAgent(spec: SpawnSpec): AgentProcess {
       }
     },
   };
-}
-
-function failedSpawn(child: PromiseLike<unknown> & { catch(f: () => void): unknown }): never {
-  child.catch(() => undefined);
-  throw new Error('the agent process could not be spawned');
 }

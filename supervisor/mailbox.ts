@@ -18,7 +18,6 @@ export interface Envelope {
   fromEpoch: number;
   body: Buffer;
   redelivered: boolean;
-  attempts: number;
 }
 
 const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };

@@ -37,9 +37,8 @@ export class Route {
   parkedCount = 0;
   lastSeq = 0;
   accDirty = false;
-  /** Messages delivered to this agent, and accepted from it. */
+  /** Messages delivered to this agent. */
   delivered = 0;
-  sent = 0;
 
   constructor(readonly spec: RouteSpec) {
     this.mailbox = new Mailbox(spec.mailbox, spec.prefetch ?? 1024);
@@ -103,9 +102,8 @@ export class Router {
     const env: Envelope = {
       id: ++this.nextId, from: from.spec.name, to, kind, qos: qos ?? from.spec.qos, req, seq,
       // A copy: a view would pin the whole read chunk for as long as the message waits.
-      fromEpoch: from.epoch, body: Buffer.from(body), redelivered: false, attempts: 0,
+      fromEpoch: from.epoch, body: Buffer.from(body), redelivered: false,
     };
-    from.sent++;
     const queue = from.parked.get(to);
     if (target.mailbox.full || queue) {
       // Order per sender and target holds: once one send waits, later ones wait behind it.
@@ -158,7 +156,6 @@ export class Router {
     let took = false;
     while ((env = route.mailbox.take())) {
       took = true;
-      env.attempts++;
       const h: SupervisorHeader = { t: 'msg', id: env.id, from: env.from, kind: env.kind, qos: env.qos };
       if (env.req) h.req = true;
       if (env.redelivered) h.redelivered = true;

@@ -9,7 +9,7 @@ import { rng } from './helpers/rng.js';
 const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };
 
 function env(id: number, qos: Qos): Envelope {
-  return { id, from: 'a', to: 'b', kind: 'k', qos, req: false, seq: id, fromEpoch: 1, body: Buffer.from([id & 0xff]), redelivered: false, attempts: 0 };
+  return { id, from: 'a', to: 'b', kind: 'k', qos, req: false, seq: id, fromEpoch: 1, body: Buffer.from([id & 0xff]), redelivered: false };
 }
 
 

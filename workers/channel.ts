@@ -34,8 +34,4 @@ export class AgentChannel {
     });
   }
 
-  /** Heartbeat timers and the like must not be the only thing keeping us alive; the channel is. */
-  get closed(): boolean {
-    return this.socket.destroyed;
-  }
 }
