@@ -10,6 +10,8 @@ export type AgentState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stop
 export interface LastExit extends ExitInfo {
   at: number;
   reason: string;
+  /** Exit code 0, or stopped by the supervisor: not a failure. */
+  clean: boolean;
 }
 
 export interface AgentStatus {
@@ -41,7 +43,7 @@ export class AgentSlot {
   backoffTimer: NodeJS.Timeout | undefined;
   /** Bumped to cancel a scheduled start. */
   startGen = 0;
-  exitWaiters: (() => void)[] = [];
+  private exitWaiters: (() => void)[] = [];
 
   constructor(readonly cfg: AgentConfig, readonly route: Route) {}
 
@@ -52,6 +54,10 @@ export class AgentSlot {
   /** Resolves when the current process has exited. */
   exited(): Promise<void> {
     return new Promise((resolve) => this.exitWaiters.push(resolve));
+  }
+
+  settleExit(): void {
+    for (const resolve of this.exitWaiters.splice(0)) resolve();
   }
 
   status(now: number): AgentStatus {

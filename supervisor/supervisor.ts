@@ -185,20 +185,17 @@ export class Supervisor extends EventEmitter {
     const fault = spawnError ?? slot.fault;
     const normal = !fault && info.code === 0 && info.signal === null;
     const reason = fault ?? (slot.stopping ? 'stopped' : normal ? 'exited normally' : info.signal ? `killed by ${info.signal}` : `exited with code ${info.code}`);
-    slot.lastExit = { ...info, at: Date.now(), reason };
+    const deliberate = slot.stopping;
+    slot.lastExit = { ...info, at: Date.now(), reason, clean: normal || deliberate };
     slot.fault = undefined;
     slot.readyAt = 0;
-    const deliberate = slot.stopping;
     slot.stopping = false;
-    for (const w of slot.exitWaiters.splice(0)) w();
-    this.opts.log[deliberate || normal ? 'info' : 'warn']({ agent: name, code: info.code, signal: info.signal, reason }, 'exited');
-    this.emit('exit', name, slot.lastExit);
-    if (deliberate || this.halting) {
-      slot.state = 'stopped';
-      return;
-    }
     slot.state = 'stopped';
-    this.enqueue(this.tree.exited(name, { abnormal: !normal }, Date.now()));
+    slot.settleExit();
+    this.opts.log[slot.lastExit.clean ? 'info' : 'warn']({ agent: name, code: info.code, signal: info.signal, reason }, 'exited');
+    this.emit('exit', name, slot.lastExit);
+    // A stop we asked for is not a failure; the tree only hears about the others.
+    if (!deliberate && !this.halting) this.enqueue(this.tree.exited(name, { abnormal: !normal }, Date.now()));
   }
 
   // ---- carrying out decisions ------------------------------------------------
@@ -230,7 +227,7 @@ export class Supervisor extends EventEmitter {
           break;
         case 'remove': {
           const slot = this.slot(a.agent);
-          slot.state = !slot.lastExit || ['exited normally', 'stopped'].includes(slot.lastExit.reason) ? 'stopped' : 'failed';
+          slot.state = slot.lastExit?.clean === false ? 'failed' : 'stopped';
           const dropped = this.router.remove(slot.route);
           log.info({ agent: a.agent, reason: a.reason, dropped: dropped.length }, 'not restarted');
           this.emit('removed', a.agent, a.reason);

@@ -33,5 +33,4 @@ export class AgentChannel {
       this.socket.write(Buffer.alloc(0), () => resolve());
     });
   }
-
 }
