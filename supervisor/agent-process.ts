@@ -3,7 +3,7 @@
 import { execa } from 'execa';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { ENV } from './wire/env.js';
+import { ENV } from './wire/protocol.js';
 
 export interface SpawnSpec {
   name: string;
@@ -48,6 +48,9 @@ export function agentEnv(spec: SpawnSpec, source: NodeJS.ProcessEnv = process.en
   return env;
 }
 
+/** How long an exited agent's channel may take to deliver its last frames. */
+const CHANNEL_DRAIN_MS = 200;
+
 export function spawnAgent(spec: SpawnSpec): AgentProcess {
   const child = execa(process.execPath, [...(spec.nodeArgs ?? []), spec.run, ...spec.args], {
     cwd: spec.cwd,
@@ -62,7 +65,6 @@ export function spawnAgent(spec: SpawnSpec): AgentProcess {
     reject: false,
     // we do our own staged termination; execa's would race it
     forceKillAfterDelay: false,
-    cleanup: true,
     stripFinalNewline: false,
   });
   const pid = child.pid;
@@ -71,19 +73,29 @@ export function spawnAgent(spec: SpawnSpec): AgentProcess {
     child.catch(() => undefined);
     throw new Error('the agent process could not be spawned');
   }
-  const exited = child.then((r) => ({ code: r.exitCode ?? null, signal: (r.signal ?? null) as NodeJS.Signals | null }));
-  return {
-    pid,
-    channel: child.stdio[3] as unknown as Socket,
-    stdout: child.stdout!,
-    stderr: child.stderr!,
-    exited,
-    signal(sig) {
-      try {
-        process.kill(-pid, sig);
-      } catch {
-        // ESRCH: the group is already empty
-      }
-    },
+  const channel = child.stdio[3] as unknown as Socket;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // ESRCH: the group is already empty
+    }
   };
+  // The process's own exit, not execa's result: that also waits for every pipe to
+  // close, which a grandchild holding stdout would put off indefinitely.
+  const exited = new Promise<ExitInfo>((resolve) => {
+    child.once('exit', (code, sig) => {
+      signal('SIGKILL'); // anything it left behind in its group
+      const info = { code, signal: sig };
+      // Let the channel deliver what the agent wrote last (acks, replies), briefly.
+      if (channel.readableEnded || channel.destroyed) return resolve(info);
+      const timer = setTimeout(() => resolve(info), CHANNEL_DRAIN_MS);
+      channel.once('close', () => {
+        clearTimeout(timer);
+        resolve(info);
+      });
+    });
+  });
+  child.catch(() => undefined); // reject: false; this only guards against the unexpected
+  return { pid, channel, stdout: child.stdout!, stderr: child.stderr!, exited, signal };
 }

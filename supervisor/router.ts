@@ -4,6 +4,9 @@
 // else is unless pledged (secure by default).
 import { Fifo, Mailbox, type Envelope } from './mailbox.js';
 import type { AgentHeader, ErrorCode, Qos, SupervisorHeader, WireError } from './wire/header.js';
+import { SEND_WINDOW, fitsFrame } from './wire/protocol.js';
+
+export { SEND_WINDOW };
 
 /** Where a route's outgoing frames go: an agent's link, or the operator's callbacks. */
 export interface Outlet {
@@ -15,11 +18,11 @@ export interface RouteSpec {
   qos: Qos;
   pledge: readonly string[];
   mailbox: number;
+  /** The largest frame this route's reader accepts: nothing bigger is routed to it. */
+  maxFrame: number;
   prefetch?: number;
 }
 
-/** The SDK keeps at most this many sends unaccepted; an agent with more parked is flooding. */
-export const SEND_WINDOW = 4096;
 
 export class Route {
   readonly mailbox: Mailbox;
@@ -36,9 +39,6 @@ export class Route {
   readonly parked = new Map<string, Fifo<Envelope>>();
   parkedCount = 0;
   lastSeq = 0;
-  accDirty = false;
-  /** Messages delivered to this agent. */
-  delivered = 0;
 
   constructor(readonly spec: RouteSpec) {
     this.mailbox = new Mailbox(spec.mailbox, spec.prefetch ?? 1024);
@@ -66,7 +66,7 @@ export class Router {
   private readonly waitingFor = new Map<Route, Set<Route>>();
 
   constructor(private readonly events: RouterEvents) {
-    const op = new Route({ name: OPERATOR, qos: 'interactive', pledge: ['send:*'], mailbox: 1 });
+    const op = new Route({ name: OPERATOR, qos: 'interactive', pledge: ['send:*'], mailbox: 1, maxFrame: Number.MAX_SAFE_INTEGER });
     this.routes.set(OPERATOR, op);
   }
 
@@ -99,6 +99,8 @@ export class Router {
     }
     if (!target || to === OPERATOR) return this.refuse(from, seq, 'ENOAGENT', `no agent named "${to}"`);
     if (target.removed) return this.refuse(from, seq, 'ENOAGENT', `agent "${to}" is stopped`);
+    // The receiver's reader would reject it as hostile: refuse it here, where it is the sender's problem.
+    if (!fitsFrame(body.length, target.spec.maxFrame)) return this.refuse(from, seq, 'ETOOBIG', `a body of ${body.length} bytes exceeds ${to}'s frame limit of ${target.spec.maxFrame}`);
     const env: Envelope = {
       id: ++this.nextId, from: from.spec.name, to, kind, qos: qos ?? from.spec.qos, req, seq,
       // A copy: a view would pin the whole read chunk for as long as the message waits.
@@ -131,16 +133,12 @@ export class Router {
   }
 
   private markAcc(route: Route): void {
-    if (!route.accDirty) {
-      route.accDirty = true;
-      this.dirty.add(route);
-    }
+    this.dirty.add(route);
   }
 
   /** Flush cumulative accepts: one frame per sender per read, not one per send. */
   flushAccepts(): void {
     for (const route of this.dirty) {
-      route.accDirty = false;
       let through = route.lastSeq;
       for (const queue of route.parked.values()) through = Math.min(through, queue.peek()!.seq - 1);
       if (through > 0) route.outlet?.write({ t: 'acc', seq: through });
@@ -148,33 +146,36 @@ export class Router {
     this.dirty.clear();
   }
 
-  /** Deliver from the mailbox while the agent is ready and its window has room. */
+  /**
+   * Deliver from the mailbox while the agent is ready and its window has room; each
+   * batch taken makes room for parked sends, which may fill the next batch.
+   */
   pump(route: Route): void {
-    if (!route.ready || !route.outlet || !route.mailbox.refill) return;
-    const out = route.outlet;
-    let env: Envelope | undefined;
-    let took = false;
-    while ((env = route.mailbox.take())) {
-      took = true;
-      const h: SupervisorHeader = { t: 'msg', id: env.id, from: env.from, kind: env.kind, qos: env.qos };
-      if (env.req) h.req = true;
-      if (env.redelivered) h.redelivered = true;
-      route.delivered++;
-      out.write(h, env.body);
+    while (route.ready && route.outlet && route.mailbox.refill) {
+      const out = route.outlet;
+      let env: Envelope | undefined;
+      while ((env = route.mailbox.take())) {
+        const h: SupervisorHeader = { t: 'msg', id: env.id, from: env.from, kind: env.kind, qos: env.qos };
+        if (env.req) h.req = true;
+        if (env.redelivered) h.redelivered = true;
+        out.write(h, env.body);
+      }
+      if (!this.unpark(route)) return;
     }
-    if (took) this.unpark(route);
   }
 
-  /** Room was made in `target`'s mailbox: admit parked sends, oldest first. */
-  private unpark(target: Route): void {
+  /** Room was made in `target`'s mailbox: admit parked sends, oldest first. Whether any were. */
+  private unpark(target: Route): boolean {
     const waiting = this.waitingFor.get(target);
-    if (!waiting) return;
+    if (!waiting) return false;
+    let admitted = false;
     for (const sender of waiting) {
       const queue = sender.parked.get(target.spec.name);
       while (queue?.length && !target.mailbox.full) {
         const env = queue.shift()!;
         sender.parkedCount--;
         target.mailbox.put(env);
+        admitted = true;
         // Even for a request: the cumulative acc was held below it, and later sends wait on that.
         this.markAcc(sender);
       }
@@ -184,8 +185,7 @@ export class Router {
       }
     }
     if (!waiting.size) this.waitingFor.delete(target);
-    this.flushAccepts();
-    this.pump(target);
+    return admitted;
   }
 
   /** A handler finished (ack), or a request was answered (reply). */
@@ -199,6 +199,9 @@ export class Router {
   answer(env: Envelope, err: WireError | undefined, body?: Buffer): void {
     const requester = this.routes.get(env.from);
     if (!requester || requester.epoch !== env.fromEpoch) return; // the requester restarted: nobody waits
+    if (!err && body && !fitsFrame(body.length, requester.spec.maxFrame)) {
+      err = { code: 'ETOOBIG', message: `a reply of ${body.length} bytes exceeds ${env.from}'s frame limit of ${requester.spec.maxFrame}` };
+    }
     requester.outlet?.write(err ? { t: 'res', corr: env.seq, err } : { t: 'res', corr: env.seq }, err ? undefined : body);
   }
 
@@ -206,6 +209,7 @@ export class Router {
   ready(route: Route): void {
     route.ready = true;
     this.pump(route);
+    this.flushAccepts(); // delivery may have admitted parked sends
   }
 
   /** The agent's process is gone: what it had in flight is redelivered to its next incarnation. */
@@ -217,7 +221,6 @@ export class Router {
     route.parked.clear();
     route.parkedCount = 0;
     route.lastSeq = 0;
-    route.accDirty = false;
     this.dirty.delete(route);
     for (const waiting of this.waitingFor.values()) waiting.delete(route);
   }

@@ -52,7 +52,7 @@ export class Supervisor extends EventEmitter {
     this.order = config.order;
     for (const name of this.order) {
       const cfg = config.agents[name]!;
-      const route = this.router.add({ name, qos: cfg.qos, pledge: cfg.pledge, mailbox: cfg.limits.mailbox });
+      const route = this.router.add({ name, qos: cfg.qos, pledge: cfg.pledge, mailbox: cfg.limits.mailbox, maxFrame: cfg.limits.frame });
       this.slots.set(name, new AgentSlot(cfg, route));
     }
   }
@@ -177,7 +177,6 @@ export class Supervisor extends EventEmitter {
     if (proc && slot.proc !== proc) return;
     const name = slot.cfg.name;
     clearTimeout(slot.startTimer);
-    proc?.signal('SIGKILL'); // anything it left behind in its group
     slot.link?.close();
     slot.link = undefined;
     slot.proc = undefined;

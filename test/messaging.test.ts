@@ -71,6 +71,37 @@ test('ETOOBIG: a body over the frame limit is refused before it is sent', async 
   assert.equal(h.count('fault', 'alice'), 0, 'a refused send is not a fault');
 });
 
+test('ETOOBIG: nothing is routed to an agent whose frame limit it exceeds, sends or replies', async () => {
+  const t = startSupervisor({
+    supervisor: { intensity: 5, period: '10s' },
+    agents: {
+      wide: def({ pledge: ['send:*'], limits: { frame: '4MiB' } }),
+      narrow: def({ pledge: ['send:wide'], limits: { frame: '64KiB' } }),
+    },
+  });
+  try {
+    for (const n of ['wide', 'narrow']) await t.waitFor((e) => e.event === 'ready' && e.agent === n);
+    const big = (await t.sup.operator.send('wide', 'bigsend', { to: 'narrow', size: 2_000_000 }, { wait: true })) as CallResult;
+    assert.deepEqual(big, { ok: false, code: 'ETOOBIG' }, 'refused for the receiver, not delivered to crash it');
+    const reply = (await t.sup.operator.send('narrow', 'call', { to: 'wide', kind: 'big', body: { size: 200_000 }, req: true }, { wait: true })) as CallResult;
+    assert.equal(reply.code, 'ETOOBIG', 'a reply too big for the requester becomes an error');
+    assert.deepEqual((await t.sup.operator.send('narrow', 'echo', 'fine', { wait: true })), 'fine');
+    assert.equal(t.count('exit'), 0, 'nobody crashed');
+  } finally {
+    await t.stop();
+  }
+});
+
+test('a bad argument to send/request rejects that call; the agent is not treated as hostile', async () => {
+  const long = await call('carol', { to: 'bob', kind: 'k'.repeat(200), body: 1 });
+  assert.equal(long.ok, false);
+  assert.match(long.message!, /"kind" must be a string of 1 to 128/);
+  const qos = await call('carol', { to: '', kind: 'echo', body: 1 });
+  assert.match(qos.message!, /"to" must be an agent name/);
+  assert.equal(h.count('fault', 'carol'), 0);
+  assert.deepEqual(await call('carol', { to: 'bob', kind: 'echo', body: 'still', req: true }), { ok: true, value: 'still' });
+});
+
 test('the operator may send to any agent, whatever the pledges', async () => {
   assert.deepEqual(await h.sup.operator.send('bob', 'echo', 'hi', { wait: true }), 'hi');
   const who = (await h.sup.operator.send('alice', 'whoami', {}, { wait: true })) as { from: string };

@@ -167,6 +167,25 @@ test('after: a dependency that is gone for good no longer holds its dependants b
   }
 });
 
+test('an agent is restarted when it exits, even while a grandchild still holds its stdout', async () => {
+  const h = startSupervisor({ supervisor: fast, agents: { leaky: agentDef({ args: ['--orphan-then-exit'] }) } });
+  const grandchildren: number[] = [];
+  h.sup.on('output', (_agent: string, _stream: string, line: string) => {
+    const m = /^grandchild (\d+)/.exec(line);
+    if (m) grandchildren.push(Number(m[1]));
+  });
+  try {
+    const exit = await h.waitFor((e) => e.event === 'exit' && e.agent === 'leaky', 5000, 'the exit');
+    assert.equal((exit.data as { code: number }).code, 3);
+    await waitCount(h, (e) => e.event === 'spawn' && e.agent === 'leaky', 2, 5000);
+    await sleep(100);
+    assert.ok(grandchildren.length >= 1);
+    assert.equal(alive(grandchildren[0]!), false, 'the grandchild went with its agent');
+  } finally {
+    await h.stop();
+  }
+});
+
 test('watchdog: a busy-looping agent misses heartbeats, is killed and restarted', async () => {
   const h = startSupervisor({ supervisor: fast, agents: { spinner: agentDef({ heartbeat: '300ms' }), calm: agentDef({ heartbeat: '1s' }) } });
   try {
@@ -194,6 +213,16 @@ test('start timeout: an agent that never says ready is killed and restarted', as
   } finally {
     await h.stop();
   }
+});
+
+test('stop: an agent whose shutdown hook hangs leaves at SIGTERM, before SIGKILL is needed', async () => {
+  const h = startSupervisor({ supervisor: fast, agents: { slow: agentDef({ args: ['--shutdown-ms=60000'], shutdown: '300ms' }) } });
+  await h.waitFor((e) => e.event === 'ready' && e.agent === 'slow');
+  const t0 = Date.now();
+  assert.equal(await h.stop(), 0);
+  const exit = h.events.find((e) => e.event === 'exit' && e.agent === 'slow')!.data as { code: number; signal: string | null };
+  assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 143, signal: null });
+  assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms: the SIGKILL stage was reached`);
 });
 
 test('stop: reverse start order, staged escalation, and no process or grandchild survives', async () => {

@@ -12,11 +12,19 @@ export class AgentChannel {
   constructor(fd: number, maxFrame: number, onFrame: FrameHandler, onClose: () => void) {
     this.socket = new Socket({ fd, readable: true, writable: true });
     this.writer = new FrameWriter(this.socket);
-    // The supervisor's frames are bounded by our own limit too, plus header room.
-    const reader = new FrameReader(maxFrame + 65536, {
+    // The router never forwards a frame over our limit (it refuses with ETOOBIG instead).
+    const reader = new FrameReader(maxFrame, {
       frame: (header, body) => onFrame(unpackValue(header) as SupervisorHeader, body),
     });
-    this.socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    this.socket.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+      } catch (err) {
+        // Only a supervisor bug gets here; say so, and leave to be restarted clean.
+        process.stderr.write(`outheis: unreadable frame from the supervisor: ${(err as Error).message}\n`);
+        process.exit(70);
+      }
+    });
     this.socket.on('end', onClose);
     this.socket.on('error', onClose);
   }

@@ -3,7 +3,7 @@
 // answers it (`res`, which also accepts a request).
 import { packValue, unpackValue } from '../supervisor/wire/frame.js';
 import type { AccHeader, Qos, RejHeader, ResHeader } from '../supervisor/wire/header.js';
-import type { AgentChannel } from './channel.js';
+import { KIND_MAX, NAME_MAX, QOS, SEND_WINDOW, fitsFrame } from '../supervisor/wire/protocol.js';
 import { OutheisError } from './errors.js';
 
 interface Pending {
@@ -12,9 +12,29 @@ interface Pending {
   timer?: NodeJS.Timeout;
 }
 
-/** More unaccepted sends than this wait here: the supervisor treats a larger backlog as a flood. */
-export const WINDOW = 4096;
 const EMPTY = Buffer.alloc(0);
+
+/** Where frames go: the agent's channel, or the operator's way into the router. */
+export interface FrameOut {
+  write(header: object, body?: Uint8Array): void;
+}
+
+/** Encode a body, refusing one that cannot fit a frame under `maxFrame`. */
+export function encodeBody(value: unknown, maxFrame: number, what = 'message body'): Buffer {
+  const bytes = value === undefined ? EMPTY : packValue(value);
+  if (!fitsFrame(bytes.length, maxFrame)) throw new OutheisError('ETOOBIG', `${what} of ${bytes.length} bytes exceeds the frame limit of ${maxFrame}`);
+  return bytes;
+}
+
+/**
+ * A bad argument is the caller's bug: reject that one call. Sent as is, the
+ * supervisor would take the malformed header as hostile and kill the agent.
+ */
+function checkArgs(to: unknown, kind: unknown, qos: unknown): void {
+  if (typeof to !== 'string' || to.length === 0 || to.length > NAME_MAX) throw new TypeError(`send/request: "to" must be an agent name of 1 to ${NAME_MAX} characters, got ${JSON.stringify(to)}`);
+  if (typeof kind !== 'string' || kind.length === 0 || kind.length > KIND_MAX) throw new TypeError(`send/request: "kind" must be a string of 1 to ${KIND_MAX} characters, got ${JSON.stringify(kind)?.slice(0, 80)}`);
+  if (qos !== undefined && !(QOS as readonly unknown[]).includes(qos)) throw new TypeError(`send/request: "qos" must be one of ${QOS.join(', ')}, got ${JSON.stringify(qos)}`);
+}
 
 export class Outbox {
   private seq = 0;
@@ -27,18 +47,16 @@ export class Outbox {
   /** Written and not yet accepted, refused or answered. */
   private inflight = 0;
 
-  constructor(private readonly channel: AgentChannel, private readonly maxFrame: number) {}
+  constructor(private readonly channel: FrameOut, private readonly maxFrame: number) {}
 
   /** Resolves once accepted (one-way), or with the reply (request). */
   submit(to: string, kind: string, body: unknown, qos: Qos | undefined, req: boolean, timeout: number): Promise<unknown> {
     let bytes: Buffer;
     try {
-      bytes = body === undefined ? EMPTY : packValue(body);
+      checkArgs(to, kind, qos);
+      bytes = encodeBody(body, this.maxFrame);
     } catch (err) {
       return Promise.reject(err);
-    }
-    if (bytes.length + 512 > this.maxFrame) {
-      return Promise.reject(new OutheisError('ETOOBIG', `message body of ${bytes.length} bytes exceeds the frame limit of ${this.maxFrame}`));
     }
     const seq = ++this.seq;
     const header: Record<string, unknown> = { t: 'send', seq, to, kind };
@@ -82,8 +100,15 @@ export class Outbox {
   answered(h: ResHeader, body: Buffer): void {
     // A reply implies acceptance: the supervisor sends no separate accept for requests.
     this.settleAccept(h.corr);
-    if (h.err) this.settleRequest(h.corr, new OutheisError(h.err.code, h.err.message));
-    else this.settleRequest(h.corr, null, body.length ? unpackValue(body) : undefined);
+    if (h.err) return this.settleRequest(h.corr, new OutheisError(h.err.code, h.err.message));
+    let value: unknown;
+    try {
+      value = body.length ? unpackValue(body) : undefined;
+    } catch (err) {
+      // The supervisor never decodes bodies: a malformed reply must not crash us.
+      return this.settleRequest(h.corr, new OutheisError('EHANDLER', `the reply could not be decoded: ${(err as Error).message}`));
+    }
+    this.settleRequest(h.corr, null, value);
   }
 
   /** Every pending request fails with `err` (the agent is shutting down). */
@@ -93,7 +118,7 @@ export class Outbox {
 
   /** Write now if the window has room; otherwise queue behind earlier sends. */
   private transmit(header: Record<string, unknown>, bytes: Buffer): void {
-    if (this.inflight < WINDOW && this.backlogHead === this.backlog.length) {
+    if (this.inflight < SEND_WINDOW && this.backlogHead === this.backlog.length) {
       this.inflight++;
       this.channel.write(header, bytes);
     } else {
@@ -104,8 +129,8 @@ export class Outbox {
   private drainBacklog(): void {
     // Refill only once half the window is free: trickling one frame per accept would
     // turn a stream into a ping-pong of tiny writes (TCP's silly window syndrome).
-    if (this.inflight > WINDOW / 2) return;
-    while (this.inflight < WINDOW && this.backlogHead < this.backlog.length) {
+    if (this.inflight > SEND_WINDOW / 2) return;
+    while (this.inflight < SEND_WINDOW && this.backlogHead < this.backlog.length) {
       const next = this.backlog[this.backlogHead]!;
       this.backlog[this.backlogHead++] = undefined as never;
       this.inflight++;

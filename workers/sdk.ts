@@ -1,12 +1,12 @@
 // outheis/worker: the agent side. An agent is a plain Node program that imports
 // `agent`, registers handlers, and calls `ready()`. Everything it says leaves on
 // fd 3; the supervisor stamps who said it.
-import { packValue, unpackValue } from '../supervisor/wire/frame.js';
-import { ENV } from '../supervisor/wire/env.js';
+import { unpackValue } from '../supervisor/wire/frame.js';
+import { ENV } from '../supervisor/wire/protocol.js';
 import type { MsgHeader, Qos, SupervisorHeader } from '../supervisor/wire/header.js';
 import { AgentChannel } from './channel.js';
 import { OutheisError } from './errors.js';
-import { Outbox } from './outbox.js';
+import { Outbox, encodeBody } from './outbox.js';
 
 export { OutheisError } from './errors.js';
 export type { ErrorCode } from './errors.js';
@@ -24,7 +24,6 @@ export interface Message<B = unknown> {
 export type Handler = (body: any, msg: Message) => unknown | Promise<unknown>;
 
 const DEFAULT_TIMEOUT = 30_000;
-const EMPTY = Buffer.alloc(0);
 
 class Agent {
   readonly name: string;
@@ -47,7 +46,9 @@ class Agent {
     const hb = Number(process.env[ENV.heartbeat]) || 0;
     // Three beats per period: one late beat is not a hang.
     if (hb > 0) setInterval(() => this.channel.write({ t: 'hb' }), Math.max(50, Math.floor(hb / 3))).unref();
-    process.once('SIGTERM', () => void this.shutdown(0));
+    // SIGTERM is the supervisor's second stage: if the graceful stop is already under
+    // way (a hook hangs), it means now.
+    process.on('SIGTERM', () => (this.stopping ? process.exit(143) : void this.shutdown(0)));
   }
 
   handle(kind: string, fn: Handler): this {
@@ -116,12 +117,10 @@ class Agent {
     if (!h.req) return this.ack(h.id);
     let bytes: Buffer;
     try {
-      bytes = result === undefined ? EMPTY : packValue(result);
+      bytes = encodeBody(result, this.maxFrame, 'reply');
     } catch (err) {
-      return this.channel.write({ t: 'reply', corr: h.id, err: { code: 'EHANDLER', message: `reply could not be encoded: ${(err as Error).message}` } });
-    }
-    if (bytes.length + 512 > this.maxFrame) {
-      return this.channel.write({ t: 'reply', corr: h.id, err: { code: 'ETOOBIG', message: `reply of ${bytes.length} bytes exceeds the frame limit of ${this.maxFrame}` } });
+      const code = err instanceof OutheisError ? err.code : 'EHANDLER';
+      return this.channel.write({ t: 'reply', corr: h.id, err: { code, message: `reply could not be sent: ${(err as Error).message}` } });
     }
     this.channel.write({ t: 'reply', corr: h.id }, bytes);
   }

@@ -8,7 +8,7 @@
 // and by whole segments: /a/vault and /a/vault2 are different domains.
 
 import path from 'node:path';
-import type { ResolvedConfig } from './schema.js';
+import { RESERVED_AGENT_NAMES, type ResolvedConfig } from './schema.js';
 
 export interface CrossCheckIssue {
   path: (string | number)[];
@@ -148,7 +148,7 @@ export function crossCheck(c: ResolvedConfig): CrossCheckIssue[] {
       if (!p.startsWith('send:') || p === 'send:*') return;
       const to = p.slice('send:'.length);
       if (hasOwn(c.agents, to)) return;
-      const why = to === 'operator' || to === 'supervisor'
+      const why = RESERVED_AGENT_NAMES.has(to)
         ? `${JSON.stringify(to)} is not an agent (replies need no pledge)`
         : `send to unknown agent ${JSON.stringify(to)}${didYouMean(to, agentNames)}`;
       add(['agents', a.name, 'pledge', i], why);

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { describeValue, durationSchema, percentSchema, sizeSchema } from './units.js';
 import { crossCheck, startOrder } from './cross-checks.js';
+import { QOS } from '../wire/protocol.js';
 
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 /** Names the router uses for itself and for the CLI; an agent by either name would be unaddressable. */
@@ -22,7 +23,8 @@ export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['operator', 's
 
 export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as const;
 export const RESTART_TYPES = ['permanent', 'transient', 'temporary'] as const;
-export const QOS_CLASSES = ['interactive', 'user', 'utility', 'background'] as const;
+/** The wire's QoS classes: config and frames share one list. */
+export const QOS_CLASSES = QOS;
 export const FSYNC_POLICIES = ['always', 'batch', 'interval', 'none'] as const;
 export const UNVEIL_MODES = ['r', 'rw'] as const;
 export const PLEDGES = ['net', 'spawn', 'worker', 'addons'] as const;

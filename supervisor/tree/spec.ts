@@ -2,8 +2,9 @@
 // These types are the contract between the config (tree-spec.ts) and the machine
 // (decide.ts), and between the machine and the runtime that carries out its actions.
 
-export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
-export type RestartType = 'permanent' | 'transient' | 'temporary';
+// The vocabulary is the config's (one source); the machine itself stays free of zod at run time.
+export type { Strategy, RestartType } from '../config/schema.js';
+import type { Strategy, RestartType } from '../config/schema.js';
 
 export interface Backoff {
   initialMs: number;

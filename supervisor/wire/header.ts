@@ -2,18 +2,18 @@
 // source of these types; the agent SDK imports them as types only, so agents never
 // load zod.
 import { z } from 'zod';
+import { KIND_MAX, NAME_MAX, QOS, type Qos } from './protocol.js';
 
-export const QOS = ['interactive', 'user', 'utility', 'background'] as const;
+export { QOS, type Qos } from './protocol.js';
 export const qosSchema = z.enum(QOS);
-export type Qos = z.infer<typeof qosSchema>;
 
 /** Error codes an agent can see, as named by DESIGN.md. */
 export const ERROR_CODES = ['EDENIED', 'ENOAGENT', 'ETIMEDOUT', 'EHANDLER', 'ETOOBIG', 'ESHUTDOWN'] as const;
 export const errorCodeSchema = z.enum(ERROR_CODES);
 export type ErrorCode = z.infer<typeof errorCodeSchema>;
 
-const name = z.string().min(1).max(64);
-const kind = z.string().min(1).max(128);
+const name = z.string().min(1).max(NAME_MAX);
+const kind = z.string().min(1).max(KIND_MAX);
 const seq = z.number().int().nonnegative();
 const wireError = z.object({ code: errorCodeSchema, message: z.string().max(4096) }).strict();
 export type WireError = z.infer<typeof wireError>;
