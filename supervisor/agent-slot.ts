@@ -41,8 +41,6 @@ export class AgentSlot {
   stopping = false;
   startTimer: NodeJS.Timeout | undefined;
   backoffTimer: NodeJS.Timeout | undefined;
-  /** Bumped to cancel a scheduled start. */
-  startGen = 0;
   private exitWaiters: (() => void)[] = [];
 
   constructor(readonly cfg: AgentConfig, readonly route: Route) {}

@@ -43,7 +43,7 @@ export class Supervisor extends EventEmitter {
     super();
     this.done = new Promise((resolve) => (this.finished = resolve));
     this.router = new Router({
-      // The operator is bounded like an agent, but there is no process to kill: its send is refused upstream.
+      // The operator sends through the same Outbox window as agents, so it cannot flood; were it to, there is no process to kill.
       fault: (agent, reason) => (agent === OPERATOR ? opts.log.warn({ reason }, 'operator over its send window') : this.fault(this.slot(agent), reason)),
       denied: (from, to, kind) => opts.log.warn({ agent: from, to, kind }, 'send denied: not pledged'),
     });
@@ -77,11 +77,11 @@ export class Supervisor extends EventEmitter {
   // ---- starting ---------------------------------------------------------
 
   private scheduleStart(slot: AgentSlot, delayMs: number): void {
-    const gen = ++slot.startGen;
+    // A newer decision replaces a pending one: there is only ever one backoff timer.
     clearTimeout(slot.backoffTimer);
     if (delayMs > 0) {
       slot.state = 'backoff';
-      slot.backoffTimer = setTimeout(() => gen === slot.startGen && this.tryStart(slot), delayMs);
+      slot.backoffTimer = setTimeout(() => this.tryStart(slot), delayMs);
     } else {
       slot.state = 'starting';
       this.tryStart(slot);
@@ -246,10 +246,15 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  /** Graceful stop of one agent (see terminate.ts); its exit is not a failure. */
-  async stopAgent(name: string): Promise<void> {
+  /** Operator stop of one agent: it stays stopped, even when its siblings restart. */
+  async stop(name: string): Promise<void> {
+    this.tree.stopped(name);
+    await this.stopAgent(name);
+  }
+
+  /** Graceful stop of one agent (see terminate.ts); its exit is not a failure, and the tree is not told. */
+  private async stopAgent(name: string): Promise<void> {
     const slot = this.slot(name);
-    slot.startGen++;
     clearTimeout(slot.backoffTimer);
     if (!slot.proc) {
       slot.state = 'stopped';
@@ -265,11 +270,6 @@ export class Supervisor extends EventEmitter {
     if (!this.halting) {
       this.halting = true;
       clearInterval(this.watchdog);
-      for (const slot of this.slots.values()) {
-        slot.startGen++;
-        clearTimeout(slot.backoffTimer);
-        if (!slot.proc) slot.state = 'stopped';
-      }
       for (const name of [...this.order].reverse()) await this.stopAgent(name);
       this.opts.log.info({ code }, 'supervisor stopped');
       this.finished(code);

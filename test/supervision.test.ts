@@ -42,6 +42,21 @@ for (const [strategy, stopped, restarted] of restartSets) {
   });
 }
 
+test('an agent the operator stopped stays stopped when a one_for_all sibling restarts the rest', async () => {
+  const h = startSupervisor({ supervisor: { strategy: 'one_for_all', ...fast }, agents: { a: agentDef(), b: agentDef(), c: agentDef() } });
+  try {
+    await allReady(h, ['a', 'b', 'c']);
+    await h.sup.stop('b');
+    await crash(h, 'a');
+    await waitCount(h, (e) => e.event === 'ready' && e.agent === 'c', 2);
+    await sleep(200);
+    assert.equal(h.count('spawn', 'b'), 1, 'b was not brought back');
+    assert.equal(h.sup.status().find((s) => s.name === 'b')!.state, 'stopped');
+  } finally {
+    await h.stop();
+  }
+});
+
 test('permanent, transient and temporary agents on normal and abnormal exit', async () => {
   const h = startSupervisor({
     supervisor: fast,
