@@ -7,6 +7,7 @@ import { silentLogger } from '../logs/logger.js';
 import { parseConfig } from '../supervisor/config/index.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { SUPERVISOR_NODE_FLAGS } from '../cli/node-flags.js';
+import { forEachLine } from '../logs/lines.js';
 import { fmt, median, percentile, pssOf, rssOf, sleep, type Row } from './lib.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -185,6 +186,15 @@ export async function restartLatency(rounds: number): Promise<Row> {
 
 // ---- memory: supervisor with 100 idle agents, per-agent overhead ----------------
 
+/** Median RSS of ten idle node processes started with `args`. */
+async function idleRss(args: string[]): Promise<number> {
+  const procs = Array.from({ length: 10 }, () => spawn(process.execPath, args, { stdio: 'ignore' }));
+  await sleep(2000);
+  const rss = median(procs.map((p) => rssOf(p.pid!)));
+  for (const p of procs) p.kill();
+  return rss;
+}
+
 export async function memory(count: number): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'outheis-bench-'));
   const file = join(dir, 'outheis.json');
@@ -194,31 +204,20 @@ export async function memory(count: number): Promise<Row[]> {
   const sup = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OUTHEIS_LOG_LEVEL: 'info' } });
   let readyCount = 0;
   const pids: number[] = [];
-  let buf = '';
   await new Promise<void>((resolve) => {
-    sup.stdout!.on('data', (d: Buffer) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.includes('"msg":"spawned"')) pids.push(JSON.parse(line).pid);
-        if (line.includes('"msg":"ready"') && ++readyCount === count) resolve();
-      }
+    forEachLine(sup.stdout!, 1 << 20, (line) => {
+      if (line.includes('"msg":"spawned"')) pids.push(JSON.parse(line).pid);
+      if (line.includes('"msg":"ready"') && ++readyCount === count) resolve();
     });
   });
   await sleep(2000); // let start-up garbage be collected and heartbeats settle
   const supRss = rssOf(sup.pid!);
   const supPss = pssOf(sup.pid!);
   const agentRss = median(pids.map(rssOf));
-  const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  // Baselines are medians of several processes too: one process's RSS wanders by ~1 MB.
+  const bareRss = await idleRss(['-e', 'setInterval(() => {}, 1000)']);
   // The same idle program as an ES module file, the shape of every agent: loading a module file costs ~2 MB by itself.
-  const bareEsm = spawn(process.execPath, [here('agents/bare-idle.mjs')], { stdio: 'ignore' });
-  await sleep(1500);
-  const bareRss = rssOf(bare.pid!);
-  const bareEsmRss = rssOf(bareEsm.pid!);
-  bare.kill();
-  bareEsm.kill();
+  const bareEsmRss = await idleRss([here('agents/bare-idle.mjs')]);
   sup.kill('SIGTERM');
   await new Promise((r) => sup.on('exit', r));
   const over = agentRss - bareRss;

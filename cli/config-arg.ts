@@ -1,6 +1,6 @@
 // Where the config comes from: -c FILE, or outheis.yaml/.yml/.json in the cwd.
 import { resolve } from 'node:path';
-import { findConfigFile, loadConfig, preflight, ConfigError, type Config } from '../supervisor/config/index.js';
+import { findConfigFile, loadConfig, preflight, type Config } from '../supervisor/config/index.js';
 import { UsageError } from './errors.js';
 
 export function configPath(arg: string | undefined): string {
@@ -17,4 +17,3 @@ export function readConfig(arg: string | undefined): Config {
   return cfg;
 }
 
-export { ConfigError };

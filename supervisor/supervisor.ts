@@ -282,7 +282,7 @@ export class Supervisor extends EventEmitter {
     const slot = this.slot(name);
     await this.stopAgent(name);
     slot.restarts++;
-    this.tree.restartRequested(name, Date.now());
+    this.tree.restartRequested(name);
     this.scheduleStart(slot, 0);
   }
 

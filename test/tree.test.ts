@@ -322,7 +322,7 @@ test('an operator restart neither counts toward intensity nor needs a running ag
   const t = tree(policy('one_for_one', 1), ...agents('a'));
   startAll(t);
   for (let i = 0; i < 3; i++) {
-    t.restartRequested('a', i);
+    t.restartRequested('a');
     assert.equal(t.state('a'), 'pending');
     t.started('a', i);
   }

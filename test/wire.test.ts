@@ -303,3 +303,20 @@ test('FrameWriter: frames written in one tick leave in one write, byte-identical
   assert.equal(writes.length, 2, 'flush() hands over at once');
   assert.deepEqual(writes[1], encodeFrame({ t: 'hb' }));
 });
+
+test('FrameReader: a large frame arriving in many chunks is reassembled byte for byte', () => {
+  const got: Buffer[] = [];
+  const reader = new FrameReader(8 << 20, { frame: (_h, b) => got.push(Buffer.from(b)) });
+  const body = Buffer.alloc(5 << 20);
+  for (let i = 0; i < body.length; i += 4096) body.writeUInt32BE(i, i);
+  const bytes = Buffer.concat([encodeFrame({ t: 'hb' }, body), encodeFrame({ t: 'ready' }, packValue(7))]);
+  const step = 65536 - 3; // chunk edges fall everywhere, prefix included
+  for (let off = 0; off < bytes.length; off += step) {
+    reader.push(bytes.subarray(off, off + step));
+    if (got.length === 0) assert.equal(reader.buffered, Math.min(off + step, bytes.length), 'buffered counts what has arrived');
+  }
+  assert.equal(got.length, 2);
+  assert.ok(got[0]!.equals(body));
+  assert.equal(unpackValue(got[1]!), 7);
+  assert.equal(reader.buffered, 0);
+});

@@ -8,7 +8,7 @@ import { AgentChannel } from './channel.js';
 import { OutheisError } from './errors.js';
 import { Outbox, encodeBody } from './outbox.js';
 
-export { OutheisError } from './errors.js';
+export { OutheisError, EDENIED, ENOAGENT, ETIMEDOUT, EHANDLER, ETOOBIG, ESHUTDOWN } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { Qos } from '../supervisor/wire/header.js';
 

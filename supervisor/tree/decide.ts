@@ -73,7 +73,7 @@ export class SupervisionTree {
   }
 
   /** Operator restart of one agent: not a failure, so it neither counts toward intensity nor backs off. */
-  restartRequested(agent: string, _now: number): void {
+  restartRequested(agent: string): void {
     this.agent(agent).state = 'pending';
   }
 

@@ -117,31 +117,67 @@ export interface FrameSink {
  * that as the sender's fault. Never buffers more than one frame's worth.
  */
 export class FrameReader {
-  private pending: Buffer = EMPTY;
+  /** A frame that began in an earlier chunk, allocated whole once its prefix was read. */
+  private partial: Buffer | undefined;
+  private filled = 0;
+  /** Fewer than PREFIX bytes left over: not enough to know the frame's size yet. */
+  private stub: Buffer = EMPTY;
 
   constructor(private readonly maxFrame: number, private readonly sink: FrameSink) {}
 
   push(chunk: Buffer): void {
-    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     let off = 0;
+    if (this.partial) {
+      // Each byte of a large frame is copied once, into its final place; the old
+      // concat-the-remainder approach copied it again with every chunk.
+      const n = Math.min(this.partial.length - this.filled, chunk.length);
+      chunk.copy(this.partial, this.filled, 0, n);
+      this.filled += n;
+      off = n;
+      if (this.filled < this.partial.length) return;
+      const frame = this.partial;
+      this.partial = undefined;
+      this.emit(frame, 0);
+    }
+    let buf = chunk;
+    if (this.stub.length) {
+      buf = Buffer.concat([this.stub, chunk.subarray(off)]);
+      off = 0;
+      this.stub = EMPTY;
+    }
     while (buf.length - off >= PREFIX) {
-      const len = buf.readUInt32BE(off);
-      if (len > this.maxFrame + 2) throw new FrameError(`frame of ${len} bytes exceeds the limit of ${this.maxFrame}`, 'ETOOBIG');
-      const hlen = buf.readUInt16BE(off + 4);
-      if (hlen === 0 || hlen > len - 2) throw new FrameError(`frame header length ${hlen} does not fit frame length ${len}`, 'EFRAME');
+      const len = this.check(buf, off);
       const end = off + 4 + len;
-      if (end > buf.length) break;
-      const hstart = off + PREFIX;
-      this.sink.frame(buf.subarray(hstart, hstart + hlen), buf.subarray(hstart + hlen, end));
+      if (end > buf.length) {
+        this.partial = Buffer.allocUnsafe(4 + len);
+        this.filled = buf.copy(this.partial, 0, off);
+        return;
+      }
+      this.emit(buf, off);
       off = end;
     }
-    // Copy the remainder: the chunk is released instead of pinned by a tiny view.
-    this.pending = off === buf.length ? EMPTY : Buffer.from(buf.subarray(off));
-    buf = EMPTY;
+    // Copy the few bytes left: the chunk is released instead of pinned by a tiny view.
+    if (off < buf.length) this.stub = Buffer.from(buf.subarray(off));
+  }
+
+  /** Validate the prefix at `off`; the frame's length after the u32. */
+  private check(buf: Buffer, off: number): number {
+    const len = buf.readUInt32BE(off);
+    if (len > this.maxFrame + 2) throw new FrameError(`frame of ${len} bytes exceeds the limit of ${this.maxFrame}`, 'ETOOBIG');
+    const hlen = buf.readUInt16BE(off + 4);
+    if (hlen === 0 || hlen > len - 2) throw new FrameError(`frame header length ${hlen} does not fit frame length ${len}`, 'EFRAME');
+    return len;
+  }
+
+  private emit(buf: Buffer, off: number): void {
+    const len = buf.readUInt32BE(off);
+    const hstart = off + PREFIX;
+    const hend = hstart + buf.readUInt16BE(off + 4);
+    this.sink.frame(buf.subarray(hstart, hend), buf.subarray(hend, off + 4 + len));
   }
 
   /** Bytes of an incomplete frame still waiting for the rest. */
   get buffered(): number {
-    return this.pending.length;
+    return this.partial ? this.filled : this.stub.length;
   }
 }
