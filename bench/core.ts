@@ -195,12 +195,13 @@ async function idleRss(args: string[]): Promise<number> {
   return rss;
 }
 
-export async function memory(count: number): Promise<Row[]> {
+/** A real `outheis start` with `count` idle agents; resolves once all are ready, with their pids. */
+export async function idleSupervisor(count: number, extra: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'outheis-bench-'));
   const file = join(dir, 'outheis.json');
   const agents: Record<string, unknown> = {};
   for (let i = 0; i < count; i++) agents[`idle${i}`] = { run: here('agents/idle.js') };
-  writeFileSync(file, JSON.stringify({ state_dir: join(dir, 'state'), agents }));
+  writeFileSync(file, JSON.stringify({ state_dir: join(dir, 'state'), ...extra, agents }));
   const sup = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OUTHEIS_LOG_LEVEL: 'info' } });
   let readyCount = 0;
   const pids: number[] = [];
@@ -210,16 +211,24 @@ export async function memory(count: number): Promise<Row[]> {
       if (line.includes('"msg":"ready"') && ++readyCount === count) resolve();
     });
   });
+  const stop = async () => {
+    sup.kill('SIGTERM');
+    await new Promise((r) => sup.on('exit', r));
+  };
+  return { pid: sup.pid!, pids, stop };
+}
+
+export async function memory(count: number): Promise<Row[]> {
+  const { pid: supPid, pids, stop } = await idleSupervisor(count);
   await sleep(2000); // let start-up garbage be collected and heartbeats settle
-  const supRss = rssOf(sup.pid!);
-  const supPss = pssOf(sup.pid!);
+  const supRss = rssOf(supPid);
+  const supPss = pssOf(supPid);
   const agentRss = median(pids.map(rssOf));
   // Baselines are medians of several processes too: one process's RSS wanders by ~1 MB.
   const bareRss = await idleRss(['-e', 'setInterval(() => {}, 1000)']);
   // The same idle program as an ES module file, the shape of every agent: loading a module file costs ~2 MB by itself.
   const bareEsmRss = await idleRss([here('agents/bare-idle.mjs')]);
-  sup.kill('SIGTERM');
-  await new Promise((r) => sup.on('exit', r));
+  await stop();
   const over = agentRss - bareRss;
   return [
     { metric: `supervisor RSS with ${count} idle agents`, ours: fmt.mb(supRss), base: '-', ratio: '-', target: '<= 60 MB', pass: supRss <= 60 * 1048576 },

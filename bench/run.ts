@@ -2,6 +2,7 @@
 // noisy: read the ratios, not the absolute numbers.
 import { cpus } from 'node:os';
 import { memory, requestReply, requestReplyOneCore, restartLatency, throughput } from './core.js';
+import { idleCost } from './idle.js';
 import { printTable, type Row } from './lib.js';
 
 const quick = process.argv.includes('--quick');
@@ -14,5 +15,6 @@ if (want('latency')) rows.push(...(await requestReply(quick ? 2000 : 10000, 64))
 if (want('latency')) rows.push(...(await requestReplyOneCore(quick ? 2000 : 10000, 64)));
 if (want('restart')) rows.push(await restartLatency(quick ? 5 : 20));
 if (want('memory')) rows.push(...(await memory(100)));
+if (want('idle')) rows.push(...(await idleCost(100, quick ? 5 : 30, quick ? 5000 : 20000)));
 printTable(rows);
 process.exit(0);

@@ -7,9 +7,28 @@ import { hideBin } from 'yargs/helpers';
 import { ConfigError, formatConfigIssues } from '../supervisor/config/index.js';
 import { check, indent } from './commands/check.js';
 import { start } from './commands/start.js';
+import { stop } from './commands/stop.js';
+import { status } from './commands/status.js';
+import { top } from './commands/top.js';
+import { logs } from './commands/logs.js';
+import { send } from './commands/send.js';
+import { restart } from './commands/restart.js';
+import { ClientError } from './client.js';
 import { EXIT, UsageError } from './errors.js';
 
+/** With --json, a failure is also said as JSON on stdout, so that scripts need not parse stderr. */
+const jsonWanted = process.argv.includes('--json');
+
 function fail(err: unknown): never {
+  if (jsonWanted) {
+    const e = err as { code?: unknown; message?: unknown };
+    const code = typeof e.code === 'string' ? e.code : err instanceof ConfigError ? 'ECONFIG' : err instanceof UsageError ? 'EUSAGE' : 'EFAIL';
+    process.stdout.write(JSON.stringify({ ok: false, error: { code, message: String(e.message ?? err) } }) + '\n');
+  }
+  if (err instanceof ClientError) {
+    console.error(`outheis: ${err.message}`);
+    process.exit(EXIT.failure);
+  }
   if (err instanceof ConfigError) {
     console.error(`config error${err.file ? ` in ${err.file}` : ''}:\n${indent(formatConfigIssues(err.issues))}`);
     process.exit(EXIT.usage);
@@ -27,6 +46,12 @@ try {
     .scriptName('outheis')
     .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./outheis.yaml)', global: true })
     .command(start)
+    .command(stop)
+    .command(status)
+    .command(top)
+    .command(logs)
+    .command(send)
+    .command(restart)
     .command(check)
     .demandCommand(1, 'name a command')
     .strict()

@@ -1,18 +1,31 @@
 // Supervisor events as pino JSON. pino keeps formatting off the hot path; the
 // router never logs per message.
-import { pino, type Logger, type DestinationStream } from 'pino';
+import { pino, type Logger, type DestinationStream, type StreamEntry } from 'pino';
 
 export type { Logger };
 
+/** What the console may hold in memory when its reader (a terminal, journald) falls behind: past it, lines are dropped. */
+const CONSOLE_BUFFER = 16 * 1024 * 1024;
+
+/** stdout for log records: asynchronous, bounded, and deaf to EPIPE. */
+export function consoleDestination(): DestinationStream {
+  const stdout = pino.destination({ fd: 1, sync: false, maxLength: CONSOLE_BUFFER });
+  // A closed stdout (`outheis start | head`, a dead journald pipe) must not take the supervisor down.
+  stdout.on('error', () => undefined);
+  return stdout;
+}
+
+const levelOf = () => process.env.OUTHEIS_LOG_LEVEL ?? 'info';
+
 export function createLogger(opts: { level?: string; destination?: DestinationStream | NodeJS.WritableStream } = {}): Logger {
-  let destination = opts.destination as DestinationStream | undefined;
-  if (!destination) {
-    const stdout = pino.destination({ fd: 1, sync: false });
-    // A closed stdout (`outheis start | head`, a dead journald pipe) must not take the supervisor down.
-    stdout.on('error', () => undefined);
-    destination = stdout;
-  }
-  return pino({ level: opts.level ?? process.env.OUTHEIS_LOG_LEVEL ?? 'info', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  const destination = (opts.destination as DestinationStream | undefined) ?? consoleDestination();
+  return pino({ level: opts.level ?? levelOf(), base: { pid: process.pid } }, destination);
+}
+
+/** One logger writing every record to several destinations (the console and supervisor.log). */
+export function createTeeLogger(destinations: DestinationStream[], level = levelOf()): Logger {
+  const streams: StreamEntry[] = destinations.map((stream) => ({ stream, level: level as pino.Level }));
+  return pino({ level, base: { pid: process.pid } }, pino.multistream(streams));
 }
 
 /** A logger that drops everything (tests, benchmarks). */

@@ -3,7 +3,7 @@
 // reported as a fault (the agent gets killed and restarted by policy); it never
 // throws into the supervisor.
 import type { Socket } from 'node:net';
-import { FrameError, FrameReader, FrameWriter, unpackValue } from './wire/frame.js';
+import { FrameError, FrameReader, FrameWriter, packValue, unpackValue } from './wire/frame.js';
 import { agentHeaderSchema, type AgentHeader, type SupervisorHeader } from './wire/header.js';
 
 export interface LinkEvents {
@@ -15,6 +15,13 @@ export interface LinkEvents {
 
 /** A read this large means the agent is streaming: yield to the other channels after it. */
 const STREAMING = 16 * 1024;
+
+/**
+ * A heartbeat's header, byte for byte. Idle agents send nothing else, so with 100
+ * of them this is most of what an idle supervisor does: recognised by its bytes,
+ * it skips decoding and validation (liveness was already noted on read).
+ */
+const HEARTBEAT = packValue({ t: 'hb' });
 
 /** Unread bytes we hold for an agent before calling it unresponsive. */
 export const MAX_BACKLOG = 32 << 20;
@@ -58,6 +65,7 @@ export class AgentLink {
 
   private onFrame(rawHeader: Buffer, body: Buffer): void {
     if (this.faulted) return;
+    if (body.length === 0 && rawHeader.equals(HEARTBEAT)) return;
     let decoded: unknown;
     try {
       decoded = unpackValue(rawHeader);

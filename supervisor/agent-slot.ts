@@ -25,7 +25,27 @@ export interface AgentStatus {
   mailbox: number;
   inflight: number;
   qos: Qos;
+  /** percent of one core at the last sample; undefined before one, or when not running */
+  cpu: number | undefined;
+  /** bytes, as cpu */
+  rss: number | undefined;
+  memoryLimit: number | undefined;
+  isolation: Isolation;
 }
+
+export interface Isolation {
+  /** layers in force for this agent */
+  layers: string[];
+  /** it runs with less isolation than its manifest asks for */
+  weaker: boolean;
+}
+
+/**
+ * What confines an agent today: a scrubbed environment and the channel as its only
+ * inherited fd. Its unveil/pledge manifest is not enforced by the OS yet (the
+ * sandbox does that), so every agent runs weaker than it asks, and says so.
+ */
+export const BASE_ISOLATION: Isolation = { layers: ['env', 'fds'], weaker: true };
 
 export class AgentSlot {
   state: AgentState = 'stopped';
@@ -40,6 +60,9 @@ export class AgentSlot {
   /** Set while the supervisor itself is stopping it: its exit is not a failure. */
   stopping = false;
   startTimer: NodeJS.Timeout | undefined;
+  /** Consecutive samples over limits.cpu. */
+  cpuOver = 0;
+  isolation: Isolation = BASE_ISOLATION;
   backoffTimer: NodeJS.Timeout | undefined;
   private exitWaiters: (() => void)[] = [];
 
@@ -58,8 +81,9 @@ export class AgentSlot {
     for (const resolve of this.exitWaiters.splice(0)) resolve();
   }
 
-  status(now: number): AgentStatus {
+  status(now: number, usage?: { cpu: number; rss: number }): AgentStatus {
     return {
+      cpu: usage?.cpu, rss: usage?.rss, memoryLimit: this.cfg.limits.memory, isolation: this.isolation,
       name: this.name, group: this.cfg.group, pid: this.proc?.pid, state: this.state,
       uptimeMs: this.readyAt ? now - this.readyAt : 0, restarts: this.restarts, lastExit: this.lastExit,
       mailbox: this.route.mailbox.depth, inflight: this.route.mailbox.inflight.size, qos: this.cfg.qos,

@@ -15,12 +15,17 @@ import { treeSpecOf } from './tree-spec.js';
 import { terminate } from './terminate.js';
 import { SupervisionTree, type Action } from './tree/index.js';
 import { hung, watchdogPeriod } from './watchdog.js';
+import { ResourceSampler, type Usage } from './metrics.js';
+import { formatMiB } from './units-format.js';
+
+/** limits.cpu is a sustained share: a burst over it is normal, this many samples in a row is not. */
+export const CPU_OVER_SAMPLES = 5;
 
 export type { AgentState, AgentStatus, LastExit } from './agent-slot.js';
 
 export interface SupervisorOptions {
   log: Logger;
-  /** Max bytes kept of one stdout/stderr line. */
+  /** Max bytes kept of one stdout/stderr line (default: logs.max_line). */
   maxLogLine?: number;
   /** Extra node flags for every agent (tests and benchmarks). */
   nodeArgs?: string[];
@@ -30,6 +35,8 @@ export class Supervisor extends EventEmitter {
   readonly router: Router;
   readonly tree: SupervisionTree;
   readonly operator: OperatorOutlet;
+  readonly sampler: ResourceSampler;
+  readonly startedAt = Date.now();
   private readonly slots = new Map<string, AgentSlot>();
   private readonly order: string[];
   private actions: Promise<void> = Promise.resolve();
@@ -49,6 +56,11 @@ export class Supervisor extends EventEmitter {
     });
     this.operator = new OperatorOutlet(this.router, this.router.operator);
     this.tree = new SupervisionTree(treeSpecOf(config));
+    this.sampler = new ResourceSampler({
+      intervalMs: config.metrics.interval,
+      targets: () => this.running(),
+      sampled: (name, pid, usage) => this.checkLimits(this.slot(name), pid, usage),
+    });
     this.order = config.order;
     for (const name of this.order) {
       const cfg = config.agents[name]!;
@@ -63,8 +75,13 @@ export class Supervisor extends EventEmitter {
     return slot;
   }
 
+  private *running(): Iterable<[string, number]> {
+    for (const slot of this.slots.values()) if (slot.proc && !slot.fault) yield [slot.name, slot.proc.pid];
+  }
+
   /** Start every agent (concurrently, except where `after` orders them). */
   start(): void {
+    this.sampler.start();
     this.watchdog = setInterval(() => {
       for (const [slot, silentMs] of hung(this.slots.values(), Date.now())) {
         this.fault(slot, `hung: no heartbeat for ${silentMs} ms (limit ${slot.cfg.heartbeat} ms)`);
@@ -130,6 +147,7 @@ export class Supervisor extends EventEmitter {
     slot.spawnedAt = Date.now();
     slot.readyAt = 0;
     slot.fault = undefined;
+    slot.cpuOver = 0;
     const link = new AgentLink(proc.channel, cfg.limits.frame, {
       frame: (h, body) => (h.t === 'ready' ? this.ready(slot) : this.router.frame(slot.route, h, body)),
       batchEnd: () => this.router.flushAccepts(),
@@ -137,12 +155,10 @@ export class Supervisor extends EventEmitter {
     });
     slot.link = link;
     this.router.attach(slot.route, link);
-    const maxLine = this.opts.maxLogLine ?? 64 * 1024;
+    const maxLine = this.opts.maxLogLine ?? this.config.logs.max_line;
     for (const [stream, src] of [['stdout', proc.stdout], ['stderr', proc.stderr]] as const) {
-      forEachLine(src, maxLine, (line, truncated) => {
-        this.emit('output', cfg.name, stream, line);
-        log.info({ agent: cfg.name, stream, truncated: truncated || undefined }, line);
-      });
+      // Where lines go (the agent's log file, the console) is the listener's business.
+      forEachLine(src, maxLine, (line, truncated) => this.emit('output', cfg.name, stream, line, truncated));
     }
     slot.startTimer = setTimeout(() => this.fault(slot, `not ready within ${cfg.start_timeout} ms`), cfg.start_timeout);
     this.tree.started(cfg.name, slot.spawnedAt);
@@ -160,6 +176,28 @@ export class Supervisor extends EventEmitter {
     this.opts.log.info({ agent: slot.cfg.name, ms: slot.readyAt - slot.spawnedAt }, 'ready');
     this.emit('ready', slot.cfg.name, slot.proc?.pid);
     this.wakeDependents(slot.cfg.name);
+  }
+
+  // ---- limits -------------------------------------------------------------------
+
+  private checkLimits(slot: AgentSlot, pid: number, usage: Usage): void {
+    if (slot.proc?.pid !== pid) return; // sampled a process that has since been replaced
+    const { memory, cpu } = slot.cfg.limits;
+    if (memory !== undefined && usage.rss > memory) {
+      return this.overLimit(slot, 'memory', `memory limit: rss ${formatMiB(usage.rss)} over ${formatMiB(memory)}`);
+    }
+    if (cpu !== undefined) {
+      slot.cpuOver = usage.cpu > cpu * 100 ? slot.cpuOver + 1 : 0;
+      if (slot.cpuOver >= CPU_OVER_SAMPLES) {
+        this.overLimit(slot, 'cpu', `cpu limit: ${usage.cpu.toFixed(0)}% of a core over ${(cpu * 100).toFixed(0)}% for ${CPU_OVER_SAMPLES} samples`);
+      }
+    }
+  }
+
+  private overLimit(slot: AgentSlot, limit: 'memory' | 'cpu', reason: string): void {
+    this.opts.log.warn({ agent: slot.name, limit, reason }, 'limit exceeded: restarting by policy');
+    this.emit('limit', slot.name, limit, reason);
+    this.fault(slot, reason);
   }
 
   // ---- faults and exits ------------------------------------------------------
@@ -270,6 +308,7 @@ export class Supervisor extends EventEmitter {
     if (!this.halting) {
       this.halting = true;
       clearInterval(this.watchdog);
+      this.sampler.stop();
       for (const name of [...this.order].reverse()) await this.stopAgent(name);
       this.opts.log.info({ code }, 'supervisor stopped');
       this.finished(code);
@@ -288,7 +327,37 @@ export class Supervisor extends EventEmitter {
 
   status(): AgentStatus[] {
     const now = Date.now();
-    return this.order.map((name) => this.slot(name).status(now));
+    return this.order.map((name) => {
+      const slot = this.slot(name);
+      return slot.status(now, this.sampler.usage(name, slot.proc?.pid));
+    });
+  }
+
+  /** True once a stop of everything has begun. */
+  get stopping(): boolean {
+    return this.halting;
+  }
+
+  has(name: string): boolean {
+    return this.slots.has(name);
+  }
+
+  /** Resolves when the agent is ready (true), or has exited or run out of time (false). */
+  whenReady(name: string, timeoutMs: number): Promise<boolean> {
+    if (this.slot(name).state === 'running') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.off('ready', onReady);
+        this.off('removed', onGone);
+        resolve(ok);
+      };
+      const onReady = (agent: string) => agent === name && done(true);
+      const onGone = (agent: string) => agent === name && done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.on('ready', onReady);
+      this.on('removed', onGone);
+    });
   }
 
   pid(name: string): number | undefined {

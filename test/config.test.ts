@@ -30,6 +30,8 @@ type Expected = {
   dir: string;
   state_dir: string;
   journal: { fsync: 'always' | 'batch' | 'interval' | 'none' };
+  logs: { max_size: number; keep: number; max_line: number };
+  metrics: { interval: number };
   supervisor: { strategy: Strategy; intensity: number; period: number; backoff: { initial: number; max: number; reset: number } };
   groups: Record<string, GroupConfig & { group?: string | undefined }>;
   agents: Record<string, {
@@ -148,6 +150,8 @@ describe('defaults and resolution', () => {
     assert.equal(c.dir, DIR);
     assert.equal(c.state_dir, path.join(DIR, '.outheis'));
     assert.deepEqual(c.journal, { fsync: 'batch' });
+    assert.deepEqual(c.logs, { max_size: 10 * 1024 * 1024, keep: 5, max_line: 64 * 1024 });
+    assert.deepEqual(c.metrics, { interval: 2000 });
     assert.deepEqual(c.supervisor, { strategy: 'one_for_one', intensity: 5, period: 30_000, backoff: { initial: 100, max: 15_000, reset: 30_000 } });
     assert.deepEqual(c.groups, {});
     assert.deepEqual(c.order, ['a']);
@@ -332,7 +336,7 @@ describe('unknown keys', () => {
       'supervisor.strategie',
     ]);
     assert.match(issueAt(issues, 'agents.a.heartbaet').message, /^unknown key "heartbaet"; did you mean "heartbeat"\?/);
-    assert.match(issueAt(issues, 'bogus').message, /expected one of: state_dir, journal, supervisor, groups, agents/);
+    assert.match(issueAt(issues, 'bogus').message, /expected one of: state_dir, journal, logs, metrics, supervisor, groups, agents/);
   });
 });
 

@@ -1,6 +1,7 @@
 // The config layer's public surface: load a file, or validate an object, into a Config.
 export {
   loadConfig,
+  stateDirOf,
   parseConfig,
   findConfigFile,
   formatConfigIssues,

@@ -198,17 +198,36 @@ function readText(file: string): string {
   }
 }
 
-/** Reads, validates and cross-checks a `.yaml`, `.yml` or `.json` config file. Throws ConfigError. */
-export function loadConfig(file: string): Config {
+/** Reads and parses a `.yaml`, `.yml` or `.json` file without validating it. Throws ConfigError. */
+function readRaw(file: string): { abs: string; raw: unknown; locate?: Locate } {
   const abs = path.resolve(file);
   const ext = path.extname(abs).toLowerCase();
   if (ext !== '.yaml' && ext !== '.yml' && ext !== '.json') {
     throw new ConfigError([{ path: '', message: `unsupported config file type ${JSON.stringify(ext || path.basename(abs))} (expected .yaml, .yml or .json): ${abs}` }], abs);
   }
   const text = readText(abs);
-  if (ext === '.json') return validate(parseJson(text, abs), abs);
-  const { raw, locate } = parseYaml(text, abs);
+  if (ext === '.json') return { abs, raw: parseJson(text, abs) };
+  return { abs, ...parseYaml(text, abs) };
+}
+
+/** Reads, validates and cross-checks a `.yaml`, `.yml` or `.json` config file. Throws ConfigError. */
+export function loadConfig(file: string): Config {
+  const { abs, raw, locate } = readRaw(file);
   return validate(raw, abs, locate);
+}
+
+/**
+ * Only where the state directory is, as `configSchema` would resolve it. The CLI's
+ * client verbs use this, so that `outheis stop` still works while the file on disk
+ * holds a half-finished edit that would not validate.
+ */
+export function stateDirOf(file: string): string {
+  const { abs, raw } = readRaw(file);
+  const value = typeof raw === 'object' && raw !== null ? (raw as { state_dir?: unknown }).state_dir : undefined;
+  if (value !== undefined && (typeof value !== 'string' || value === '')) {
+    throw new ConfigError([{ path: 'state_dir', message: `expected a directory, got ${JSON.stringify(value)}` }], abs);
+  }
+  return path.resolve(path.dirname(abs), value ?? '.outheis');
 }
 
 /** The first of outheis.yaml, outheis.yml, outheis.json that exists in `cwd`, as an absolute path. */

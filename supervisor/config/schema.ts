@@ -151,6 +151,16 @@ function resolvedSchema(ctx: ConfigContext) {
   return strict({
     state_dir: nonEmpty('a directory').default('.outheis'),
     journal: strict({ fsync: z.enum(FSYNC_POLICIES).default('batch') }).prefault({}),
+    // Per file: <name>.log plus `keep` rotated ones, so a chatty agent costs at most max_size × (keep + 1) of disk.
+    logs: strict({
+      max_size: mustBePositive(sizeSchema.prefault('10MiB'), 'a log file size'),
+      keep: z.int().min(0).max(100).default(5),
+      // One line of agent output is cut here: a 50 MB line must not become a 50 MB string in the supervisor.
+      max_line: mustBePositive(sizeSchema.prefault('64KiB'), 'a line length'),
+    }).prefault({}),
+    // How often agents' CPU and RSS are sampled (pidusage) for status, top and limits; 0 turns sampling (and limit enforcement) off.
+    // 2s: with 100 agents a 1s cadence alone costs the supervisor ~0.5% of a core (bench/idle.ts).
+    metrics: strict({ interval: durationSchema.prefault('2s') }).prefault({}),
     supervisor: rootGroupSchema.prefault({}),
     groups: z.record(groupName, nestedGroupSchema).default(() => ({})),
     agents: z.record(agentName, agentSchema(ctx)),
@@ -159,6 +169,8 @@ function resolvedSchema(ctx: ConfigContext) {
     dir: ctx.dir,
     state_dir: path.resolve(ctx.dir, c.state_dir),
     journal: c.journal,
+    logs: c.logs,
+    metrics: c.metrics,
     supervisor: c.supervisor,
     groups: c.groups,
     // The record key is the name; agents carry it so they can be passed around alone.

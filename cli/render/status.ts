@@ -1,0 +1,146 @@
+// `outheis status`: one line about the supervisor, then a table of agents, in
+// the spirit of `pm2 list` and `systemctl status`. What an operator must not
+// miss (a failed agent, weaker isolation, memory near its limit) is marked in
+// the text itself, not only in colour, so it survives NO_COLOR and a pipe.
+import type { AgentStateName, AgentStatusJson, StatusResult } from '../../supervisor/control/protocol.js';
+import type { Paint, Style } from './color.js';
+import { formatBytes, formatCount, formatDuration, formatExit, formatExitLong, formatPercent } from './format.js';
+import { fitParts, renderTable, truncateText, type Cell, type Column, type LinePart } from './table.js';
+
+export interface StatusOptions {
+  /** ms since the epoch, for "12s ago" */
+  now: number;
+  /** terminal columns; undefined: no limit */
+  width?: number;
+  paint: Paint;
+  /** whole exit reasons instead of their short form */
+  wide?: boolean;
+}
+
+/** The order states are listed in: the healthy first, as `systemctl` does. */
+export const STATE_ORDER: readonly AgentStateName[] = ['running', 'starting', 'backoff', 'stopping', 'stopped', 'failed'];
+
+/** Memory use from this share of the limit on is flagged: the next spike may be a kill. */
+const MEMORY_WARN = 0.8;
+
+export function countStates(agents: readonly AgentStatusJson[]): Record<AgentStateName, number> {
+  const counts = Object.fromEntries(STATE_ORDER.map((s) => [s, 0])) as Record<AgentStateName, number>;
+  for (const a of agents) counts[a.state]++;
+  return counts;
+}
+
+export function paintState(state: AgentStateName, paint: Paint): Style {
+  switch (state) {
+    case 'running': return paint.green;
+    case 'failed': return (s) => paint.bold(paint.red(s));
+    case 'stopped': return paint.dim;
+    default: return paint.yellow;
+  }
+}
+
+interface AgentColumn extends Column {
+  cell(a: AgentStatusJson, o: StatusOptions): Cell;
+}
+
+function memoryCell(a: AgentStatusJson, paint: Paint): Cell {
+  if (a.memoryLimit === null) return formatBytes(a.rss);
+  const text = `${formatBytes(a.rss)}/${formatBytes(a.memoryLimit)}`;
+  if (a.rss === null || a.memoryLimit <= 0 || a.rss < a.memoryLimit * MEMORY_WARN) return text;
+  return { text: `${text}!`, paint: a.rss >= a.memoryLimit ? (s) => paint.bold(paint.red(s)) : paint.yellow };
+}
+
+function isolationCell(a: AgentStatusJson, paint: Paint): Cell {
+  const layers = a.isolation.layers.join(',');
+  // Leads with the marker so that truncation never cuts it.
+  if (a.isolation.weaker) return { text: layers ? `WEAKER ${layers}` : 'WEAKER', paint: (s) => paint.bold(paint.red(s)) };
+  return layers ? layers : { text: '-', paint: paint.dim };
+}
+
+// Priorities: AGENT, STATE, PID, ↺, CPU and MEM are the core and stay at 80
+// columns; ISOLATION is the last of the rest to go, as weaker isolation is a
+// security matter; QOS, which the config file already says, goes first.
+const COLUMNS: readonly AgentColumn[] = [
+  {
+    header: 'AGENT', priority: 100, minWidth: 16,
+    cell: (a, o) => (a.group === null ? a.name : o.paint.dim(`${a.group}/`) + a.name),
+  },
+  { header: 'PID', align: 'right', priority: 85, cell: (a) => (a.pid === null ? '-' : String(a.pid)) },
+  { header: 'STATE', priority: 90, cell: (a, o) => ({ text: a.state, paint: paintState(a.state, o.paint) }) },
+  { header: 'UPTIME', align: 'right', priority: 50, cell: (a) => (a.uptimeMs > 0 ? formatDuration(a.uptimeMs) : '-') },
+  {
+    header: '↺', align: 'right', priority: 80,
+    cell: (a, o) => (a.restarts > 0 ? { text: String(a.restarts), paint: o.paint.yellow } : '0'),
+  },
+  {
+    header: 'LAST EXIT', priority: 30, minWidth: 10,
+    cell: (a, o) => {
+      if (!a.lastExit) return { text: '-', paint: o.paint.dim };
+      const text = o.wide ? formatExitLong(a.lastExit, o.now) : formatExit(a.lastExit, o.now);
+      return { text, paint: a.lastExit.clean ? o.paint.dim : o.paint.red };
+    },
+  },
+  { header: 'CPU', align: 'right', priority: 75, cell: (a) => formatPercent(a.cpu) },
+  { header: 'MEM', align: 'right', priority: 70, cell: (a, o) => memoryCell(a, o.paint) },
+  // queued+in flight: what waits, and what the agent is working on right now.
+  {
+    header: 'MAILBOX', align: 'right', priority: 40,
+    cell: (a) => (a.inflight > 0 ? `${a.mailbox}+${a.inflight}` : String(a.mailbox)),
+  },
+  { header: 'QOS', priority: 20, cell: (a) => a.qos },
+  { header: 'ISOLATION', priority: 60, minWidth: 10, cell: (a, o) => isolationCell(a, o.paint) },
+];
+
+/** The agents table: a header line, then one line per agent in the order given. */
+export function renderAgentTable(agents: readonly AgentStatusJson[], opts: StatusOptions): string[] {
+  const rows = agents.map((a) => COLUMNS.map((c) => c.cell(a, opts)));
+  return renderTable(COLUMNS, rows, { width: opts.width, paint: opts.paint });
+}
+
+/** `3 running, 1 backoff`: only the states someone is in. */
+export function describeStates(agents: readonly AgentStatusJson[], paint: Paint): string {
+  const counts = countStates(agents);
+  return STATE_ORDER.filter((s) => counts[s] > 0).map((s) => paintState(s, paint)(`${counts[s]} ${s}`)).join(', ');
+}
+
+/** `outheis 0.1.0 · pid 4242 · up 3m05s · 4 agents (3 running, 1 backoff) · cpu 0.4% · rss 71.2M · /etc/outheis.yaml` */
+export function renderSupervisorLine(s: StatusResult, opts: { width?: number; paint: Paint }): string {
+  const { supervisor: sup, agents } = s;
+  const { paint } = opts;
+  const parts: LinePart[] = [
+    { text: paint.bold(`outheis ${sup.version}`), priority: 100 },
+    ...(sup.stopping ? [{ text: paint.bold(paint.yellow('stopping')), priority: 95 }] : []),
+    { text: `pid ${sup.pid}`, priority: 80 },
+    { text: `up ${formatDuration(sup.uptimeMs)}`, priority: 70 },
+    { text: formatCount(agents.length, 'agent'), priority: 60 },
+    // The breakdown repeats the table's STATE column: on a narrow terminal it goes before the supervisor's own numbers.
+    ...(agents.length > 0 ? [{ text: `(${describeStates(agents, paint)})`, priority: 30, glue: ' ' }] : []),
+    { text: `cpu ${formatPercent(sup.cpu)}`, priority: 50 },
+    { text: `rss ${formatBytes(sup.rss)}`, priority: 50 },
+    { text: sup.config, priority: 10 },
+  ];
+  return fitParts(parts, opts.width);
+}
+
+/** A line naming every agent that runs with less isolation than its manifest asks, or null when none does. */
+export function renderWeakerWarning(agents: readonly AgentStatusJson[], opts: { width?: number; paint: Paint }): string | null {
+  const weaker = agents.filter((a) => a.isolation.weaker).map((a) => (a.group === null ? a.name : `${a.group}/${a.name}`));
+  if (weaker.length === 0) return null;
+  const { paint } = opts;
+  // The names come early, so that they survive a cut to the terminal width.
+  const who = weaker.length === 1 ? `${weaker[0]} runs` : `${weaker.length} agents (${weaker.join(', ')}) run`;
+  const line = `${paint.bold(paint.red('WEAKER isolation'))}: ${who} with less isolation than the manifest asks: unveil and pledge are not enforced by the OS for them`;
+  return opts.width === undefined ? line : truncateText(line, opts.width);
+}
+
+/** The whole `status` output, without a trailing newline. Every line fits `opts.width` when given. */
+export function renderStatus(s: StatusResult, opts: StatusOptions): string {
+  const lines = [renderSupervisorLine(s, opts), ''];
+  if (s.agents.length === 0) {
+    lines.push(opts.width === undefined ? 'no agents' : truncateText('no agents', opts.width));
+  } else {
+    lines.push(...renderAgentTable(s.agents, opts));
+    const warning = renderWeakerWarning(s.agents, opts);
+    if (warning !== null) lines.push('', warning);
+  }
+  return lines.join('\n');
+}

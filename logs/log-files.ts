@@ -1,0 +1,60 @@
+// The files under state_dir/logs: supervisor.log and one <agent>.log per agent,
+// each a RotatingFile. Agent output is written as pino-shaped JSON records, so
+// one reader (outheis logs) and one renderer serve both kinds.
+import { join } from 'node:path';
+import { RotatingFile } from './rotating-file.js';
+
+export const SUPERVISOR_LOG = 'supervisor';
+export const logFileOf = (dir: string, name: string): string => join(dir, `${name}.log`);
+
+export interface AgentRecord {
+  level: 30;
+  time: number;
+  agent: string;
+  stream: 'stdout' | 'stderr';
+  msg: string;
+  truncated?: true;
+}
+
+/** One agent output line as its log record (a JSON line, with the newline). */
+export function agentRecord(agent: string, stream: 'stdout' | 'stderr', line: string, truncated: boolean, time = Date.now()): string {
+  const rec: AgentRecord = { level: 30, time, agent, stream, msg: line };
+  if (truncated) rec.truncated = true;
+  return JSON.stringify(rec) + '\n';
+}
+
+export interface LogFilesOptions {
+  maxSize: number;
+  keep: number;
+  /** A file could not be written (disk full, directory gone): called once per episode. */
+  failed: (name: string, err: NodeJS.ErrnoException) => void;
+}
+
+export class LogFiles {
+  private readonly files = new Map<string, RotatingFile>();
+
+  constructor(readonly dir: string, private readonly opts: LogFilesOptions) {}
+
+  file(name: string): RotatingFile {
+    let f = this.files.get(name);
+    if (!f) {
+      f = new RotatingFile(logFileOf(this.dir, name), { maxSize: this.opts.maxSize, keep: this.opts.keep, onError: (err) => this.opts.failed(name, err) });
+      this.files.set(name, f);
+    }
+    return f;
+  }
+
+  /** Bytes each file had to drop since the last call (disk full, or a writer far behind). */
+  takeDropped(): [string, number][] {
+    const lost: [string, number][] = [];
+    for (const [name, f] of this.files) {
+      const n = f.takeDropped();
+      if (n) lost.push([name, n]);
+    }
+    return lost;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.files.values()].map((f) => f.close()));
+  }
+}

@@ -1,0 +1,75 @@
+// What each control request does to the running supervisor. The server has
+// already validated the request; here an unknown agent is the only bad input left.
+import { createRequire } from 'node:module';
+import type { Supervisor } from '../supervisor.js';
+import type { AgentStatus } from '../agent-slot.js';
+import { ControlError, type Handler } from './server.js';
+import type { AgentStatusJson, StatusResult } from './protocol.js';
+
+const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+export const VERSION = pkg.version;
+
+function agentJson(a: AgentStatus): AgentStatusJson {
+  return {
+    name: a.name, group: a.group ?? null, pid: a.pid ?? null, state: a.state, uptimeMs: a.uptimeMs, restarts: a.restarts,
+    lastExit: a.lastExit ? { code: a.lastExit.code, signal: a.lastExit.signal, at: a.lastExit.at, reason: a.lastExit.reason, clean: a.lastExit.clean } : null,
+    cpu: a.cpu ?? null, rss: a.rss ?? null, memoryLimit: a.memoryLimit ?? null,
+    mailbox: a.mailbox, inflight: a.inflight, qos: a.qos, isolation: a.isolation,
+  };
+}
+
+export function statusOf(sup: Supervisor): StatusResult {
+  const own = sup.sampler.self();
+  const now = Date.now();
+  return {
+    supervisor: {
+      pid: process.pid, version: VERSION, startedAt: sup.startedAt, uptimeMs: now - sup.startedAt,
+      cpu: own?.cpu ?? null, rss: own?.rss ?? process.memoryUsage.rss(),
+      config: sup.config.file, stateDir: sup.config.state_dir, stopping: sup.stopping,
+    },
+    agents: sup.status().map(agentJson),
+  };
+}
+
+function known(sup: Supervisor, name: string): string {
+  if (!sup.has(name)) throw new ControlError('ENOAGENT', `no agent named "${name}" (agents: ${sup.config.order.join(', ')})`);
+  return name;
+}
+
+/** How long `restart` waits to report the new process up: its start timeout, plus spawn time. */
+const READY_SLACK_MS = 2000;
+
+export function controlHandler(sup: Supervisor): Handler {
+  return async (req) => {
+    switch (req.op) {
+      case 'ping':
+        return { pid: process.pid, version: VERSION };
+      case 'status':
+        return statusOf(sup);
+      case 'stop': {
+        if (req.agent === undefined) {
+          const order = [...sup.config.order].reverse();
+          await sup.halt(0);
+          return { stopped: order };
+        }
+        const name = known(sup, req.agent);
+        await sup.stop(name);
+        return { agent: name, state: sup.status().find((a) => a.name === name)?.state };
+      }
+      case 'restart': {
+        const name = known(sup, req.agent);
+        if (sup.stopping) throw new ControlError('ESHUTDOWN', 'the supervisor is stopping');
+        const before = sup.pid(name);
+        await sup.restart(name);
+        const ready = await sup.whenReady(name, sup.config.agents[name]!.start_timeout + READY_SLACK_MS);
+        const now = sup.status().find((a) => a.name === name)!;
+        return { agent: name, ready, previousPid: before ?? null, pid: now.pid ?? null, state: now.state };
+      }
+      case 'send': {
+        if (sup.stopping) throw new ControlError('ESHUTDOWN', 'the supervisor is stopping');
+        const reply = await sup.operator.send(req.to, req.kind, req.body, { wait: req.wait, timeout: req.timeout, qos: req.qos });
+        return req.wait ? { reply: reply ?? null } : { accepted: true };
+      }
+    }
+  };
+}

@@ -1,0 +1,65 @@
+// A real `outheis start` in a child process, and the real CLI against it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, sleep, tempDir } from './harness.js';
+
+export interface CliResult { code: number | null; stdout: string; stderr: string }
+
+export interface Daemon {
+  dir: string;
+  file: string;
+  stateDir: string;
+  proc: ChildProcess;
+  /** Everything it printed so far. */
+  out(): string;
+  /** Wait until what it printed matches. */
+  printed(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  cli(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeout?: number }): CliResult;
+  cliJson<T>(args: string[]): T;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  kill(sig?: NodeJS.Signals): void;
+}
+
+/** Write the config (YAML lines) and start a supervisor on it; resolves once its control socket answers. */
+export async function startDaemon(lines: string[], opts: { dir?: string; waitReady?: string[] } = {}): Promise<Daemon> {
+  const dir = opts.dir ?? tempDir('outheis-op-');
+  const file = join(dir, 'outheis.yaml');
+  writeFileSync(file, lines.join('\n') + '\n');
+  const stateDir = join(dir, '.outheis');
+  const proc = spawn(process.execPath, [CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const cli = (args: string[], o: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): CliResult => {
+    const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: o.timeout ?? 30000, env: o.env ?? { ...process.env, NO_COLOR: '1' } });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  const d: Daemon = {
+    dir, file, stateDir, proc, exited,
+    out: () => out,
+    async printed(pattern, timeoutMs = 10000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(out)) {
+        if (Date.now() > deadline) throw new Error(`${pattern} never printed; got:\n${out}`);
+        await sleep(30);
+      }
+    },
+    cli,
+    cliJson<T>(args: string[]): T {
+      const r = cli([...args, '--json']);
+      if (r.code !== 0) throw new Error(`outheis ${args.join(' ')} --json exited ${r.code}: ${r.stderr}${r.stdout}`);
+      return JSON.parse(r.stdout) as T;
+    },
+    kill: (sig = 'SIGKILL') => proc.kill(sig),
+  };
+  const deadline = Date.now() + 15000;
+  while (!existsSync(join(stateDir, 'outheis.sock')) || (opts.waitReady ?? []).some((a) => !new RegExp(`"msg":"ready".*"agent":"${a}"|"agent":"${a}".*"msg":"ready"`).test(out))) {
+    if (proc.exitCode !== null) throw new Error(`the supervisor exited ${proc.exitCode}:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`the supervisor did not come up:\n${out}`);
+    await sleep(30);
+  }
+  return d;
+}

@@ -1,0 +1,107 @@
+// Resource limits and the log files, with real processes: an agent that eats
+// memory is restarted for it; a chatty agent's log rotates under a follower that
+// loses nothing; a 50 MB line or binary junk on stdout does not hurt the supervisor.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { StatusResult } from '../supervisor/control/protocol.js';
+import { startDaemon, type Daemon } from './helpers/daemon.js';
+import { CLI, fixture, sleep } from './helpers/harness.js';
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function stopped(d: Daemon): Promise<void> {
+  if (d.proc.exitCode === null) d.kill('SIGTERM');
+  await d.exited;
+}
+
+const agentOf = (d: Daemon, name: string) => d.cliJson<StatusResult>(['status']).agents.find((a) => a.name === name)!;
+
+test('limits.memory: an agent that allocates without bound is restarted, with the reason in status and the log', async (t) => {
+  const d = await startDaemon([
+    'metrics: { interval: 200ms }',
+    'agents:',
+    `  hog: { run: ${fixture('hog.js')}, args: [--hog], limits: { memory: 160MiB } }`,
+    `  calm: { run: ${fixture('hog.js')}, limits: { memory: 160MiB } }`,
+  ]);
+  t.after(() => stopped(d));
+  const hog = await until('a memory-limit restart', () => {
+    const a = agentOf(d, 'hog');
+    return a.restarts >= 1 && a.lastExit ? a : undefined;
+  });
+  assert.match(hog.lastExit!.reason, /^memory limit: rss \d+ MiB over 160 MiB$/);
+  assert.equal(hog.lastExit!.signal, 'SIGKILL');
+  assert.equal(hog.lastExit!.clean, false);
+  const text = d.cli(['status', '--wide']).stdout;
+  assert.match(text, /memory limit/);
+  const calm = agentOf(d, 'calm');
+  assert.equal(calm.restarts, 0, 'an agent under its limit is left alone');
+  const log = readFileSync(join(d.stateDir, 'logs', 'supervisor.log'), 'utf8');
+  assert.match(log, /"limit":"memory".*"msg":"limit exceeded: restarting by policy"/);
+  assert.match(log, /"agent":"hog".*"reason":"memory limit: rss \d+ MiB over 160 MiB"/);
+});
+
+test('logs rotate by size under a chatty agent, and logs -f follows across rotation without losing or repeating a line', async (t) => {
+  const d = await startDaemon([
+    'logs: { max_size: 64KiB, keep: 2 }',
+    'agents:',
+    `  chatty: { run: ${fixture('noisy.js')}, args: [--lines-per-tick=20, --pad=60] }`,
+  ], { waitReady: ['chatty'] });
+  t.after(() => stopped(d));
+  const logDir = join(d.stateDir, 'logs');
+  const follower = spawn(process.execPath, [CLI, 'logs', 'chatty', '-f', '-n', '0', '--json'], { cwd: d.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => follower.kill('SIGKILL'));
+  let followed = '';
+  follower.stdout.on('data', (c) => (followed += c));
+  // Several rotations' worth: 64 KiB at ~20 × 110 bytes per 5 ms is about one rotation every 150 ms.
+  await sleep(2500);
+  follower.kill('SIGINT');
+  await new Promise((r) => follower.on('exit', r));
+  const files = readdirSync(logDir).filter((f) => f.startsWith('chatty.log')).sort();
+  assert.deepEqual(files, ['chatty.log', 'chatty.log.1', 'chatty.log.2'], 'keep: 2 rotated files, older ones deleted');
+  for (const f of files) assert.ok(statSync(join(logDir, f)).size <= 64 * 1024, `${f} within max_size`);
+  const numbers = followed.trim().split('\n').map((l) => Number(/^line (\d+) /.exec((JSON.parse(l) as { msg: string }).msg)![1]));
+  assert.ok(numbers.length > 2000, `followed ${numbers.length} lines, expected several rotations' worth`);
+  for (let i = 1; i < numbers.length; i++) assert.equal(numbers[i], numbers[i - 1]! + 1, `line ${numbers[i - 1]} was followed by ${numbers[i]}`);
+  // The rotated files hold whole records in order too.
+  const kept = ['chatty.log.2', 'chatty.log.1', 'chatty.log'].flatMap((f) => readFileSync(join(logDir, f), 'utf8').trim().split('\n'));
+  const keptNumbers = kept.map((l) => Number(/^line (\d+) /.exec((JSON.parse(l) as { msg: string }).msg)![1]));
+  for (let i = 1; i < keptNumbers.length; i++) assert.equal(keptNumbers[i], keptNumbers[i - 1]! + 1);
+});
+
+test('a 50 MB line and binary junk on stdout do not hurt the supervisor', async (t) => {
+  const d = await startDaemon(['metrics: { interval: 200ms }', 'agents:', `  noisy: { run: ${fixture('noisy.js')} }`], { waitReady: ['noisy'] });
+  t.after(() => stopped(d));
+  const rssBefore = d.cliJson<StatusResult>(['status']).supervisor.rss!;
+  const big = d.cli(['send', 'noisy', 'bigline', '{"mb":50}', '--wait', '--timeout', '60s'], { timeout: 90000 });
+  assert.equal(big.code, 0, big.stderr);
+  const junk = d.cli(['send', 'noisy', 'junk', '{"kb":512}', '--wait']);
+  assert.equal(junk.code, 0, junk.stderr);
+  const log = join(d.stateDir, 'logs', 'noisy.log');
+  await until('the lines after the big line and the junk', () => {
+    const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+    return text.includes('after the junk') && text.includes('to stderr') ? true : undefined;
+  });
+  const records = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; stream: string; truncated?: boolean });
+  const cut = records.find((r) => r.truncated);
+  assert.ok(cut, 'the 50 MB line is kept, cut and marked');
+  assert.equal(Buffer.byteLength(cut.msg), 64 * 1024, 'cut at logs.max_line');
+  assert.ok(records.some((r) => r.msg === 'after the big line'), 'the next line is intact');
+  assert.ok(records.some((r) => r.stream === 'stderr' && r.msg === 'to stderr'));
+  // Still serving, and its memory did not take the 50 MB in.
+  await sleep(500);
+  const after = d.cliJson<StatusResult>(['status']);
+  assert.equal(after.supervisor.pid, d.proc.pid);
+  assert.equal(after.agents[0]!.restarts, 0);
+  assert.ok(after.supervisor.rss! - rssBefore < 40 * 1024 * 1024, `supervisor RSS grew by ${((after.supervisor.rss! - rssBefore) / 2 ** 20).toFixed(1)} MiB`);
+});

@@ -1,0 +1,172 @@
+// Every CLI verb driven for real against a real supervisor, in text and --json.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { StatusResult } from '../supervisor/control/protocol.js';
+import { startDaemon, type Daemon } from './helpers/daemon.js';
+import { fixture, sleep } from './helpers/harness.js';
+
+const ESC = '\x1b[';
+
+async function running(d: Daemon, names: string[], timeoutMs = 15000): Promise<StatusResult> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = d.cliJson<StatusResult>(['status']);
+    if (names.every((n) => s.agents.find((a) => a.name === n)?.state === 'running' && a_sampled(s, n))) return s;
+    if (Date.now() > deadline) throw new Error(`not running and sampled: ${JSON.stringify(s.agents)}`);
+    await sleep(100);
+  }
+}
+const a_sampled = (s: StatusResult, n: string) => s.agents.find((a) => a.name === n)!.rss !== null;
+
+let d: Daemon;
+
+test('operator verbs against one supervisor', async (t) => {
+  d = await startDaemon([
+    'metrics: { interval: 200ms }',
+    'groups: { core: { strategy: one_for_one } }',
+    'agents:',
+    `  alpha: { run: ${fixture('echo.js')}, qos: interactive, limits: { memory: 512MiB } }`,
+    `  beta: { run: ${fixture('echo.js')}, group: core, qos: background, after: [alpha] }`,
+    `  noisy: { run: ${fixture('noisy.js')} }`,
+  ]);
+  t.after(async () => {
+    if (d.proc.exitCode === null) d.kill('SIGKILL');
+    await d.exited;
+  });
+
+  await t.test('status --json: every field, for the supervisor and each agent', async () => {
+    const s = await running(d, ['alpha', 'beta', 'noisy']);
+    assert.equal(s.supervisor.pid, d.proc.pid);
+    assert.equal(s.supervisor.config, d.file);
+    assert.equal(s.supervisor.stateDir, d.stateDir);
+    assert.equal(s.supervisor.stopping, false);
+    assert.match(s.supervisor.version, /^\d+\.\d+\.\d+/);
+    assert.ok(s.supervisor.rss! > 10 * 1024 * 1024 && s.supervisor.uptimeMs > 0);
+    assert.deepEqual(s.agents.map((a) => a.name), ['alpha', 'beta', 'noisy']);
+    const [alpha, beta] = s.agents;
+    assert.deepEqual(Object.keys(alpha!).sort(), ['cpu', 'group', 'inflight', 'isolation', 'lastExit', 'mailbox', 'memoryLimit', 'name', 'pid', 'qos', 'restarts', 'rss', 'state', 'uptimeMs'].sort());
+    assert.equal(alpha!.qos, 'interactive');
+    assert.equal(beta!.qos, 'background');
+    assert.equal(beta!.group, 'core');
+    assert.equal(alpha!.group, null);
+    assert.equal(alpha!.memoryLimit, 512 * 1024 * 1024);
+    assert.equal(beta!.memoryLimit, null);
+    assert.ok(alpha!.pid! > 0 && alpha!.rss! > 1024 * 1024 && alpha!.cpu! >= 0, JSON.stringify(alpha));
+    assert.equal(alpha!.restarts, 0);
+    assert.equal(alpha!.lastExit, null);
+    assert.equal(alpha!.mailbox, 0);
+    // Nothing enforces the manifest's unveil/pledge yet: said, not hidden.
+    assert.deepEqual(alpha!.isolation, { layers: ['env', 'fds'], weaker: true });
+  });
+
+  await t.test('status: a table with every column, colour only when asked for', async () => {
+    const plain = d.cli(['status']);
+    assert.equal(plain.code, 0, plain.stderr);
+    for (const col of ['AGENT', 'PID', 'STATE', 'UPTIME', 'CPU', 'MEM', 'QOS']) assert.ok(plain.stdout.includes(col), `${col} in\n${plain.stdout}`);
+    assert.match(plain.stdout, /alpha\s+\d+\s+running/);
+    assert.match(plain.stdout, /WEAKER/);
+    assert.ok(!plain.stdout.includes(ESC), 'no escapes when not a terminal');
+    const forced = d.cli(['status'], { env: { ...process.env, FORCE_COLOR: '1', NO_COLOR: '' } });
+    assert.ok(forced.stdout.includes(ESC), 'FORCE_COLOR colours');
+    const noColor = d.cli(['status'], { env: { ...process.env, FORCE_COLOR: '1', NO_COLOR: '1' } });
+    assert.ok(!noColor.stdout.includes(ESC), 'NO_COLOR wins');
+  });
+
+  await t.test('send: accepted, --wait prints the reply, errors exit 1 or 2', async () => {
+    const one = d.cli(['send', 'alpha', 'record', '{"n":1}']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /accepted/);
+    assert.deepEqual(JSON.parse(d.cli(['send', 'alpha', 'record', '{"n":2}', '--json']).stdout), { accepted: true });
+    const reply = d.cli(['send', 'alpha', 'echo', '{"hello":"world","n":[1,2]}', '--wait']);
+    assert.equal(reply.code, 0, reply.stderr);
+    assert.deepEqual(JSON.parse(reply.stdout), { hello: 'world', n: [1, 2] });
+    const seen = d.cliJson<{ reply: { body: { n: number }; qos: string }[] }>(['send', 'alpha', 'seen', '--wait']);
+    assert.deepEqual(seen.reply.map((r) => r.body.n), [1, 2]);
+    assert.equal(seen.reply[0]!.qos, 'interactive');
+    const who = d.cliJson<{ reply: { from: string } }>(['send', 'beta', 'whoami', '--wait']);
+    assert.equal(who.reply.from, 'operator');
+    const thrown = d.cli(['send', 'alpha', 'throw', '--wait']);
+    assert.equal(thrown.code, 1);
+    assert.match(thrown.stderr, /boom from handler/);
+    const nobody = d.cli(['send', 'ghost', 'echo', '{}']);
+    assert.equal(nobody.code, 1);
+    assert.match(nobody.stderr, /ghost/);
+    const badJson = d.cli(['send', 'alpha', 'echo', '{oops']);
+    assert.equal(badJson.code, 2);
+    assert.match(badJson.stderr, /must be JSON/);
+    const timeout = d.cli(['send', 'alpha', 'slow', '{"ms":3000}', '--wait', '--timeout', '200ms']);
+    assert.equal(timeout.code, 1);
+    assert.match(timeout.stderr, /no reply within 200 ms/);
+  });
+
+  await t.test('restart: a new process, counted, and said', async () => {
+    const before = d.cliJson<StatusResult>(['status']).agents.find((a) => a.name === 'alpha')!;
+    const r = d.cliJson<{ agent: string; ready: boolean; previousPid: number; pid: number; state: string }>(['restart', 'alpha']);
+    assert.equal(r.ready, true);
+    assert.equal(r.previousPid, before.pid);
+    assert.notEqual(r.pid, before.pid);
+    assert.equal(r.state, 'running');
+    const after = d.cliJson<StatusResult>(['status']).agents.find((a) => a.name === 'alpha')!;
+    assert.equal(after.restarts, before.restarts + 1);
+    assert.equal(after.lastExit?.reason, 'stopped');
+    assert.equal(after.lastExit?.clean, true);
+    const text = d.cli(['restart', 'alpha']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /restarted alpha: pid \d+ → \d+, running/);
+  });
+
+  await t.test('stop <agent> keeps it stopped until restart starts it again', async () => {
+    const r = d.cliJson<{ agent: string; state: string }>(['stop', 'beta']);
+    assert.deepEqual(r, { agent: 'beta', state: 'stopped' });
+    await sleep(300);
+    const s = d.cliJson<StatusResult>(['status']).agents.find((a) => a.name === 'beta')!;
+    assert.equal(s.state, 'stopped');
+    assert.equal(s.pid, null);
+    const back = d.cliJson<{ ready: boolean; state: string }>(['restart', 'beta']);
+    assert.equal(back.ready, true);
+    assert.equal(d.cliJson<StatusResult>(['status']).agents.find((a) => a.name === 'beta')!.state, 'running');
+  });
+
+  await t.test('top: frames in place are for terminals; piped, it prints plain frames; --json one status per refresh', async () => {
+    const frames = d.cli(['top', '-n', '2', '-d', '0.2']);
+    assert.equal(frames.code, 0, frames.stderr);
+    assert.equal(frames.stdout.match(/AGENT/g)?.length, 2, frames.stdout);
+    assert.ok(!frames.stdout.includes(ESC));
+    assert.ok(frames.stdout.split('\n').every((l) => l.length <= 80), 'fits 80 columns');
+    const json = d.cli(['top', '-n', '3', '-d', '0.2', '--json']);
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as StatusResult);
+    assert.equal(lines.length, 3);
+    assert.ok(lines.every((s) => s.agents.length === 3));
+  });
+
+  await t.test('logs: an agent\'s lines, everything merged, and --json records', async () => {
+    for (let i = 0; i < 5; i++) assert.equal(d.cli(['send', 'noisy', 'say', JSON.stringify({ text: `hello ${i}` }), '--wait']).code, 0);
+    await sleep(300);
+    const last = d.cli(['logs', 'noisy', '-n', '3']);
+    assert.equal(last.code, 0, last.stderr);
+    const shown = last.stdout.trim().split('\n');
+    assert.equal(shown.length, 3);
+    assert.match(shown[2]!, /hello 4/);
+    assert.match(shown[0]!, /hello 2/);
+    const recs = d.cli(['logs', 'noisy', '-n', '2', '--json']).stdout.trim().split('\n').map((l) => JSON.parse(l) as { agent: string; stream: string; msg: string; time: number });
+    assert.deepEqual(recs.map((r) => [r.agent, r.stream, r.msg]), [['noisy', 'stdout', 'hello 3'], ['noisy', 'stdout', 'hello 4']]);
+    const all = d.cli(['logs', '-n', '200', '--json']).stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; agent?: string; time: number });
+    assert.ok(all.some((r) => r.msg === 'spawned'), 'supervisor events are there');
+    assert.ok(all.some((r) => r.msg === 'hello 4'), 'agent lines are there');
+    const times = all.map((r) => r.time);
+    assert.deepEqual(times, [...times].sort((a, b) => a - b), 'merged by time');
+    const none = d.cli(['logs', 'ghost']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no log for "ghost"/);
+  });
+
+  await t.test('stop: everything, in reverse start order; the supervisor exits 0 and removes its socket and pidfile', async () => {
+    const r = d.cliJson<{ stopped: string[] }>(['stop']);
+    assert.deepEqual(r.stopped, ['noisy', 'beta', 'alpha']);
+    assert.equal(await d.exited, 0);
+    assert.equal(existsSync(join(d.stateDir, 'outheis.sock')), false);
+    assert.equal(existsSync(join(d.stateDir, 'outheis.pid')), false);
+  });
+});
