@@ -17,15 +17,19 @@ export function consoleDestination(): DestinationStream {
 
 const levelOf = () => process.env.OUTHEIS_LOG_LEVEL ?? 'info';
 
+// No `pid` in the base: the supervisor's own is in the pidfile and in `status`, and
+// journald records it anyway; `pid` in a record is then always an agent's.
+const BASE = {};
+
 export function createLogger(opts: { level?: string; destination?: DestinationStream | NodeJS.WritableStream } = {}): Logger {
   const destination = (opts.destination as DestinationStream | undefined) ?? consoleDestination();
-  return pino({ level: opts.level ?? levelOf(), base: { pid: process.pid } }, destination);
+  return pino({ level: opts.level ?? levelOf(), base: BASE }, destination);
 }
 
 /** One logger writing every record to several destinations (the console and supervisor.log). */
 export function createTeeLogger(destinations: DestinationStream[], level = levelOf()): Logger {
   const streams: StreamEntry[] = destinations.map((stream) => ({ stream, level: level as pino.Level }));
-  return pino({ level, base: { pid: process.pid } }, pino.multistream(streams));
+  return pino({ level, base: BASE }, pino.multistream(streams));
 }
 
 /** A logger that drops everything (tests, benchmarks). */

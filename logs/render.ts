@@ -57,7 +57,7 @@ export function createRenderer(opts: RenderOptions): (line: string) => string {
       return `${colors.magenta(who)}  ${msg}${colors.dim(cut)}`;
     },
   });
-  const event = prettyFactory({ ...base, ignore: 'pid,hostname' });
+  const event = prettyFactory({ ...base, ignore: 'hostname' });
 
   return (line) => {
     let rec: unknown;
@@ -74,13 +74,17 @@ export function createRenderer(opts: RenderOptions): (line: string) => string {
   };
 }
 
-// pino-pretty always ends its header with "LEVEL:"; a padded column reads better on a
+// pino-pretty always ends its header with "LEVEL:" (or "LEVEL (pid):" when the record
+// has a pid, which in our logs is an agent's); a padded column reads better on a
 // console. Rewritten only when the header is exactly what our prettifiers produced.
 function dropColon(out: string, time: string | undefined, level: { label: string; shown: string } | undefined): string {
   if (!level) return out;
   const head = time === undefined ? level.shown : `${time} ${level.shown}`;
-  if (!out.startsWith(`${head}:`)) return out;
-  const rest = out.slice(head.length + 1).replace(/^ /, '');
-  if (!rest) return head;
-  return `${head}${' '.repeat(Math.max(0, LABEL_WIDTH - level.label.length) + 1)}${rest}`;
+  if (!out.startsWith(head)) return out;
+  const tail = /^(?: \((\d+)\))?:/.exec(out.slice(head.length));
+  if (!tail) return out;
+  const rest = out.slice(head.length + tail[0].length).replace(/^ /, '');
+  const pid = tail[1] === undefined ? '' : `[${tail[1]}] `;
+  if (!rest && !pid) return head;
+  return `${head}${' '.repeat(Math.max(0, LABEL_WIDTH - level.label.length) + 1)}${pid}${rest}`.trimEnd();
 }

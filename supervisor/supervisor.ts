@@ -9,7 +9,7 @@ import { spawnAgent, type AgentProcess, type ExitInfo } from './agent-process.js
 import { AgentSlot, type AgentStatus } from './agent-slot.js';
 import type { Config } from './config/index.js';
 import { OperatorOutlet } from './operator.js';
-import { OPERATOR, Router, type Route } from './router.js';
+import { OPERATOR, Router } from './router.js';
 import { applyNice } from './nice.js';
 import { treeSpecOf } from './tree-spec.js';
 import { terminate } from './terminate.js';

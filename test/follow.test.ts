@@ -2,22 +2,16 @@
 // for its newline, a file that appears later is read from its start, truncation
 // starts over, and rotation by a real RotatingFile under a continuous writer loses
 // and duplicates nothing. Aborting resolves the promise.
-import { after, afterEach, test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { followFile, followFiles } from '../logs/follow.js';
 import { RotatingFile } from '../logs/rotating-file.js';
+import { scratchDirs } from './helpers/scratch.js';
 
-const dirs: string[] = [];
-const tmp = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'outheis-follow-'));
-  dirs.push(dir);
-  return dir;
-};
-after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const tmp = scratchDirs('outheis-follow-');
 
 // A test that fails before its stop() must not leave a follower polling forever
 // (the file would hang instead of failing).

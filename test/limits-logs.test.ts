@@ -3,12 +3,12 @@
 // loses nothing; a 50 MB line or binary junk on stdout does not hurt the supervisor.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { StatusResult } from '../supervisor/control/protocol.js';
 import { startDaemon, type Daemon } from './helpers/daemon.js';
-import { CLI, fixture, sleep } from './helpers/harness.js';
+import { CLI, fixture, sleep, tempDir } from './helpers/harness.js';
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -104,4 +104,35 @@ test('a 50 MB line and binary junk on stdout do not hurt the supervisor', async 
   assert.equal(after.supervisor.pid, d.proc.pid);
   assert.equal(after.agents[0]!.restarts, 0);
   assert.ok(after.supervisor.rss! - rssBefore < 40 * 1024 * 1024, `supervisor RSS grew by ${((after.supervisor.rss! - rssBefore) / 2 ** 20).toFixed(1)} MiB`);
+});
+
+test('limits.cpu: an agent over its CPU share for several samples in a row is restarted, with the reason', async (t) => {
+  const d = await startDaemon([
+    'metrics: { interval: 200ms }',
+    'agents:',
+    // heartbeat 0: the busy loop must be caught by the CPU limit, not by the hang watchdog
+    `  spin: { run: ${fixture('echo.js')}, heartbeat: 0, limits: { cpu: 20% } }`,
+  ], { waitReady: ['spin'] });
+  t.after(() => stopped(d));
+  assert.equal(d.cli(['send', 'spin', 'hang']).code, 0);
+  const spin = await until('a cpu-limit restart', () => {
+    const a = agentOf(d, 'spin');
+    return a.restarts >= 1 && a.lastExit ? a : undefined;
+  });
+  assert.match(spin.lastExit!.reason, /^cpu limit: \d+% of a core over 20% for 5 samples$/);
+  await d.printed(/"limit":"cpu"/);
+});
+
+test('a full disk under an agent\'s log: the supervisor says so once and carries on', async (t) => {
+  const dir = tempDir('outheis-full-');
+  mkdirSync(join(dir, '.outheis', 'logs'), { recursive: true, mode: 0o700 });
+  // Every write to /dev/full fails with ENOSPC, as on a full disk.
+  symlinkSync('/dev/full', join(dir, '.outheis', 'logs', 'noisy.log'));
+  const d = await startDaemon(['agents:', `  noisy: { run: ${fixture('noisy.js')} }`], { dir, waitReady: ['noisy'] });
+  t.after(() => stopped(d));
+  for (let i = 0; i < 20; i++) assert.equal(d.cli(['send', 'noisy', 'say', JSON.stringify({ text: `line ${i}` }), '--wait']).code, 0);
+  await d.printed(/"file":"noisy.log","code":"ENOSPC".*"msg":"cannot write a log file/);
+  await d.printed(/"file":"noisy.log","bytes":\d+,"msg":"log output lost"/, 15000);
+  assert.equal(d.out().match(/cannot write a log file/g)?.length, 1, 'said once, not once per line');
+  assert.equal(d.cliJson<StatusResult>(['status']).agents[0]!.state, 'running');
 });

@@ -29,12 +29,12 @@ test('a truncated line is marked; showAgent: false leaves the agent out', () => 
   assert.equal(createRenderer({ color: false, showAgent: false })(agentLine()), `${clock} INFO  out  hello world`);
 });
 
-test('a supervisor record: the message, then its other keys on the same line (pid and hostname left out)', () => {
-  assert.equal(plain(supervisorLine), `${clock} WARN  exited {"agent":"notes","code":3,"signal":null}`);
+test('a supervisor record: the message, then its other keys on the same line (an agent pid kept, hostname left out)', () => {
+  assert.equal(plain(supervisorLine), `${clock} WARN  [4242] exited {"agent":"notes","code":3,"signal":null}`);
 });
 
 test('older records with an ISO time render the same time', () => {
-  const iso = JSON.stringify({ level: 30, time: new Date(T).toISOString(), pid: 1, msg: 'started' });
+  const iso = JSON.stringify({ level: 30, time: new Date(T).toISOString(), msg: 'started' });
   assert.equal(plain(iso), `${clock} INFO  started`);
 });
 

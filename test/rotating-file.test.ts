@@ -2,20 +2,14 @@
 // most maxSize, holding the newest records whole and in order; a restart appends and
 // counts the existing bytes; a full disk (/dev/full), a blocked or deleted directory
 // and a full queue drop data, count it and report once, without ever throwing.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RotatingFile, rotatedPaths } from '../logs/rotating-file.js';
+import { scratchDirs } from './helpers/scratch.js';
 
-const dirs: string[] = [];
-const tmp = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'outheis-rotating-'));
-  dirs.push(dir);
-  return dir;
-};
-after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const tmp = scratchDirs('outheis-rotating-');
 
 /** Records of varying length, each a whole line. */
 const record = (i: number): string => `{"seq":${i},"pad":"${'x'.repeat((i * 7) % 41)}"}\n`;

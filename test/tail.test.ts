@@ -2,20 +2,14 @@
 // predecessors, in order; missing files skipped; a last line without a newline
 // counted; lines longer than the read chunk and multi-byte characters across chunk
 // edges intact; a 20 MB log, and a 64 GiB sparse one, answered from their end.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, closeSync, rmSync, writeSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { openSync, closeSync, writeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLastLines } from '../logs/tail.js';
+import { scratchDirs } from './helpers/scratch.js';
 
-const dirs: string[] = [];
-const tmp = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'outheis-tail-'));
-  dirs.push(dir);
-  return dir;
-};
-after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const tmp = scratchDirs('outheis-tail-');
 const lines = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => `line ${from + i}`);
 const text = (ls: string[]): string => ls.map((l) => `${l}\n`).join('');
 

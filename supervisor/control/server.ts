@@ -20,6 +20,8 @@ export type Handler = (req: Request) => Promise<unknown>;
 /** Enough for `top` and a few scripts; a runaway client loop must not eat all fds. */
 const MAX_CONNECTIONS = 128;
 
+const MAX_SOCKET_PATH = 107;
+
 /** Does a live supervisor answer on this socket? */
 export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -51,6 +53,10 @@ export class ControlServer {
    */
   async listen(): Promise<{ replacedStale: boolean }> {
     let replacedStale = false;
+    // sun_path holds 108 bytes with its NUL; past that the kernel's error says nothing useful.
+    if (Buffer.byteLength(this.path) > MAX_SOCKET_PATH) {
+      throw new StateDirError(`the control socket path ${this.path} is ${Buffer.byteLength(this.path)} bytes; Unix sockets allow ${MAX_SOCKET_PATH}: choose a shorter state_dir`);
+    }
     if (await socketAnswers(this.path)) {
       throw new StateDirError(`a supervisor already answers on ${this.path}, though the pidfile does not name it; refusing to replace a live socket`);
     }
