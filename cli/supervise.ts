@@ -11,6 +11,7 @@ import { ControlServer } from '../supervisor/control/server.js';
 import { acquirePidfile, prepareStateDir, releasePidfile, stateFiles } from '../supervisor/control/state-dir.js';
 import { closeInheritedFds } from '../supervisor/fds.js';
 import { Supervisor } from '../supervisor/supervisor.js';
+import { planIsolation, type IsolationPlans } from '../policies/isolation.js';
 import { colorEnabled } from './render/color.js';
 
 /** How often lost log bytes (full disk, a reader far behind) are reported. */
@@ -28,14 +29,22 @@ function consoleSink(): DestinationStream {
   };
 }
 
-export async function supervise(cfg: Config): Promise<never> {
+export async function supervise(cfg: Config, opts: { allowWeakerIsolation?: boolean } = {}): Promise<never> {
   // 1. no fd leaks into agents beyond the channel
   const closedFds = closeInheritedFds();
   // 2. the state directory: ours, 0700; 3. one supervisor per state directory (throws AlreadyRunning)
   const files = stateFiles(cfg.state_dir);
   const fixed = prepareStateDir(files.dir);
   const { stale } = acquirePidfile(files);
-  // 4. logs: console + supervisor.log, and one file per agent
+  // 4. every agent's manifest planned against what this machine enforces (throws IsolationError: secure by default)
+  let isolation: IsolationPlans;
+  try {
+    isolation = planIsolation(cfg, { allowWeaker: opts.allowWeakerIsolation === true });
+  } catch (err) {
+    releasePidfile(files);
+    throw err;
+  }
+  // 5. logs: console + supervisor.log, and one file per agent
   const console = consoleSink();
   let log: Logger | undefined;
   const logFiles = new LogFiles(files.logs, {
@@ -47,9 +56,13 @@ export async function supervise(cfg: Config): Promise<never> {
   log = createTeeLogger([console, logFiles.file(SUPERVISOR_LOG)]);
   if (closedFds.length) log.warn({ fds: closedFds }, 'closed inherited file descriptors that lacked close-on-exec');
   for (const note of fixed) log.warn({ stateDir: files.dir }, note);
+  for (const [name, plan] of isolation.plans) {
+    if (plan.weaker) log.error({ agent: name, missing: plan.missing, layers: plan.layers }, 'WEAKER ISOLATION: this agent runs with less than its manifest asks (--allow-weaker-isolation)');
+  }
+  log.info({ root: isolation.machine.root, namespaces: isolation.machine.namespaces, permission: isolation.machine.permissionFlag }, 'isolation planned');
   if (stale !== undefined) log.warn({ pid: stale, pidfile: files.pidfile }, 'replaced the stale pidfile of a supervisor that did not shut down cleanly');
 
-  const sup = new Supervisor(cfg, { log });
+  const sup = new Supervisor(cfg, { log, isolation });
   sup.on('output', (agent: string, stream: 'stdout' | 'stderr', line: string, truncated: boolean) => {
     const rec = agentRecord(agent, stream, line, truncated);
     logFiles.file(agent).write(rec);
@@ -59,7 +72,7 @@ export async function supervise(cfg: Config): Promise<never> {
     for (const [file, bytes] of logFiles.takeDropped()) log!.warn({ file: `${file}.log`, bytes }, 'log output lost');
   }, LOSS_REPORT_MS).unref();
 
-  // 5. the control socket, once the lock is ours (a stale socket is replaced)
+  // 6. the control socket, once the lock is ours (a stale socket is replaced)
   const control = new ControlServer(files.socket, controlHandler(sup), log);
   try {
     const { replacedStale } = await control.listen();
@@ -84,7 +97,7 @@ export async function supervise(cfg: Config): Promise<never> {
     void sup.halt(1);
   });
 
-  // 6. the agents
+  // 7. the agents
   sup.start();
   const code = await sup.done;
   clearInterval(lossTimer);

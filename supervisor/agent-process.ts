@@ -1,20 +1,23 @@
 // Spawning one agent: a separate Node process, its own process group, a scrubbed
 // environment, and exactly one channel (fd 3). The hardening steps read as a list.
 import { execa } from 'execa';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ENV } from './wire/protocol.js';
 
 export interface SpawnSpec {
   name: string;
-  run: string;
-  args: string[];
+  /** The whole command line, hardening chain included (policies/sandbox.ts): argv[0] is the program. */
+  argv: string[];
+  /** The command runs in a pid namespace (bubblewrap): node is a grandchild of the spawned pid. */
+  namespaced: boolean;
   cwd: string;
   /** Names of variables to pass through from the supervisor's environment. */
   env: string[];
   heartbeatMs: number;
   maxFrame: number;
-  nodeArgs?: string[];
 }
 
 export interface ExitInfo {
@@ -30,6 +33,8 @@ export interface AgentProcess {
   exited: Promise<ExitInfo>;
   /** Signal the whole process group: the agent and anything it started. */
   signal(sig: NodeJS.Signals): void;
+  /** The node process itself, once known: inside a sandbox it is not `pid` (see findSandboxedNode). */
+  agentPid: number | undefined;
 }
 
 export function agentEnv(spec: SpawnSpec, source: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -52,7 +57,8 @@ export function agentEnv(spec: SpawnSpec, source: NodeJS.ProcessEnv = process.en
 const CHANNEL_DRAIN_MS = 200;
 
 export function spawnAgent(spec: SpawnSpec): AgentProcess {
-  const child = execa(process.execPath, [...(spec.nodeArgs ?? []), spec.run, ...spec.args], {
+  const [file, ...args] = spec.argv;
+  const child = execa(file!, args, {
     cwd: spec.cwd,
     env: agentEnv(spec),
     extendEnv: false,
@@ -74,19 +80,28 @@ export function spawnAgent(spec: SpawnSpec): AgentProcess {
     throw new Error('the agent process could not be spawned');
   }
   const channel = child.stdio[3] as unknown as Socket;
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      // ESRCH: the group is already empty
+  const proc: AgentProcess = { pid, channel, stdout: child.stdout!, stderr: child.stderr!, exited: undefined!, signal: () => undefined, agentPid: spec.namespaced ? undefined : pid };
+  // A sandboxed agent is in a session of its own (bubblewrap --new-session), so the
+  // group signal reaches bubblewrap, whose death takes the sandbox with it
+  // (--die-with-parent); the agent itself is signalled too, so that SIGTERM is a
+  // graceful stage there as well.
+  const signal = (proc.signal = (sig: NodeJS.Signals) => {
+    for (const target of [-pid, proc.agentPid !== pid ? proc.agentPid : undefined]) {
+      if (target === undefined) continue;
+      try {
+        process.kill(target, sig);
+      } catch {
+        // ESRCH: already gone
+      }
     }
-  };
+  });
   // The process's own exit, not execa's result: that also waits for every pipe to
   // close, which a grandchild holding stdout would put off indefinitely.
   const exited = new Promise<ExitInfo>((resolve) => {
     child.once('exit', (code, sig) => {
       signal('SIGKILL'); // anything it left behind in its group
-      const info = { code, signal: sig };
+      // bubblewrap reports a signal death of its child as exit 128+n
+      const info = spec.namespaced && code !== null && code > 128 ? { code: null, signal: signalName(code - 128) ?? null } : { code, signal: sig };
       // Let the channel deliver what the agent wrote last (acks, replies), briefly.
       if (channel.readableEnded || channel.destroyed) return resolve(info);
       const timer = setTimeout(() => resolve(info), CHANNEL_DRAIN_MS);
@@ -97,5 +112,40 @@ export function spawnAgent(spec: SpawnSpec): AgentProcess {
     });
   });
   child.catch(() => undefined); // reject: false; this only guards against the unexpected
-  return { pid, channel, stdout: child.stdout!, stderr: child.stderr!, exited, signal };
+  proc.exited = exited;
+  return proc;
+}
+
+const signalName = (n: number): NodeJS.Signals | undefined =>
+  (Object.entries(constants.signals) as [NodeJS.Signals, number][]).find(([, num]) => num === n)?.[0];
+
+/**
+ * The sandboxed node process: bubblewrap (the spawned pid) forks its namespace's
+ * init, which runs node. Found by walking /proc from the spawned pid to the
+ * first descendant running this node binary.
+ */
+export function findSandboxedNode(root: number): number | undefined {
+  const node = realpathSync(process.execPath);
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  const queue = [...(children.get(root) ?? [])];
+  while (queue.length) {
+    const pid = queue.shift()!;
+    try {
+      if (readlinkSync(`/proc/${pid}/exe`) === node) return pid;
+    } catch {
+      // not ours to read, or gone
+    }
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return undefined;
 }

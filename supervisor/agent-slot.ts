@@ -84,7 +84,7 @@ export class AgentSlot {
   status(now: number, usage?: { cpu: number; rss: number }): AgentStatus {
     return {
       cpu: usage?.cpu, rss: usage?.rss, memoryLimit: this.cfg.limits.memory, isolation: this.isolation,
-      name: this.name, group: this.cfg.group, pid: this.proc?.pid, state: this.state,
+      name: this.name, group: this.cfg.group, pid: this.proc?.agentPid ?? this.proc?.pid, state: this.state,
       uptimeMs: this.readyAt ? now - this.readyAt : 0, restarts: this.restarts, lastExit: this.lastExit,
       mailbox: this.route.mailbox.depth, inflight: this.route.mailbox.inflight.size, qos: this.cfg.qos,
     };

@@ -5,7 +5,9 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../logs/logger.js';
 import { forEachLine } from '../logs/lines.js';
 import { AgentLink } from './agent-link.js';
-import { spawnAgent, type AgentProcess, type ExitInfo } from './agent-process.js';
+import { findSandboxedNode, spawnAgent, type AgentProcess, type ExitInfo } from './agent-process.js';
+import { planUnsandboxed, type SandboxPlan } from '../policies/sandbox.js';
+import type { IsolationPlans } from '../policies/isolation.js';
 import { AgentSlot, type AgentStatus } from './agent-slot.js';
 import type { Config } from './config/index.js';
 import { OperatorOutlet } from './operator.js';
@@ -29,6 +31,13 @@ export interface SupervisorOptions {
   maxLogLine?: number;
   /** Extra node flags for every agent (tests and benchmarks). */
   nodeArgs?: string[];
+  /**
+   * How each agent is confined (policies/isolation.ts planIsolation). Without it
+   * agents run as plain node processes with a scrubbed environment, and `status`
+   * says they run weaker than their manifests: for tests and benchmarks of the
+   * supervisor itself. `outheis start` always plans.
+   */
+  isolation?: IsolationPlans;
 }
 
 export class Supervisor extends EventEmitter {
@@ -76,7 +85,7 @@ export class Supervisor extends EventEmitter {
   }
 
   private *running(): Iterable<[string, number]> {
-    for (const slot of this.slots.values()) if (slot.proc && !slot.fault) yield [slot.name, slot.proc.pid];
+    for (const slot of this.slots.values()) if (slot.proc?.agentPid && !slot.fault) yield [slot.name, slot.proc.agentPid];
   }
 
   /** Start every agent (concurrently, except where `after` orders them). */
@@ -127,14 +136,20 @@ export class Supervisor extends EventEmitter {
     this.spawn(slot);
   }
 
+  private planOf(slot: AgentSlot): SandboxPlan & { weaker: boolean } {
+    return this.opts.isolation?.plans.get(slot.name) ?? { ...planUnsandboxed(slot.cfg, this.opts.nodeArgs), weaker: true };
+  }
+
   private spawn(slot: AgentSlot): void {
     const { cfg } = slot;
     const log = this.opts.log;
+    const plan = this.planOf(slot);
+    slot.isolation = { layers: plan.layers, weaker: plan.weaker };
     let proc: AgentProcess;
     try {
       proc = spawnAgent({
-        name: cfg.name, run: cfg.run, args: cfg.args, cwd: this.config.dir, env: cfg.env,
-        heartbeatMs: cfg.heartbeat, maxFrame: cfg.limits.frame, nodeArgs: this.opts.nodeArgs,
+        name: cfg.name, argv: plan.argv, namespaced: plan.namespaced, cwd: this.config.dir, env: cfg.env,
+        heartbeatMs: cfg.heartbeat, maxFrame: cfg.limits.frame,
       });
     } catch (err) {
       log.error({ agent: cfg.name, err: (err as Error).message }, 'spawn failed');
@@ -172,16 +187,18 @@ export class Supervisor extends EventEmitter {
     clearTimeout(slot.startTimer);
     slot.readyAt = Date.now();
     slot.state = 'running';
+    // Up and talking, so node exists inside its sandbox by now: learn its real pid (for sampling, signals, status).
+    if (slot.proc && slot.proc.agentPid === undefined) slot.proc.agentPid = findSandboxedNode(slot.proc.pid);
     this.router.ready(slot.route);
     this.opts.log.info({ agent: slot.cfg.name, ms: slot.readyAt - slot.spawnedAt }, 'ready');
-    this.emit('ready', slot.cfg.name, slot.proc?.pid);
+    this.emit('ready', slot.cfg.name, slot.proc?.agentPid ?? slot.proc?.pid);
     this.wakeDependents(slot.cfg.name);
   }
 
   // ---- limits -------------------------------------------------------------------
 
   private checkLimits(slot: AgentSlot, pid: number, usage: Usage): void {
-    if (slot.proc?.pid !== pid) return; // sampled a process that has since been replaced
+    if (slot.proc?.agentPid !== pid) return; // sampled a process that has since been replaced
     const { memory, cpu } = slot.cfg.limits;
     if (memory !== undefined && usage.rss > memory) {
       return this.overLimit(slot, 'memory', `memory limit: rss ${formatMiB(usage.rss)} over ${formatMiB(memory)}`);
@@ -329,7 +346,7 @@ export class Supervisor extends EventEmitter {
     const now = Date.now();
     return this.order.map((name) => {
       const slot = this.slot(name);
-      return slot.status(now, this.sampler.usage(name, slot.proc?.pid));
+      return slot.status(now, this.sampler.usage(name, slot.proc?.agentPid));
     });
   }
 
@@ -360,7 +377,9 @@ export class Supervisor extends EventEmitter {
     });
   }
 
+  /** The agent's node process (inside its sandbox, not bubblewrap's). */
   pid(name: string): number | undefined {
-    return this.slot(name).proc?.pid;
+    const proc = this.slot(name).proc;
+    return proc?.agentPid ?? proc?.pid;
   }
 }

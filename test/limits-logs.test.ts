@@ -103,7 +103,8 @@ test('a 50 MB line and binary junk on stdout do not hurt the supervisor', async 
   const after = d.cliJson<StatusResult>(['status']);
   assert.equal(after.supervisor.pid, d.proc.pid);
   assert.equal(after.agents[0]!.restarts, 0);
-  assert.ok(after.supervisor.rss! - rssBefore < 40 * 1024 * 1024, `supervisor RSS grew by ${((after.supervisor.rss! - rssBefore) / 2 ** 20).toFixed(1)} MiB`);
+  // Holding the line would cost at least its 50 MB; what is left is the churn of reading it in 64 KiB chunks.
+  assert.ok(after.supervisor.rss! - rssBefore < 48 * 1024 * 1024, `supervisor RSS grew by ${((after.supervisor.rss! - rssBefore) / 2 ** 20).toFixed(1)} MiB`);
 });
 
 test('limits.cpu: an agent over its CPU share for several samples in a row is restarted, with the reason', async (t) => {

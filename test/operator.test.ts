@@ -57,8 +57,11 @@ test('operator verbs against one supervisor', async (t) => {
     assert.equal(alpha!.restarts, 0);
     assert.equal(alpha!.lastExit, null);
     assert.equal(alpha!.mailbox, 0);
-    // Nothing enforces the manifest's unveil/pledge yet: said, not hidden.
-    assert.deepEqual(alpha!.isolation, { layers: ['env', 'fds'], weaker: true });
+    // The layers in force, as planned against this machine (CI runs as root with bubblewrap).
+    assert.equal(alpha!.isolation.weaker, false);
+    for (const layer of ['env', 'fds', 'namespaces', 'netns', 'permission', 'heap']) assert.ok(alpha!.isolation.layers.includes(layer), `${layer} in ${alpha!.isolation.layers}`);
+    assert.equal(alpha!.isolation.layers.includes('uid'), process.getuid!() === 0);
+    assert.equal(beta!.isolation.layers.includes('heap'), false, 'no memory limit, no heap cap');
   });
 
   await t.test('status: a table with every column, colour only when asked for', async () => {
@@ -66,7 +69,8 @@ test('operator verbs against one supervisor', async (t) => {
     assert.equal(plain.code, 0, plain.stderr);
     for (const col of ['AGENT', 'PID', 'STATE', 'UPTIME', 'CPU', 'MEM', 'QOS']) assert.ok(plain.stdout.includes(col), `${col} in\n${plain.stdout}`);
     assert.match(plain.stdout, /alpha\s+\d+\s+running/);
-    assert.match(plain.stdout, /WEAKER/);
+    assert.match(plain.stdout, /namespaces,netns|netns,namespaces/);
+    assert.doesNotMatch(plain.stdout, /WEAKER/);
     assert.ok(!plain.stdout.includes(ESC), 'no escapes when not a terminal');
     const forced = d.cli(['status'], { env: { ...process.env, FORCE_COLOR: '1', NO_COLOR: '' } });
     assert.ok(forced.stdout.includes(ESC), 'FORCE_COLOR colours');

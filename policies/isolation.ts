@@ -1,0 +1,49 @@
+// Secure by default: every agent's manifest is planned against what this machine
+// can enforce before anything starts. A layer that cannot be applied stops the
+// start, naming the agent and the layer, unless the operator said
+// --allow-weaker-isolation; then it is logged loudly and shown in `status`.
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Config } from '../supervisor/config/index.js';
+import { probeMachine, type Machine } from './machine.js';
+import { planSandbox, type SandboxPlan } from './sandbox.js';
+import { allocateAccounts, type Account } from './users.js';
+import { prepareDomains } from './domains.js';
+
+export class IsolationError extends Error {}
+
+export interface IsolationPlans {
+  machine: Machine;
+  accounts: Map<string, Account> | undefined;
+  plans: Map<string, SandboxPlan & { weaker: boolean }>;
+}
+
+/** With a dropped uid the agent must be able to read its own code. */
+function codeReadable(run: string): string | undefined {
+  const dir = dirname(run);
+  const d = statSync(dir, { throwIfNoEntry: false });
+  const f = statSync(run, { throwIfNoEntry: false });
+  if (d && (d.mode & 0o005) !== 0o005) return `code: ${dir} is mode 0${(d.mode & 0o777).toString(8)}; an agent's own uid needs o+rx on its code directory`;
+  if (f && (f.mode & 0o004) === 0) return `code: ${run} is mode 0${(f.mode & 0o777).toString(8)}; an agent's own uid needs o+r on its entry file`;
+  return undefined;
+}
+
+export function planIsolation(config: Config, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine }): IsolationPlans {
+  const machine = opts.machine ?? probeMachine();
+  const accounts = machine.root ? allocateAccounts(config.order.map((n) => ({ name: n, user: config.agents[n]!.user }))) : undefined;
+  const plans = new Map<string, SandboxPlan & { weaker: boolean }>();
+  const refused: string[] = [];
+  for (const name of config.order) {
+    const agent = config.agents[name]!;
+    const plan = planSandbox(agent, { config, machine, account: accounts?.get(name), nodeArgs: opts.nodeArgs });
+    const unreadable = machine.root ? codeReadable(agent.run) : undefined;
+    if (unreadable) plan.missing.push(unreadable);
+    if (plan.missing.length) refused.push(...plan.missing.map((m) => `agents.${name}: ${m}`));
+    plans.set(name, { ...plan, weaker: plan.missing.length > 0 });
+  }
+  if (refused.length && !opts.allowWeaker) {
+    throw new IsolationError(`not starting: these agents need isolation this machine cannot apply (or pass --allow-weaker-isolation to run them with less, loudly):\n${refused.map((r) => `  ${r}`).join('\n')}`);
+  }
+  prepareDomains(config, accounts);
+  return { machine, accounts, plans };
+}

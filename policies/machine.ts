@@ -1,0 +1,66 @@
+// What this machine can enforce, found by trying, not assuming: the sandbox
+// tools on PATH, and whether an unprivileged user namespace (what bubblewrap
+// needs once the agent's uid is dropped) can actually be created here.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+export interface Machine {
+  /** The supervisor runs as root: agents get uids of their own. */
+  root: boolean;
+  bwrap: string | undefined;
+  setpriv: string | undefined;
+  prlimit: string | undefined;
+  nice: string | undefined;
+  /** bubblewrap starts a sandbox here (as the user the agents will run as). */
+  namespaces: boolean;
+  /** Why namespaces are unavailable, when they are. */
+  namespacesWhy: string | undefined;
+  /** Node's flag for its permission model. */
+  permissionFlag: '--permission' | '--experimental-permission';
+}
+
+export function which(cmd: string, path = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin'): string | undefined {
+  for (const dir of [...path.split(delimiter), '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+    if (!dir) continue;
+    const file = join(dir, cmd);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** The uid a namespace probe runs as when we are root: nobody, as an agent would be someone unprivileged. */
+const PROBE_UID = 65534;
+
+function probeNamespaces(m: Omit<Machine, 'namespaces' | 'namespacesWhy'>): { ok: boolean; why?: string } {
+  if (!m.bwrap) return { ok: false, why: 'bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)' };
+  const sandbox = [m.bwrap, '--unshare-all', '--die-with-parent', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'];
+  const argv = m.root && m.setpriv ? [m.setpriv, `--reuid=${PROBE_UID}`, `--regid=${PROBE_UID}`, '--clear-groups', '--no-new-privs', '--', ...sandbox] : sandbox;
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status === 0) return { ok: true };
+  const err = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n')[0];
+  return { ok: false, why: `bubblewrap cannot create an unprivileged user namespace here (${err}); enable them: sysctl kernel.unprivileged_userns_clone=1 or user.max_user_namespaces > 0` };
+}
+
+let cached: Machine | undefined;
+
+export function probeMachine(): Machine {
+  if (cached) return cached;
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  const base = {
+    root: process.getuid?.() === 0,
+    bwrap: which('bwrap'),
+    setpriv: which('setpriv'),
+    prlimit: which('prlimit'),
+    nice: which('nice'),
+    permissionFlag: (major > 22 || (major === 22 && minor >= 13) ? '--permission' : '--experimental-permission') as Machine['permissionFlag'],
+  };
+  const ns = probeNamespaces(base);
+  cached = { ...base, namespaces: ns.ok, namespacesWhy: ns.why };
+  return cached;
+}
