@@ -3,6 +3,7 @@
 import { cpus } from 'node:os';
 import { memory, requestReply, requestReplyOneCore, restartLatency, throughput } from './core.js';
 import { idleCost } from './idle.js';
+import { startLatencyByLayer } from './isolation.js';
 import { printTable, type Row } from './lib.js';
 
 const quick = process.argv.includes('--quick');
@@ -14,6 +15,7 @@ if (want('throughput')) rows.push(...(await throughput(quick ? 20000 : 200000, 6
 if (want('latency')) rows.push(...(await requestReply(quick ? 2000 : 10000, 64)));
 if (want('latency')) rows.push(...(await requestReplyOneCore(quick ? 2000 : 10000, 64)));
 if (want('restart')) rows.push(await restartLatency(quick ? 5 : 20));
+if (want('isolation')) rows.push(...(await startLatencyByLayer(quick ? 5 : 20)));
 if (want('memory')) rows.push(...(await memory(100)));
 // Idle means steady state: V8 keeps collecting and shrinking for ~30 s after 100 spawns.
 if (want('idle')) rows.push(...(await idleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));

@@ -1,6 +1,6 @@
 // A real `outheis start` in a child process, and the real CLI against it.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, sleep, tempDir } from './harness.js';
 
@@ -23,18 +23,30 @@ export interface Daemon {
 }
 
 /** Write the config (YAML lines) and start a supervisor on it; resolves once its control socket answers. */
-export async function startDaemon(lines: string[], opts: { dir?: string; waitReady?: string[] } = {}): Promise<Daemon> {
+/** Run as this (non-root) user instead, through setpriv: the supervisor's rootless mode. */
+export const ROOTLESS_USER = 'nobody';
+const asUser = (user: string | undefined, argv: string[]): string[] =>
+  user ? ['setpriv', `--reuid=${user}`, `--regid=${user === 'nobody' ? 'nogroup' : user}`, '--clear-groups', ...argv] : argv;
+
+export async function startDaemon(lines: string[], opts: { dir?: string; waitReady?: string[]; user?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Daemon> {
   const dir = opts.dir ?? tempDir('outheis-op-');
   const file = join(dir, 'outheis.yaml');
   writeFileSync(file, lines.join('\n') + '\n');
   const stateDir = join(dir, '.outheis');
-  const proc = spawn(process.execPath, [CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (opts.user) {
+    // The user must own what it writes (state, data) and reach the config.
+    chmodSync(dir, 0o755);
+    execFileSync('chown', ['-R', `${opts.user}:`, dir]);
+  }
+  const argv = asUser(opts.user, [process.execPath, CLI, 'start', '-c', file]);
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const cli = (args: string[], o: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): CliResult => {
-    const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: o.timeout ?? 30000, env: o.env ?? { ...process.env, NO_COLOR: '1' } });
+    const cmd = asUser(opts.user, [process.execPath, CLI, ...args]);
+    const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: dir, encoding: 'utf8', timeout: o.timeout ?? 30000, env: o.env ?? { ...process.env, NO_COLOR: '1' } });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
   const d: Daemon = {

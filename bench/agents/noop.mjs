@@ -1,0 +1,1 @@
+// Bench agent for start latency: loads as an agent's entry file would, then exits.
