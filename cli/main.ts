@@ -13,6 +13,7 @@ import { top } from './commands/top.js';
 import { logs } from './commands/logs.js';
 import { send } from './commands/send.js';
 import { restart } from './commands/restart.js';
+import { doctor } from './commands/doctor.js';
 import { ClientError } from './client.js';
 import { EXIT, UsageError } from './errors.js';
 
@@ -53,6 +54,7 @@ try {
     .command(send)
     .command(restart)
     .command(check)
+    .command(doctor)
     .demandCommand(1, 'name a command')
     .strict()
     .fail((msg, err) => {

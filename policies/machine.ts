@@ -2,7 +2,7 @@
 // tools on PATH, and whether an unprivileged user namespace (what bubblewrap
 // needs once the agent's uid is dropped) can actually be created here.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 export interface Machine {
@@ -20,13 +20,14 @@ export interface Machine {
   permissionFlag: '--permission' | '--experimental-permission';
 }
 
+/** PATH first, then the system directories: a service's PATH is often minimal, and these tools live in /usr/bin. */
 export function which(cmd: string, path = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin'): string | undefined {
   for (const dir of [...path.split(delimiter), '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
     if (!dir) continue;
     const file = join(dir, cmd);
     try {
       accessSync(file, constants.X_OK);
-      return file;
+      if (statSync(file).isFile()) return file;
     } catch {
       // not here
     }
@@ -58,7 +59,8 @@ export function probeMachine(): Machine {
     setpriv: which('setpriv'),
     prlimit: which('prlimit'),
     nice: which('nice'),
-    permissionFlag: (major > 22 || (major === 22 && minor >= 13) ? '--permission' : '--experimental-permission') as Machine['permissionFlag'],
+    // Renamed in 23.5, backported to 22.13.
+    permissionFlag: (major > 23 || (major === 23 && minor >= 5) || (major === 22 && minor >= 13) ? '--permission' : '--experimental-permission') as Machine['permissionFlag'],
   };
   const ns = probeNamespaces(base);
   cached = { ...base, namespaces: ns.ok, namespacesWhy: ns.why };

@@ -155,12 +155,24 @@ export function planSandbox(agent: AgentConfig, ctx: PlanContext): SandboxPlan {
   if (pledged('addons')) argv.push('--allow-addons');
   layers.push(LAYERS.permission);
   if (memory !== undefined) {
-    // The heap is most of an agent's memory, but not all: leave a quarter for the rest.
-    argv.push(`--max-old-space-size=${Math.max(16, Math.floor((memory * 0.75) / 2 ** 20))}`);
+    argv.push(...heapFlags(memory));
     layers.push(LAYERS.heap);
   }
   argv.push(...(ctx.nodeArgs ?? []), agent.run, ...agent.args);
   return { argv, layers, missing, namespaced, account: machine.root ? ctx.account : undefined };
+}
+
+/**
+ * V8's heap limit is the old generation plus three semi-spaces of young
+ * generation (16 MiB each by default on 64-bit). Both are sized so that the whole
+ * heap stays within 75% of limits.memory, leaving the rest for code, stacks and
+ * buffers (RSS sampling catches those).
+ */
+export function heapFlags(memory: number): string[] {
+  const budget = Math.floor((memory * 0.75) / 2 ** 20); // MiB
+  const semi = Math.max(1, Math.min(16, Math.floor(budget / 16)));
+  const old = Math.max(8, budget - 3 * semi);
+  return [`--max-semi-space-size=${semi}`, `--max-old-space-size=${old}`];
 }
 
 /** The plan when isolation is off on purpose (--allow-weaker-isolation with nothing to apply, or tests): node alone. */

@@ -64,7 +64,7 @@ test('the full chain on a capable machine: every layer, in order, and pledges wi
   assert.ok(argv.includes(`--bind ${join(cfg.dir, 'data')} ${join(cfg.dir, 'data')}`), 'rw is a writable bind');
   assert.ok(argv.includes(`--ro-bind ${join(cfg.dir, 'docs')} ${join(cfg.dir, 'docs')}`), 'r is read-only');
   assert.ok(argv.includes(`--allow-fs-write=${join(cfg.dir, 'data')}`) && !argv.includes(`--allow-fs-write=${join(cfg.dir, 'docs')}`));
-  assert.match(argv, /--max-old-space-size=96\b/);
+  assert.match(argv, /--max-semi-space-size=6 --max-old-space-size=78\b/);
   const open = planSandbox(cfg.agents.open!, { config: cfg, machine: FULL, account: acct }).argv.join(' ');
   assert.match(open, /--share-net/);
   assert.match(open, /--allow-child-process/);

@@ -1,0 +1,56 @@
+import type { CommandModule } from 'yargs';
+import { runDoctor, type DoctorReport, type LayerStatus } from '../../policies/doctor.js';
+import { EXIT } from '../errors.js';
+import { colorEnabled, createPaint, type Paint, type Style } from '../render/color.js';
+import { renderTable, type Column } from '../render/table.js';
+import { printJson } from './target.js';
+
+interface Args { json?: boolean }
+
+const COLUMNS: Column[] = [
+  { header: 'LAYER', priority: 3 },
+  { header: 'STATUS', priority: 3 },
+  { header: 'EVIDENCE', priority: 2 },
+];
+
+function statusStyle(status: LayerStatus, paint: Paint): Style {
+  return status === 'works' ? paint.green : status === 'MISSING' ? paint.red : paint.dim;
+}
+
+/** The machine line, the table, what to do about each missing layer, and a summary. */
+export function renderDoctor(report: DoctorReport, paint: Paint): string {
+  const m = report.machine;
+  const tools = (['bwrap', 'setpriv', 'prlimit', 'nice'] as const).map((t) => `${t} ${m[t] ?? 'missing'}`).join(', ');
+  const lines = [
+    paint.dim(`machine: ${m.root ? 'root' : `uid ${m.uid}`}; node ${m.node} (${m.permissionFlag}); ${tools}; user namespaces ${m.namespaces ? 'yes' : `no (${m.namespacesWhy ?? 'unknown'})`}`),
+    '',
+  ];
+  // No width: evidence is the point of this command, so it is never cut; a terminal wraps it.
+  lines.push(...renderTable(COLUMNS, report.layers.map((l) => [l.layer, { text: l.status, paint: statusStyle(l.status, paint) }, l.evidence]), { paint }));
+  const missing = report.layers.filter((l) => l.status === 'MISSING');
+  const na = report.layers.filter((l) => l.status === 'not applicable');
+  const fixes = missing.filter((l) => l.fix);
+  if (fixes.length) {
+    lines.push('');
+    for (const l of fixes) lines.push(`${paint.bold(`fix ${l.layer}:`)} ${l.fix}`);
+  }
+  const applicable = report.layers.length - na.length;
+  const skipped = na.length ? ` (not applicable here: ${na.map((l) => l.layer).join(', ')})` : '';
+  lines.push('');
+  lines.push(report.ok
+    ? paint.green(`ok: all ${applicable} applicable layers work${skipped}`)
+    : paint.red(`NOT ok: ${missing.length} of ${applicable} applicable layers missing: ${missing.map((l) => l.layer).join(', ')}${skipped}`));
+  return lines.join('\n');
+}
+
+export const doctor: CommandModule<object, Args> = {
+  command: 'doctor',
+  describe: 'which isolation layers work on this machine, proven by probes',
+  builder: (y) => y.option('json', { type: 'boolean', describe: 'machine-readable output' }),
+  handler: async (argv) => {
+    const report = await runDoctor();
+    if (argv.json) printJson(report);
+    else process.stdout.write(renderDoctor(report, createPaint(colorEnabled(process.stdout))) + '\n');
+    process.exitCode = report.ok ? EXIT.ok : EXIT.failure;
+  },
+};
