@@ -1,8 +1,8 @@
 // How one agent is started: the chain of hardening steps its command line runs
 // through, in order, and which layers are in force. Reads as a list:
 //   nice → setpriv (own uid/gid, no groups, no_new_privs, no capabilities)
-//        → prlimit (nofile, nproc) → bwrap (namespaces; only the runtime, its code,
-//        the SDK and its unveiled paths) → node (permission model, heap cap).
+//        → bwrap (namespaces; only the runtime, its code, the SDK and its unveiled
+//        paths) → prlimit (nofile, nproc) → node (permission model, heap cap).
 import { existsSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
@@ -94,14 +94,18 @@ export function planSandbox(agent: AgentConfig, ctx: PlanContext): SandboxPlan {
     }
   }
 
-  // 3. rlimits: open files, processes (per uid, so per agent when root)
+  // 3. rlimits: open files, processes. Applied inside the sandbox, just before node:
+  // RLIMIT_NPROC is then checked against the tasks of the agent's own user namespace
+  // (Linux >= 5.14 counts per namespace), so it bounds this agent alone even
+  // rootless, where every agent shares the supervisor's uid.
   const { nofile, nproc, memory } = agent.limits;
+  const rlimits: string[] = [];
   if (nofile !== undefined || nproc !== undefined) {
     if (machine.prlimit) {
-      argv.push(machine.prlimit);
-      if (nofile !== undefined) argv.push(`--nofile=${nofile}:${nofile}`);
-      if (nproc !== undefined) argv.push(`--nproc=${nproc}:${nproc}`);
-      argv.push('--');
+      rlimits.push(machine.prlimit);
+      if (nofile !== undefined) rlimits.push(`--nofile=${nofile}:${nofile}`);
+      if (nproc !== undefined) rlimits.push(`--nproc=${nproc}:${nproc}`);
+      rlimits.push('--');
       layers.push(LAYERS.rlimits);
     } else {
       missing.push('rlimits: prlimit is not installed (Debian/Ubuntu: util-linux)');
@@ -145,6 +149,8 @@ export function planSandbox(agent: AgentConfig, ctx: PlanContext): SandboxPlan {
   } else {
     missing.push(`namespaces: ${machine.namespacesWhy ?? 'bubblewrap is not available'}`);
   }
+
+  argv.push(...rlimits);
 
   // 5. node: its permission model over the same paths, and a heap cap under limits.memory
   argv.push(process.execPath, machine.permissionFlag, '--disable-warning=ExperimentalWarning');

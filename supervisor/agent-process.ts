@@ -126,17 +126,7 @@ const signalName = (n: number): NodeJS.Signals | undefined =>
  */
 export function findSandboxedNode(root: number): number | undefined {
   const node = realpathSync(process.execPath);
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // exited while we looked
-    }
-  }
+  const children = childrenByParent();
   const queue = [...(children.get(root) ?? [])];
   while (queue.length) {
     const pid = queue.shift()!;
@@ -148,4 +138,33 @@ export function findSandboxedNode(root: number): number | undefined {
     queue.push(...(children.get(pid) ?? []));
   }
   return undefined;
+}
+
+/** Every process's children, from one pass over /proc. */
+export function childrenByParent(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid);
+      if (list) list.push(Number(entry));
+      else children.set(ppid, [Number(entry)]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return children;
+}
+
+export function descendantsOf(pid: number, children: Map<number, number[]>): number[] {
+  const out: number[] = [];
+  const queue = [...(children.get(pid) ?? [])];
+  while (queue.length) {
+    const p = queue.shift()!;
+    out.push(p);
+    queue.push(...(children.get(p) ?? []));
+  }
+  return out;
 }

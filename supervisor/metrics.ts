@@ -13,8 +13,8 @@ export interface Usage {
 
 export interface SamplerOptions {
   intervalMs: number;
-  /** The processes to sample now: agent name → pid. */
-  targets: () => Iterable<[string, number]>;
+  /** The processes to sample now: agent name → its pid, then any processes it started (counted in its usage). */
+  targets: () => Iterable<[string, number[]]>;
   /** Called with each agent's fresh sample (limit checks). */
   sampled: (name: string, pid: number, usage: Usage) => void;
 }
@@ -63,7 +63,7 @@ export class ResourceSampler {
       const maxage = Math.max(3 * this.opts.intervalMs, 1000);
       let stats: Record<string, { cpu: number; memory: number } | undefined>;
       try {
-        stats = await pidusage([process.pid, ...targets.map(([, pid]) => pid)], { maxage });
+        stats = await pidusage([process.pid, ...targets.flatMap(([, pids]) => pids)], { maxage });
       } catch {
         return; // every read failed (or /proc is unreadable): no sample this round
       }
@@ -71,13 +71,19 @@ export class ResourceSampler {
       const mine = stats[process.pid];
       if (mine) this.own = { cpu: mine.cpu, rss: mine.memory, at: now };
       const seen = new Set<string>();
-      for (const [name, pid] of targets) {
-        const st = stats[pid];
+      for (const [name, [pid, ...descendants]] of targets) {
+        const st = stats[pid!];
         if (!st) continue;
-        const usage = { cpu: st.cpu, rss: st.memory, at: now };
-        this.latest.set(name, { ...usage, pid });
+        // An agent's limits cover what it started: a child's memory is the agent's memory.
+        let { cpu, memory: rss } = st;
+        for (const d of descendants) {
+          cpu += stats[d]?.cpu ?? 0;
+          rss += stats[d]?.memory ?? 0;
+        }
+        const usage = { cpu, rss, at: now };
+        this.latest.set(name, { ...usage, pid: pid! });
         seen.add(name);
-        this.opts.sampled(name, pid, usage);
+        this.opts.sampled(name, pid!, usage);
       }
       for (const name of this.latest.keys()) if (!seen.has(name)) this.latest.delete(name);
     } finally {

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../logs/logger.js';
 import { forEachLine } from '../logs/lines.js';
 import { AgentLink } from './agent-link.js';
-import { findSandboxedNode, spawnAgent, type AgentProcess, type ExitInfo } from './agent-process.js';
+import { childrenByParent, descendantsOf, findSandboxedNode, spawnAgent, type AgentProcess, type ExitInfo } from './agent-process.js';
 import { planUnsandboxed, type SandboxPlan } from '../policies/sandbox.js';
 import type { IsolationPlans } from '../policies/isolation.js';
 import { AgentSlot, type AgentStatus } from './agent-slot.js';
@@ -84,8 +84,22 @@ export class Supervisor extends EventEmitter {
     return slot;
   }
 
-  private *running(): Iterable<[string, number]> {
-    for (const slot of this.slots.values()) if (slot.proc?.agentPid && !slot.fault) yield [slot.name, slot.proc.agentPid];
+  /**
+   * What the sampler measures: each agent's node process, plus, for agents that may
+   * start processes (pledge spawn), everything below it, found with one /proc scan
+   * per round. Agents without the pledge cannot have children (the permission
+   * model), so the scan is skipped when none has it.
+   */
+  private *running(): Iterable<[string, number[]]> {
+    const spawners = [...this.slots.values()].filter((s) => s.proc?.agentPid && !s.fault && s.cfg.pledge.includes('spawn'));
+    const tree = spawners.length ? childrenByParent() : undefined;
+    for (const slot of this.slots.values()) {
+      const pid = slot.proc?.agentPid;
+      if (!pid || slot.fault) continue;
+      // From the sandbox's root (bubblewrap), not from node: a daemonised grandchild is
+      // re-parented to the namespace's init, and is still this agent's.
+      yield [slot.name, tree && slot.cfg.pledge.includes('spawn') ? [pid, ...descendantsOf(slot.proc!.pid, tree).filter((p) => p !== pid)] : [pid]];
+    }
   }
 
   /** Start every agent (concurrently, except where `after` orders them). */

@@ -54,7 +54,7 @@ test('the full chain on a capable machine: every layer, in order, and pledges wi
   assert.deepEqual(shut.missing, []);
   assert.deepEqual(shut.layers, ['env', 'fds', 'uid', 'rlimits', 'netns', 'namespaces', 'permission', 'heap']);
   const argv = shut.argv.join(' ');
-  const order = ['/usr/bin/nice', '/usr/bin/setpriv', '/usr/bin/prlimit', '/usr/bin/bwrap', process.execPath];
+  const order = ['/usr/bin/nice', '/usr/bin/setpriv', '/usr/bin/bwrap', '/usr/bin/prlimit', process.execPath];
   const at = order.map((p) => shut.argv.indexOf(p));
   assert.deepEqual([...at].sort((x, y) => x - y), at, `hardening order: ${argv}`);
   assert.match(argv, /--reuid=61200 --regid=61200 --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all/);
