@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Config } from '../supervisor/config/index.js';
 import { probeMachine, type Machine } from './machine.js';
-import { planSandbox, type SandboxPlan } from './sandbox.js';
+import { planSandbox, readableByOthers, type SandboxPlan } from './sandbox.js';
 import { allocateAccounts, type Account } from './users.js';
 import { prepareDomains } from './domains.js';
 
@@ -18,13 +18,12 @@ export interface IsolationPlans {
   plans: Map<string, SandboxPlan & { weaker: boolean }>;
 }
 
-/** With a dropped uid the agent must be able to read its own code. */
+/** With a dropped uid the agent must be able to read its own code, and bubblewrap (as that uid) reach it. */
 function codeReadable(run: string): string | undefined {
   const dir = dirname(run);
   const d = statSync(dir, { throwIfNoEntry: false });
-  const f = statSync(run, { throwIfNoEntry: false });
   if (d && (d.mode & 0o005) !== 0o005) return `code: ${dir} is mode 0${(d.mode & 0o777).toString(8)}; an agent's own uid needs o+rx on its code directory`;
-  if (f && (f.mode & 0o004) === 0) return `code: ${run} is mode 0${(f.mode & 0o777).toString(8)}; an agent's own uid needs o+r on its entry file`;
+  if (!readableByOthers(run)) return `code: an agent's own uid cannot reach ${run}: the file needs o+r and every directory above it o+x`;
   return undefined;
 }
 

@@ -2,7 +2,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, sleep, tempDir } from './harness.js';
+import { CLI, cliReadableBy, sleep, tempDir } from './harness.js';
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
@@ -38,14 +38,15 @@ export async function startDaemon(lines: string[], opts: { dir?: string; waitRea
     chmodSync(dir, 0o755);
     execFileSync('chown', ['-R', `${opts.user}:`, dir]);
   }
-  const argv = asUser(opts.user, [process.execPath, CLI, 'start', '-c', file]);
+  const cliPath = opts.user ? cliReadableBy(opts.user) : CLI;
+  const argv = asUser(opts.user, [process.execPath, cliPath, 'start', '-c', file]);
   const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const cli = (args: string[], o: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): CliResult => {
-    const cmd = asUser(opts.user, [process.execPath, CLI, ...args]);
+    const cmd = asUser(opts.user, [process.execPath, cliPath, ...args]);
     const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: dir, encoding: 'utf8', timeout: o.timeout ?? 30000, env: o.env ?? { ...process.env, NO_COLOR: '1' } });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };

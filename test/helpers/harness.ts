@@ -1,15 +1,38 @@
 // Real supervisors over real processes, for tests. No mocks: every agent here is a
 // Node child process speaking the wire on fd 3.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../../logs/logger.js';
 import { parseConfig } from '../../supervisor/config/index.js';
 import { Supervisor } from '../../supervisor/supervisor.js';
+import { readableByOthers } from '../../policies/sandbox.js';
 
-export const fixture = (name: string): string => fileURLToPath(new URL(`../../../test/fixtures/${name}`, import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
+let fixturesForOthers: string | undefined;
+
+/**
+ * A test agent's entry file. Agents run under uids of their own, which must reach
+ * their code: from a clone out of their reach (under /root), the fixtures are
+ * copied once to a world-readable temp dir.
+ */
+export function fixture(name: string): string {
+  const path = join(FIXTURES, name);
+  if (process.getuid?.() !== 0 || readableByOthers(path)) return path;
+  if (!fixturesForOthers) {
+    fixturesForOthers = tempDir('outheis-fixtures-');
+    chmodSync(fixturesForOthers, 0o755);
+    cpSync(FIXTURES, fixturesForOthers, { recursive: true });
+    // The SDK beside them, so that `import 'outheis/worker'` resolves with or without a sandbox.
+    const sdk = join(fixturesForOthers, 'node_modules/outheis');
+    for (const part of ['package.json', 'dist/workers', 'dist/supervisor/wire']) cpSync(join(ROOT, part), join(sdk, part), { recursive: true });
+    cpSync(join(ROOT, 'node_modules/msgpackr'), join(fixturesForOthers, 'node_modules/msgpackr'), { recursive: true });
+    execFileSync('chmod', ['-R', 'a+rX', fixturesForOthers]);
+  }
+  return join(fixturesForOthers, name);
+}
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'dist/cli/main.js');
 
@@ -108,4 +131,24 @@ export function zombieChildren(): string[] {
 
 export function agentOrder(h: Harness, event: string): string[] {
   return h.events.filter((e) => e.event === event).map((e) => e.agent);
+}
+
+let copyForOthers: string | undefined;
+
+/**
+ * The CLI as another (unprivileged) user can run it. A clone under /root is out of
+ * such a user's reach; then the built package (package.json, dist, node_modules,
+ * the doctor's probe) is copied once to a world-readable temp dir, and that copy's
+ * CLI is what runs. Rootless tests need this, not a skip.
+ */
+export function cliReadableBy(user: string): string {
+  const probe = spawnSync('setpriv', [`--reuid=${user}`, '--regid=nogroup', '--clear-groups', 'test', '-r', CLI]);
+  if (probe.status === 0) return CLI;
+  if (!copyForOthers) {
+    const dir = tempDir('outheis-pkg-');
+    chmodSync(dir, 0o755);
+    for (const part of ['package.json', 'dist', 'node_modules', 'policies']) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
+    copyForOthers = dir;
+  }
+  return join(copyForOthers, 'dist/cli/main.js');
 }
