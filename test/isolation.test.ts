@@ -455,10 +455,10 @@ for (const mode of MODES) describe(`isolation (${mode}): a hostile agent among o
 
 // ---- attacks that take a supervisor of their own --------------------------------------
 
-test('6. signals: an agent cannot kill the supervisor or a sibling', async (t) => {
+for (const mode of MODES) test(`6. signals: an agent cannot kill the supervisor or a sibling (${mode})`, async (t) => {
   let s: Setup | undefined;
   t.after(() => tearDown(s));
-  s = await setUp('outheis-isolation-sig-', { attacker: '', sibling: '', bystander: '' }, []);
+  s = await setUp('outheis-isolation-sig-', { attacker: '', sibling: '', bystander: '' }, [], [], mode);
   const d = s.d;
   const st = status(d);
   const sup = st.supervisor.pid;
@@ -475,13 +475,13 @@ test('6. signals: an agent cannot kill the supervisor or a sibling', async (t) =
   carriesOn(d, ['attacker', 'sibling', 'bystander']);
 });
 
-test('8. fork bomb: nproc stops it (EAGAIN), and the supervisor answers meanwhile', async (t) => {
+for (const mode of MODES) test(`8. fork bomb: nproc stops it (EAGAIN), and the supervisor answers meanwhile (${mode})`, async (t) => {
   let s: Setup | undefined;
   t.after(() => tearDown(s));
   s = await setUp('outheis-isolation-fork-', {
     bomber: 'pledge: [spawn], limits: { nproc: 16 }',
     bystander: '',
-  }, []);
+  }, [], [], mode);
   const d = s.d;
   const bomb = attackLater(d, 'bomber', 'forkbomb', { n: 200, hold: 3000 });
   await sleep(1000);
@@ -500,13 +500,13 @@ test('8. fork bomb: nproc stops it (EAGAIN), and the supervisor answers meanwhil
   carriesOn(d, ['bystander']);
 });
 
-test('9. memory bomb: killed for it and restarted; the others carry on', async (t) => {
+for (const mode of MODES) test(`9. memory bomb: killed for it and restarted; the others carry on (${mode})`, async (t) => {
   let s: Setup | undefined;
   t.after(() => tearDown(s));
   s = await setUp('outheis-isolation-mem-', {
     hog: 'limits: { memory: 128MiB }',
     bystander: '',
-  }, [], ['metrics: { interval: 200ms }']);
+  }, [], ['metrics: { interval: 200ms }'], mode);
   const d = s.d;
   const sent = d.cli(['send', 'hog', 'membomb', '{}']);
   assert.equal(sent.code, 0, sent.stdout + sent.stderr);
