@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { AgentStatusJson, StatusResult } from '../supervisor/control/protocol.js';
 import { ROOTLESS_USER, startDaemon, type Daemon } from './helpers/daemon.js';
-import { CLI, ROOT, fixture, sleep } from './helpers/harness.js';
+import { CLI, ROOT, fixture, sleep, until } from './helpers/harness.js';
 
 // ---- the attacker's replies ---------------------------------------------------
 
@@ -169,15 +169,6 @@ function carriesOn(d: Daemon, calm: string[], bystander = 'bystander'): void {
   allowed(attack(d, bystander, 'ping'), `${bystander} ping`);
 }
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 // ---- one supervisor, six agents, most attacks ---------------------------------
 

@@ -8,17 +8,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { StatusResult } from '../supervisor/control/protocol.js';
 import { startDaemon, type Daemon } from './helpers/daemon.js';
-import { CLI, fixture, sleep, tempDir } from './helpers/harness.js';
+import { CLI, fixture, sleep, tempDir, until } from './helpers/harness.js';
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function stopped(d: Daemon): Promise<void> {
   if (d.proc.exitCode === null) d.kill('SIGTERM');

@@ -152,3 +152,14 @@ export function cliReadableBy(user: string): string {
   }
   return join(copyForOthers, 'dist/cli/main.js');
 }
+
+/** Poll `probe` every 100 ms until it returns something other than undefined. */
+export async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
