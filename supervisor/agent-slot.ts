@@ -41,9 +41,10 @@ export interface Isolation {
 }
 
 /**
- * What confines an agent today: a scrubbed environment and the channel as its only
- * inherited fd. Its unveil/pledge manifest is not enforced by the OS yet (the
- * sandbox does that), so every agent runs weaker than it asks, and says so.
+ * What confines an agent run without an isolation plan (an embedding that did not
+ * call planIsolation, and the supervisor's own tests): a scrubbed environment and
+ * the channel as its only inherited fd. That is weaker than any manifest asks, and
+ * says so. `outheis start` always plans (policies/isolation.ts).
  */
 export const BASE_ISOLATION: Isolation = { layers: ['env', 'fds'], weaker: true };
 
