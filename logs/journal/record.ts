@@ -1,0 +1,119 @@
+// Journal record framing: u32be length | u32be crc32(payload) | msgpack payload.
+// The length counts the payload only. CRC is zlib's crc32 (IEEE), available in
+// node:zlib since Node 20.15.
+import { crc32 } from 'node:zlib';
+import { Packr, Unpackr } from 'msgpackr';
+
+export const RECORD_HEADER = 8;
+/** A record larger than this is treated as damage, not data. */
+export const MAX_RECORD_PAYLOAD = 16 * 1024 * 1024;
+
+export type RecordType =
+  | 'accept' | 'deliver' | 'ack' | 'spawn' | 'exit' | 'restart' | 'escalate'
+  | 'limit' | 'checkpoint' | 'deadletter' | 'reload';
+
+export const RECORD_TYPES: ReadonlySet<string> = new Set<RecordType>([
+  'accept', 'deliver', 'ack', 'spawn', 'exit', 'restart', 'escalate', 'limit',
+  'checkpoint', 'deadletter', 'reload',
+]);
+
+export interface JournalRecord {
+  /** Assigned by the writer: 1, 2, 3, … across all segments. */
+  seq: number;
+  /** Epoch milliseconds. */
+  at: number;
+  type: RecordType;
+  agent?: string;
+  [k: string]: unknown;
+}
+
+/** What a caller hands to the writer: seq is assigned there, at defaults to now. */
+export type NewRecord = Omit<JournalRecord, 'seq' | 'at'> & { at?: number };
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+export const packPayload = (record: JournalRecord): Buffer => packr.pack(record);
+
+/** One framed record as its own buffer. */
+export function encodeRecord(record: JournalRecord): Buffer {
+  const payload = packPayload(record);
+  if (payload.length > MAX_RECORD_PAYLOAD) throw new RangeError(`journal record of ${payload.length} bytes exceeds ${MAX_RECORD_PAYLOAD}`);
+  const out = Buffer.allocUnsafe(RECORD_HEADER + payload.length);
+  out.writeUInt32BE(payload.length, 0);
+  out.writeUInt32BE(crc32(payload), 4);
+  out.set(payload, RECORD_HEADER);
+  return out;
+}
+
+/**
+ * Appends framed records into one growing buffer: a group commit is encoded
+ * straight into the bytes of its single write.
+ */
+export class RecordBatch {
+  private buf: Buffer;
+  length = 0;
+  count = 0;
+  constructor(initial = 64 * 1024) { this.buf = Buffer.allocUnsafe(initial); }
+
+  add(record: JournalRecord): void {
+    const payload = packPayload(record);
+    if (payload.length > MAX_RECORD_PAYLOAD) throw new RangeError(`journal record of ${payload.length} bytes exceeds ${MAX_RECORD_PAYLOAD}`);
+    const need = this.length + RECORD_HEADER + payload.length;
+    if (need > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    this.buf.writeUInt32BE(payload.length, this.length);
+    this.buf.writeUInt32BE(crc32(payload), this.length + 4);
+    this.buf.set(payload, this.length + RECORD_HEADER);
+    this.length = need;
+    this.count++;
+  }
+
+  bytes(): Buffer { return this.buf.subarray(0, this.length); }
+}
+
+export type DecodeResult =
+  | { kind: 'ok'; record: JournalRecord; next: number }
+  /** The buffer ends inside this record (a torn tail if it is the end of the file). */
+  | { kind: 'short'; need: number }
+  | { kind: 'bad'; reason: string };
+
+const isRecord = (v: unknown): v is JournalRecord =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) &&
+  typeof (v as JournalRecord).seq === 'number' && typeof (v as JournalRecord).at === 'number' &&
+  typeof (v as JournalRecord).type === 'string';
+
+/** Decode the record at `off`; validates length, CRC and that the payload is a record. */
+export function decodeRecordAt(buf: Buffer, off: number): DecodeResult {
+  const avail = buf.length - off;
+  if (avail < RECORD_HEADER) return { kind: 'short', need: RECORD_HEADER - avail };
+  const len = buf.readUInt32BE(off);
+  if (len === 0 || len > MAX_RECORD_PAYLOAD) return { kind: 'bad', reason: `implausible record length ${len}` };
+  const end = off + RECORD_HEADER + len;
+  if (end > buf.length) return { kind: 'short', need: end - buf.length };
+  const payload = buf.subarray(off + RECORD_HEADER, end);
+  const crc = buf.readUInt32BE(off + 4);
+  if (crc32(payload) !== crc) return { kind: 'bad', reason: 'CRC mismatch' };
+  let value: unknown;
+  try { value = unpackr.unpack(payload); } catch (err) {
+    return { kind: 'bad', reason: `msgpack: ${(err as Error).message}` };
+  }
+  if (!isRecord(value)) return { kind: 'bad', reason: 'payload is not a journal record' };
+  return { kind: 'ok', record: value, next: end };
+}
+
+/** Decode a whole buffer of records; throws on anything but clean records. */
+export function decodeRecords(buf: Buffer): JournalRecord[] {
+  const out: JournalRecord[] = [];
+  let off = 0;
+  while (off < buf.length) {
+    const r = decodeRecordAt(buf, off);
+    if (r.kind !== 'ok') throw new Error(`journal record at offset ${off}: ${r.kind === 'bad' ? r.reason : 'truncated'}`);
+    out.push(r.record);
+    off = r.next;
+  }
+  return out;
+}

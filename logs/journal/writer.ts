@@ -1,0 +1,285 @@
+// JournalWriter: appends records to the tail segment with group commit.
+//
+// Appends queue up; one commit takes everything queued (one record at a time
+// for `always`), encodes it into one buffer, does one positional write and, per
+// the policy, one fsync, then resolves every append in it. Appends made while a
+// commit is in flight form the next group, so under load the fsync cost is
+// shared by everything that arrived meanwhile. All I/O is async on an fd.
+import { promises as fsp, fsync as fsyncCb } from 'node:fs';
+import { promisify } from 'node:util';
+import { RecordBatch, type JournalRecord, type NewRecord } from './record.js';
+import { recover, type RecoveryReport } from './recover.js';
+import { DEFAULT_SEGMENT_BYTES, listSegments, openSegment, syncDir, type OpenSegment } from './segment.js';
+
+export type FsyncPolicy = 'always' | 'batch' | 'interval' | 'none';
+export const FSYNC_POLICIES: readonly FsyncPolicy[] = ['always', 'batch', 'interval', 'none'];
+
+export interface JournalWriterOptions {
+  /** Default 'batch': one fsync per group commit. */
+  fsync?: FsyncPolicy;
+  /** Roll to a new segment once a write would take the tail past this. Default 64 MiB. */
+  segmentBytes?: number;
+  /** For 'interval'. Default 100 ms. */
+  intervalMs?: number;
+  /** The fsync used on segment fds (tests wrap it to count or fail). */
+  fsyncFn?: (fd: number) => Promise<void>;
+  /** Clock for records without `at`. */
+  now?: () => number;
+}
+
+export interface JournalWriterStats {
+  appends: number;
+  commits: number;
+  writes: number;
+  fsyncs: number;
+  bytesWritten: number;
+  segmentsOpened: number;
+  failures: number;
+}
+
+/** Why an append was rejected: the write (or its fsync) failed; nothing of that group is in the journal. */
+export class JournalWriteError extends Error {
+  readonly code: string | undefined;
+  constructor(cause: unknown, extra = '') {
+    const e = cause as NodeJS.ErrnoException;
+    const code = typeof e?.code === 'string' ? e.code : undefined;
+    const msg = e instanceof Error ? e.message : String(cause);
+    super(`journal write failed: ${code ? `${code} ` : ''}(${msg})${extra}`, { cause });
+    this.name = 'JournalWriteError';
+    this.code = code;
+  }
+}
+
+interface Pending {
+  rec: NewRecord;
+  at: number;
+  resolve: (seq: number) => void;
+  reject: (err: Error) => void;
+}
+
+const defaultFsync = promisify(fsyncCb);
+
+export class JournalWriter {
+  readonly dir: string;
+  readonly policy: FsyncPolicy;
+  /** What recovery found when this writer opened the journal. */
+  readonly recovery: RecoveryReport;
+  readonly stats: JournalWriterStats = { appends: 0, commits: 0, writes: 0, fsyncs: 0, bytesWritten: 0, segmentsOpened: 0, failures: 0 };
+
+  private seg: OpenSegment;
+  private nextSeq: number;
+  private readonly segmentBytes: number;
+  private readonly fsyncFn: (fd: number) => Promise<void>;
+  private readonly now: () => number;
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private busy = false;
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+  private broken: Error | undefined;
+  private closed = false;
+
+  private constructor(dir: string, seg: OpenSegment, nextSeq: number, recovery: RecoveryReport, opts: JournalWriterOptions) {
+    this.dir = dir;
+    this.seg = seg;
+    this.nextSeq = nextSeq;
+    this.recovery = recovery;
+    this.policy = opts.fsync ?? 'batch';
+    if (!FSYNC_POLICIES.includes(this.policy)) throw new TypeError(`unknown fsync policy ${String(this.policy)}`);
+    this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.fsyncFn = opts.fsyncFn ?? defaultFsync;
+    this.now = opts.now ?? Date.now;
+    this.stats.segmentsOpened = 1;
+    if (this.policy === 'interval') {
+      this.timer = setInterval(() => this.intervalTick(), opts.intervalMs ?? 100);
+      this.timer.unref();
+    }
+  }
+
+  /** Recover the journal in `dir` (see recover()), then open its tail for appending. */
+  static async open(dir: string, opts: JournalWriterOptions = {}): Promise<JournalWriter> {
+    const recovery = await recover(dir);
+    const nextSeq = recovery.lastSeq + 1;
+    const segs = await listSegments(dir);
+    const tail = segs[segs.length - 1];
+    let seg: OpenSegment;
+    if (tail) {
+      seg = await openSegment(dir, tail.firstSeq);
+      if (seg.size === 0 && tail.firstSeq !== nextSeq) {
+        // An empty tail whose name no longer matches the next seq (its records were torn off).
+        await seg.handle.close();
+        await fsp.unlink(tail.path);
+        seg = await openSegment(dir, nextSeq);
+      }
+    } else {
+      seg = await openSegment(dir, nextSeq);
+    }
+    if ((opts.fsync ?? 'batch') !== 'none') await syncDir(dir);
+    return new JournalWriter(dir, seg, nextSeq, recovery, opts);
+  }
+
+  /** The seq of the last durable-or-written record (0 if none). */
+  get lastSeq(): number { return this.nextSeq - 1; }
+  /** The tail segment's path and size. */
+  get tail(): { path: string; size: number } { return { path: this.seg.info.path, size: this.seg.size }; }
+
+  /**
+   * Append one record; resolves with its seq once it is written (and fsynced,
+   * for 'always' and 'batch'). Rejects with JournalWriteError if the write
+   * failed: then the record is not in the journal.
+   */
+  append(rec: NewRecord): Promise<number> {
+    if (this.closed) return Promise.reject(new Error('journal writer is closed'));
+    if (this.broken) return Promise.reject(this.broken);
+    this.stats.appends++;
+    return new Promise<number>((resolve, reject) => {
+      this.pending.push({ rec, at: rec.at ?? this.now(), resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Resolves once everything appended so far has been committed (or rejected). */
+  idle(): Promise<void> {
+    if (!this.busy && !this.scheduled && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Commit what is queued, fsync regardless of policy. */
+  async sync(): Promise<void> {
+    while (this.busy || this.scheduled || this.pending.length) await this.idle();
+    if (this.broken || this.closed) return;
+    this.busy = true;
+    try { await this.doFsync(); this.dirty = false; } finally { this.finishBusy(); }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true; // new appends are refused; queued ones still commit
+    while (this.busy || this.scheduled || this.pending.length) await this.idle();
+    if (this.timer) clearInterval(this.timer);
+    if (!this.broken && this.policy !== 'none' && (this.dirty || this.policy === 'interval')) {
+      await this.doFsync().catch(() => {});
+    }
+    await this.seg.handle.close();
+  }
+
+  private kick(): void {
+    if (this.busy || this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate rather than a microtask: appends made by several callbacks of
+    // the same event-loop turn join one group.
+    setImmediate(() => { this.scheduled = false; void this.run(); });
+  }
+
+  private finishBusy(): void {
+    this.busy = false;
+    if (this.pending.length) { this.kick(); return; }
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private async run(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.pending.length) {
+        if (this.broken) {
+          const dead = this.pending;
+          this.pending = [];
+          for (const p of dead) p.reject(this.broken);
+          break;
+        }
+        let group: Pending[];
+        if (this.policy === 'always') group = this.pending.splice(0, 1);
+        else { group = this.pending; this.pending = []; }
+        await this.commit(group);
+      }
+    } finally {
+      this.finishBusy();
+    }
+  }
+
+  private async doFsync(): Promise<void> {
+    this.stats.fsyncs++;
+    await this.fsyncFn(this.seg.fd);
+  }
+
+  private async roll(firstSeq: number): Promise<void> {
+    if (this.policy !== 'none') await this.doFsync();
+    await this.seg.handle.close();
+    this.seg = await openSegment(this.dir, firstSeq);
+    this.stats.segmentsOpened++;
+    if (this.policy !== 'none') await syncDir(this.dir);
+  }
+
+  private async commit(group: Pending[]): Promise<void> {
+    this.stats.commits++;
+    const firstSeq = this.nextSeq;
+    const batch = new RecordBatch(Math.min(1 << 20, group.length * 160 + 64));
+    const ok: Array<{ p: Pending; seq: number }> = [];
+    let seq = firstSeq;
+    for (const p of group) {
+      const record = { ...p.rec, seq, at: p.at } as JournalRecord;
+      try { batch.add(record); } catch (err) {
+        p.reject(new Error(`journal record not encodable: ${(err as Error).message}`));
+        continue;
+      }
+      ok.push({ p, seq });
+      seq++;
+    }
+    if (ok.length === 0) return;
+    const bytes = batch.bytes();
+
+    try {
+      if (this.seg.size > 0 && this.seg.size + bytes.length > this.segmentBytes) await this.roll(firstSeq);
+    } catch (err) {
+      this.fail(ok, err, '');
+      return;
+    }
+
+    const start = this.seg.size;
+    try {
+      let off = 0;
+      while (off < bytes.length) {
+        const { bytesWritten } = await this.seg.handle.write(bytes, off, bytes.length - off, start + off);
+        off += bytesWritten;
+      }
+      this.stats.writes++;
+      if (this.policy === 'always' || this.policy === 'batch') await this.doFsync();
+    } catch (err) {
+      // Put the file back to its last good end so no partial group survives.
+      let extra = '';
+      try { await this.seg.handle.truncate(start); } catch (terr) {
+        extra = `; truncating ${this.seg.info.path} back to ${start} also failed: ${(terr as Error).message}`;
+      }
+      this.fail(ok, err, extra);
+      return;
+    }
+    this.seg.size = start + bytes.length;
+    this.stats.bytesWritten += bytes.length;
+    this.nextSeq = seq;
+    if (this.policy === 'interval' || this.policy === 'none') this.dirty = true;
+    for (const { p, seq: s } of ok) p.resolve(s);
+  }
+
+  private fail(ok: Array<{ p: Pending }>, cause: unknown, extra: string): void {
+    this.stats.failures++;
+    const err = new JournalWriteError(cause, extra);
+    // A file we could not cut back is in an unknown state: stop writing to it.
+    if (extra) this.broken = err;
+    for (const { p } of ok) p.reject(err);
+  }
+
+  private intervalTick(): void {
+    if (!this.dirty || this.busy || this.closed || this.broken) return;
+    this.busy = true;
+    this.dirty = false;
+    this.doFsync().catch((err: unknown) => {
+      // Written records may not be on disk: refuse further appends rather than pretend.
+      this.broken = new JournalWriteError(err, ' (interval fsync)');
+      this.stats.failures++;
+    }).finally(() => this.finishBusy());
+  }
+}

@@ -1,0 +1,212 @@
+// Journal storage layer on real files: framing, segments, group commit,
+// torn-tail and mid-journal damage recovery, a full disk.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp, fsync as fsyncCb, mkdtempSync, readdirSync, statSync, symlinkSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { decodeRecords, encodeRecord, type JournalRecord } from '../logs/journal/record.js';
+import { listSegments, segmentName, parseSegmentName } from '../logs/journal/segment.js';
+import { JournalWriter } from '../logs/journal/writer.js';
+import { readRecords, recover } from '../logs/journal/recover.js';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'outheis-journal-'));
+const jdir = (root: string): string => join(root, 'journal');
+const realFsync = promisify(fsyncCb);
+
+async function all(dir: string, fromSeq?: number): Promise<JournalRecord[]> {
+  const out: JournalRecord[] = [];
+  for await (const r of readRecords(dir, fromSeq)) out.push(r);
+  return out;
+}
+
+const PAD = 'x'.repeat(40); // ~100-byte records
+
+test('record framing round-trips and segment names sort', () => {
+  const rec: JournalRecord = { seq: 7, at: 123, type: 'accept', agent: 'a', body: { k: [1, 2] } };
+  const bytes = encodeRecord(rec);
+  assert.equal(bytes.readUInt32BE(0), bytes.length - 8);
+  assert.deepEqual(decodeRecords(Buffer.concat([bytes, bytes])), [rec, rec]);
+  assert.equal(segmentName(255), '00000000000000ff.seg');
+  assert.equal(parseSegmentName('00000000000000ff.seg'), 255);
+  assert.equal(parseSegmentName('ff.seg'), undefined);
+});
+
+test('many records round-trip across several segments, seq continues after reopen', async () => {
+  const root = tmp();
+  try {
+    const dir = jdir(root);
+    let w = await JournalWriter.open(dir, { fsync: 'none', segmentBytes: 8 * 1024 });
+    const seqs: number[] = [];
+    for (let c = 0; c < 3000; c += 50) seqs.push(...await Promise.all(Array.from({ length: 50 }, (_, k) => w.append({ type: 'accept', agent: `a${(c + k) % 5}`, i: c + k, pad: PAD }))));
+    assert.deepEqual(seqs, Array.from({ length: 3000 }, (_, i) => i + 1));
+    for (let i = 3000; i < 3500; i++) await w.append({ type: 'ack', i });
+    await w.close();
+    const segs = await listSegments(dir);
+    assert.ok(segs.length > 5, `${segs.length} segments`);
+    for (const s of segs.slice(0, -1)) assert.ok(statSync(s.path).size <= 8 * 1024 + 50 * 120);
+    // Each segment is named after its first record.
+    for (const s of segs) {
+      const first = decodeRecords(readFileSync(s.path))[0]!;
+      assert.equal(first.seq, s.firstSeq);
+    }
+    const recs = await all(dir);
+    assert.equal(recs.length, 3500);
+    recs.forEach((r, i) => { assert.equal(r.seq, i + 1); assert.equal(r.i, i); });
+    assert.equal((await all(dir, 3201)).length, 300);
+    w = await JournalWriter.open(dir, { fsync: 'batch', segmentBytes: 8 * 1024 });
+    assert.equal(w.recovery.records, 3500);
+    assert.equal(w.recovery.lastSeq, 3500);
+    assert.equal(await w.append({ type: 'spawn', agent: 'x' }), 3501);
+    await w.close();
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('batch: 1000 concurrent appends share far fewer fsyncs', async () => {
+  const root = tmp();
+  try {
+    let calls = 0;
+    const w = await JournalWriter.open(jdir(root), {
+      fsync: 'batch',
+      fsyncFn: async (fd) => { calls++; await new Promise((r) => setTimeout(r, 2)); await realFsync(fd); },
+    });
+    // 1000 appends arriving in 10 bursts while commits are in flight.
+    const ps: Promise<number>[] = [];
+    for (let b = 0; b < 10; b++) {
+      for (let i = 0; i < 100; i++) ps.push(w.append({ type: 'accept', i: b * 100 + i }));
+      await new Promise((r) => setImmediate(r));
+    }
+    const seqs = await Promise.all(ps);
+    assert.deepEqual(seqs, Array.from({ length: 1000 }, (_, i) => i + 1));
+    assert.equal(w.stats.fsyncs, calls);
+    assert.ok(calls <= 20, `${calls} fsyncs for 1000 appends`);
+    await w.close();
+    assert.equal((await all(jdir(root))).length, 1000);
+    // 'always' is one fsync per append.
+    const w2 = await JournalWriter.open(jdir(root), { fsync: 'always' });
+    const before = w2.stats.fsyncs;
+    await Promise.all(Array.from({ length: 50 }, () => w2.append({ type: 'ack' })));
+    assert.equal(w2.stats.fsyncs - before, 50);
+    await w2.close();
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('torn tail at random offsets: complete records kept, next append continues seq', async () => {
+  const root = tmp();
+  try {
+    const dir = jdir(root);
+    const w = await JournalWriter.open(dir, { fsync: 'none', segmentBytes: 16 * 1024 });
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => w.append({ type: 'deliver', i, pad: PAD })));
+    await w.close();
+    const segs = await listSegments(dir);
+    const last = segs[segs.length - 1]!;
+    const pristine = readFileSync(last.path);
+    const frames = decodeRecords(pristine);
+    // Record end offsets in the last segment.
+    const ends: number[] = [];
+    { let off = 0; for (const r of frames) { off += encodeRecord(r).length; ends.push(off); } }
+    assert.equal(ends[ends.length - 1], pristine.length);
+    const offsets = [1, 7, 8, 9, pristine.length - 1, ...Array.from({ length: 15 }, () => 1 + Math.floor(Math.random() * (pristine.length - 1)))];
+    for (const cut of offsets) {
+      writeFileSync(last.path, pristine.subarray(0, cut));
+      const completeInLast = ends.filter((e) => e <= cut).length;
+      const expectedLast = last.firstSeq - 1 + completeInLast;
+      const w2 = await JournalWriter.open(dir, { fsync: 'batch', segmentBytes: 16 * 1024 });
+      const rep = w2.recovery;
+      assert.deepEqual(rep.movedAside, [], `cut ${cut}`);
+      assert.equal(rep.lastSeq, expectedLast, `cut ${cut}`);
+      assert.equal(rep.truncatedBytes, cut - (ends.filter((e) => e <= cut).pop() ?? 0), `cut ${cut}`);
+      assert.equal(await w2.append({ type: 'ack', after: cut }), expectedLast + 1);
+      await w2.close();
+      const recs = await all(dir);
+      assert.equal(recs.length, expectedLast + 1);
+      recs.forEach((r, i) => assert.equal(r.seq, i + 1));
+      // Start the next round from the pristine state (drop any segment the writer may have made).
+      for (const s of await listSegments(dir)) if (s.firstSeq > last.firstSeq) rmSync(s.path);
+    }
+    writeFileSync(last.path, pristine);
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('flipped byte in a middle segment is moved aside, later segments still read', async () => {
+  const root = tmp();
+  try {
+    const dir = jdir(root);
+    const w = await JournalWriter.open(dir, { fsync: 'none', segmentBytes: 8 * 1024 });
+    for (let c = 0; c < 600; c += 20) await Promise.all(Array.from({ length: 20 }, (_, k) => w.append({ type: 'accept', i: c + k, pad: PAD })));
+    await w.close();
+    const segs = await listSegments(dir);
+    assert.ok(segs.length >= 4);
+    const mid = segs[1]!;
+    const buf = readFileSync(mid.path);
+    const recsInMid = decodeRecords(buf);
+    // Flip a byte inside the payload of the 3rd record of the middle segment.
+    let off = 0;
+    for (let k = 0; k < 2; k++) off += encodeRecord(recsInMid[k]!).length;
+    const badOffset = off;
+    buf[off + 8 + 5] = buf[off + 8 + 5]! ^ 0xff;
+    writeFileSync(mid.path, buf);
+
+    const rep = await recover(dir);
+    assert.equal(rep.movedAside.length, 1);
+    const moved = rep.movedAside[0]!;
+    assert.equal(moved.file, mid.path);
+    assert.equal(moved.offset, badOffset);
+    assert.equal(moved.to, join(dir, 'damaged', `${mid.name}.${badOffset}`));
+    assert.ok(existsSync(moved.to));
+    assert.equal(readFileSync(moved.to).length, buf.length - badOffset);
+    assert.equal(statSync(mid.path).size, badOffset);
+    assert.equal(moved.recordsInside, recsInMid.length - 3);
+    assert.equal(rep.lastSeq, 600);
+    const recs = await all(dir);
+    const seqs = new Set(recs.map((r) => r.seq));
+    assert.ok(seqs.has(mid.firstSeq + 1) && !seqs.has(mid.firstSeq + 2));
+    for (let s = segs[2]!.firstSeq; s <= 600; s++) assert.ok(seqs.has(s), `seq ${s} after the damage`);
+    assert.equal(recs.length, 600 - recsInMid.length + 2);
+    // A second recovery finds nothing more to do; appends continue after 600.
+    const w2 = await JournalWriter.open(dir, { fsync: 'batch', segmentBytes: 8 * 1024 });
+    assert.deepEqual(w2.recovery.movedAside, []);
+    assert.equal(w2.recovery.truncatedBytes, 0);
+    assert.equal(await w2.append({ type: 'ack' }), 601);
+    await w2.close();
+    assert.deepEqual(readdirSync(join(dir, 'damaged')), [`${mid.name}.${badOffset}`]);
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('full disk (/dev/full): the append rejects naming ENOSPC', { skip: !existsSync('/dev/full') }, async () => {
+  const root = tmp();
+  try {
+    const dir = jdir(root);
+    await fsp.mkdir(dir, { recursive: true });
+    symlinkSync('/dev/full', join(dir, segmentName(1)));
+    const w = await JournalWriter.open(dir, { fsync: 'batch' });
+    await assert.rejects(w.append({ type: 'accept', agent: 'a' }), (err: Error) => {
+      assert.match(err.message, /^journal write failed: ENOSPC/);
+      return true;
+    });
+    assert.equal(w.lastSeq, 0);
+    await w.close();
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('a failed write truncates back: acknowledged records survive', async () => {
+  const root = tmp();
+  try {
+    const dir = jdir(root);
+    let failNext = false;
+    const w = await JournalWriter.open(dir, {
+      fsync: 'batch',
+      fsyncFn: async (fd) => { if (failNext) { failNext = false; throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }); } await realFsync(fd); },
+    });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => w.append({ type: 'accept', i })));
+    const size = w.tail.size;
+    failNext = true;
+    const failed = await Promise.allSettled(Array.from({ length: 5 }, () => w.append({ type: 'accept' })));
+    assert.ok(failed.every((r) => r.status === 'rejected' && /journal write failed: EIO/.test(String(r.reason.message))));
+    assert.equal(statSync(w.tail.path).size, size);
+    assert.equal(await w.append({ type: 'ack' }), 11);
+    await w.close();
+    assert.deepEqual((await all(dir)).map((r) => r.seq), Array.from({ length: 11 }, (_, i) => i + 1));
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
