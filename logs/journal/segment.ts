@@ -14,7 +14,6 @@ export interface SegmentInfo {
   firstSeq: number;
 }
 
-export const journalDir = (stateDir: string): string => join(stateDir, 'journal');
 
 export function segmentName(firstSeq: number): string {
   if (!Number.isSafeInteger(firstSeq) || firstSeq < 0) throw new RangeError(`bad segment seq ${firstSeq}`);
