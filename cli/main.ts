@@ -13,6 +13,8 @@ import { top } from './commands/top.js';
 import { logs } from './commands/logs.js';
 import { send } from './commands/send.js';
 import { restart } from './commands/restart.js';
+import { journal } from './commands/journal.js';
+import { replay } from './commands/replay.js';
 import { doctor } from './commands/doctor.js';
 import { ClientError } from './client.js';
 import { EXIT, UsageError } from './errors.js';
@@ -53,6 +55,8 @@ try {
     .command(logs)
     .command(send)
     .command(restart)
+    .command(journal)
+    .command(replay)
     .command(check)
     .command(doctor)
     .demandCommand(1, 'name a command')

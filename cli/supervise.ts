@@ -12,6 +12,7 @@ import { acquirePidfile, prepareStateDir, releasePidfile, stateFiles } from '../
 import { closeInheritedFds } from '../supervisor/fds.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { planIsolation, type IsolationPlans } from '../policies/isolation.js';
+import { Journal } from '../logs/journal/journal.js';
 import { colorEnabled } from './render/color.js';
 
 /** How often lost log bytes (full disk, a reader far behind) are reported. */
@@ -62,7 +63,21 @@ export async function supervise(cfg: Config, opts: { allowWeakerIsolation?: bool
   log.info({ root: isolation.machine.root, namespaces: isolation.machine.namespaces, permission: isolation.machine.permissionFlag }, 'isolation planned');
   if (stale !== undefined) log.warn({ pid: stale, pidfile: files.pidfile }, 'replaced the stale pidfile of a supervisor that did not shut down cleanly');
 
-  const sup = new Supervisor(cfg, { log, isolation });
+  // 6. the journal: recovered (a torn tail cut, damage moved aside) and folded before any agent starts
+  let sup: Supervisor | undefined;
+  let journal: Journal;
+  try {
+    journal = await Journal.open(files.journal, {
+      fsync: cfg.journal.fsync, intervalMs: cfg.journal.interval, segmentBytes: cfg.journal.segment_size,
+      retainMs: cfg.journal.retain, maxBytes: cfg.journal.max_size,
+      noteFailed: (err) => sup?.noteFailed(err),
+    });
+  } catch (err) {
+    releasePidfile(files);
+    throw new Error(`cannot open the journal in ${files.journal}: ${(err as Error).message}`, { cause: err });
+  }
+
+  sup = new Supervisor(cfg, { log, isolation, journal });
   sup.on('output', (agent: string, stream: 'stdout' | 'stderr', line: string, truncated: boolean) => {
     const rec = agentRecord(agent, stream, line, truncated);
     logFiles.file(agent).write(rec);
@@ -72,7 +87,7 @@ export async function supervise(cfg: Config, opts: { allowWeakerIsolation?: bool
     for (const [file, bytes] of logFiles.takeDropped()) log!.warn({ file: `${file}.log`, bytes }, 'log output lost');
   }, LOSS_REPORT_MS).unref();
 
-  // 6. the control socket, once the lock is ours (a stale socket is replaced)
+  // 7. the control socket, once the lock is ours (a stale socket is replaced)
   const control = new ControlServer(files.socket, controlHandler(sup), log);
   try {
     const { replacedStale } = await control.listen();
@@ -88,20 +103,21 @@ export async function supervise(cfg: Config, opts: { allowWeakerIsolation?: bool
   const onSignal = (sig: NodeJS.Signals) => {
     log!.info({ signal: sig }, stopping ? 'already stopping: each agent gets its shutdown budget' : 'stopping on signal');
     stopping = true;
-    void sup.halt(0);
+    void sup!.halt(0);
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
   // A bug of ours must not leave agents running unsupervised: stop them, then exit non-zero.
   process.on('uncaughtException', (err) => {
     log!.fatal({ err: err.stack ?? String(err) }, 'supervisor bug: stopping all agents');
-    void sup.halt(1);
+    void sup!.halt(1);
   });
 
-  // 7. the agents
+  // 8. the agents
   sup.start();
   const code = await sup.done;
   clearInterval(lossTimer);
   await control.close();
+  await journal.close().catch((err: Error) => log!.error({ err: err.message }, 'closing the journal failed'));
   releasePidfile(files);
   await new Promise<void>((resolve) => log!.flush(() => resolve()));
   await logFiles.close();

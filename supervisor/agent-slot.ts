@@ -31,6 +31,7 @@ export interface AgentStatus {
   rss: number | undefined;
   memoryLimit: number | undefined;
   isolation: Isolation;
+  deadLetters: number;
 }
 
 export interface Isolation {
@@ -65,6 +66,10 @@ export class AgentSlot {
   cpuOver = 0;
   isolation: Isolation = BASE_ISOLATION;
   backoffTimer: NodeJS.Timeout | undefined;
+  /** The latest checkpoint, handed to each new process in its init frame; its journal segment (-1: none). */
+  checkpoint: { state: Buffer; segment: number } | undefined;
+  /** Messages to it given up on since start (dead letters). */
+  deadLetters = 0;
   private exitWaiters: (() => void)[] = [];
 
   constructor(readonly cfg: AgentConfig, readonly route: Route) {}
@@ -88,6 +93,7 @@ export class AgentSlot {
       name: this.name, group: this.cfg.group, pid: this.proc?.agentPid ?? this.proc?.pid, state: this.state,
       uptimeMs: this.readyAt ? now - this.readyAt : 0, restarts: this.restarts, lastExit: this.lastExit,
       mailbox: this.route.mailbox.depth, inflight: this.route.mailbox.inflight.size, qos: this.cfg.qos,
+      deadLetters: this.deadLetters,
     };
   }
 }

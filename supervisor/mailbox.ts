@@ -18,6 +18,12 @@ export interface Envelope {
   fromEpoch: number;
   body: Buffer;
   redelivered: boolean;
+  /** Deliveries so far, across supervisor restarts (counted from the journal's deliver records). */
+  attempts: number;
+  /** The journal segment holding its accept record (retention keeps it while the message is live); -1 without a journal. */
+  segment: number;
+  /** Acked or dead-lettered: nothing more happens to it. */
+  done: boolean;
 }
 
 const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };
@@ -43,6 +49,9 @@ export class Fifo<T> {
     }
     return item;
   }
+  *values(): Iterable<T> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as T;
+  }
   drain(): T[] {
     const out = this.items.slice(this.head) as T[];
     this.items = [];
@@ -54,13 +63,15 @@ export class Fifo<T> {
 export class Mailbox {
   private readonly queues = QOS.map(() => new Fifo<Envelope>());
   private queued = 0;
+  /** Accepted sends still being journaled: they count against capacity before they arrive. */
+  reserved = 0;
   /** Delivered and not yet acked, by message id, in delivery order. */
   readonly inflight = new Map<number, Envelope>();
 
   constructor(readonly capacity: number, readonly prefetch: number) {}
 
   get depth(): number { return this.queued; }
-  get full(): boolean { return this.queued >= this.capacity; }
+  get full(): boolean { return this.queued + this.reserved >= this.capacity; }
 
   put(env: Envelope): void {
     this.queues[RANK[env.qos]]!.push(env);
@@ -97,19 +108,32 @@ export class Mailbox {
 
   /**
    * The agent died: what it had in flight goes back to the front of its class,
-   * in the original order, marked redelivered (at-least-once delivery).
+   * in the original order, marked redelivered (at-least-once delivery). A message
+   * delivered `maxAttempts` times already is not requeued but returned, for the
+   * dead letters.
    */
-  requeueInflight(): Envelope[] {
+  requeueInflight(maxAttempts = Infinity): { requeued: number; exhausted: Envelope[] } {
     const back = [...this.inflight.values()];
     this.inflight.clear();
     const byClass = QOS.map(() => [] as Envelope[]);
+    const exhausted: Envelope[] = [];
     for (const env of back) {
+      if (env.attempts >= maxAttempts) {
+        exhausted.push(env);
+        continue;
+      }
       env.redelivered = true;
       byClass[RANK[env.qos]]!.push(env);
     }
     byClass.forEach((list, i) => { if (list.length) this.queues[i]!.unshiftAll(list); });
-    this.queued += back.length;
-    return back;
+    this.queued += back.length - exhausted.length;
+    return { requeued: back.length - exhausted.length, exhausted };
+  }
+
+  /** Everything queued or in flight, in no particular order, left in place. */
+  *all(): Iterable<Envelope> {
+    yield* this.inflight.values();
+    for (const q of this.queues) yield* q.values();
   }
 
   /** Everything queued or in flight, removed (the agent is gone for good). */

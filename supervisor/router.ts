@@ -2,6 +2,13 @@
 // pledge, and puts it in the target's mailbox. It reads headers only; bodies pass
 // through as bytes. Replies to a delivered request are always allowed; nothing
 // else is unless pledged (secure by default).
+//
+// With a journal, a send that passes those checks is staged: the sends of one read
+// are journaled as one group, and only once that group is durable does each message
+// enter its mailbox and its sender hear `acc`. Deliveries and acks are journaled
+// too, without holding anything up: losing the last few of those to a crash only
+// means a redelivery, which is flagged.
+import type { AnyNewRecord, NewRecordOf } from '../logs/journal/schema.js';
 import { Fifo, Mailbox, type Envelope } from './mailbox.js';
 import type { AgentHeader, ErrorCode, Qos, SupervisorHeader, WireError } from './wire/header.js';
 import { SEND_WINDOW, fitsFrame } from './wire/protocol.js';
@@ -38,6 +45,8 @@ export class Route {
   /** Sends waiting for room in a full mailbox, FIFO per target; not yet accepted. */
   readonly parked = new Map<string, Fifo<Envelope>>();
   parkedCount = 0;
+  /** This incarnation's sends being journaled, by seq, oldest first: acc stops below them. */
+  readonly staged = new Fifo<number>();
   lastSeq = 0;
 
   constructor(readonly spec: RouteSpec) {
@@ -55,6 +64,33 @@ export interface RouterEvents {
   /** An agent broke the protocol (flood); the caller stops it. */
   fault(agent: string, reason: string): void;
   denied?(from: string, to: string, kind: string): void;
+  /** A checkpoint is durable (segment -1 without a journal). */
+  checkpointed?(agent: string, state: Buffer, segment: number): void;
+  /** A message was given up on and written to the dead letters. */
+  deadLettered?(env: Envelope, reason: string): void;
+  /** A group could not be journaled: its sends were refused. */
+  journalFailed?(err: Error, refused: number): void;
+}
+
+/** Where the router makes things durable (logs/journal/journal.ts); without one, everything is accepted at once. */
+export interface RouterJournal {
+  /** Journal records as one group; `done` runs once, when they are durable or have failed. */
+  stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void): void;
+  /** Journal a record nobody waits for. */
+  note(rec: AnyNewRecord): void;
+  /** A live message (or checkpoint) in `segment` is settled: retention may take the segment once none are left. */
+  release(segment: number): void;
+}
+
+/** A send or checkpoint on its way into the journal. */
+type Staged =
+  | { t: 'msg'; env: Envelope; sender: Route; target: Route }
+  | { t: 'ckpt'; sender: Route; seq: number; epoch: number; state: Buffer };
+
+export interface RouterOptions {
+  journal?: RouterJournal;
+  /** Deliveries of a message before it is dead-lettered. Default: unlimited. */
+  maxAttempts?: number;
 }
 
 export const OPERATOR = 'operator';
@@ -64,8 +100,15 @@ export class Router {
   private nextId = 0;
   private readonly dirty = new Set<Route>();
   private readonly waitingFor = new Map<Route, Set<Route>>();
+  private staging: Staged[] = [];
+  private readonly journal: RouterJournal | undefined;
+  private readonly maxAttempts: number;
+  /** Groups handed to the journal and not yet committed. */
+  private inJournal = 0;
 
-  constructor(private readonly events: RouterEvents) {
+  constructor(private readonly events: RouterEvents, opts: RouterOptions = {}) {
+    this.journal = opts.journal;
+    this.maxAttempts = opts.maxAttempts ?? Infinity;
     const op = new Route({ name: OPERATOR, qos: 'interactive', pledge: ['send:*'], mailbox: 1, maxFrame: Number.MAX_SAFE_INTEGER });
     this.routes.set(OPERATOR, op);
   }
@@ -84,10 +127,41 @@ export class Router {
   frame(from: Route, h: AgentHeader, body: Buffer): void {
     switch (h.t) {
       case 'send': return this.send(from, h.seq, h.to, h.kind, h.qos, h.req === true, body);
-      case 'ack': for (const id of h.ids) this.finished(from, id, undefined, undefined); return;
-      case 'reply': return this.finished(from, h.corr, h.err, body);
+      case 'ack': {
+        const done: number[] = [];
+        for (const id of h.ids) if (this.finished(from, id, undefined, undefined)) done.push(id);
+        if (done.length) this.journal?.note({ type: 'ack', agent: from.spec.name, ids: done });
+        return this.pump(from);
+      }
+      case 'reply':
+        if (this.finished(from, h.corr, h.err, body)) this.journal?.note({ type: 'ack', agent: from.spec.name, ids: [h.corr] });
+        return this.pump(from);
+      case 'ckpt': return this.checkpoint(from, h.seq, body);
       default: return; // ready / hb are the lifecycle's business
     }
+  }
+
+  /** Save an agent's state: journaled in order with its sends, and accepted (acc) like one. */
+  checkpoint(from: Route, seq: number, state: Buffer): void {
+    from.lastSeq = seq;
+    if (!this.journal) {
+      this.events.checkpointed?.(from.spec.name, Buffer.from(state), -1);
+      return this.markAcc(from);
+    }
+    from.staged.push(seq);
+    this.staging.push({ t: 'ckpt', sender: from, seq, epoch: from.epoch, state: Buffer.from(state) });
+  }
+
+  /** The first id the next message gets: past every id a journal recovered. */
+  seedIds(lastId: number): void {
+    if (lastId > this.nextId) this.nextId = lastId;
+  }
+
+  /** A message recovered from the journal goes back into its mailbox (before any agent starts). */
+  restore(env: Envelope): void {
+    const target = this.routes.get(env.to);
+    if (!target || target.removed) return this.deadLetter(env, `no agent named "${env.to}" in the config any more`, 'ENOAGENT');
+    target.mailbox.put(env);
   }
 
   send(from: Route, seq: number, to: string, kind: string, qos: Qos | undefined, req: boolean, body: Buffer): void {
@@ -104,10 +178,11 @@ export class Router {
     const env: Envelope = {
       id: ++this.nextId, from: from.spec.name, to, kind, qos: qos ?? from.spec.qos, req, seq,
       // A copy: a view would pin the whole read chunk for as long as the message waits.
-      fromEpoch: from.epoch, body: Buffer.from(body), redelivered: false,
+      fromEpoch: from.epoch, body: Buffer.from(body), redelivered: false, attempts: 0, segment: -1, done: false,
     };
     const queue = from.parked.get(to);
     if (target.mailbox.full || queue) {
+      // Not accepted yet: it waits for room, unjournaled, and dies with its sender.
       // Order per sender and target holds: once one send waits, later ones wait behind it.
       if (queue) queue.push(env);
       else {
@@ -119,13 +194,109 @@ export class Router {
       let waiting = this.waitingFor.get(target);
       if (!waiting) this.waitingFor.set(target, (waiting = new Set()));
       waiting.add(from);
-      if (from.parkedCount > SEND_WINDOW) this.events.fault(from.spec.name, `flooding: ${from.parkedCount} sends beyond the window of ${SEND_WINDOW}`);
+      if (from.parkedCount + from.staged.length > SEND_WINDOW) this.events.fault(from.spec.name, `flooding: ${from.parkedCount + from.staged.length} sends beyond the window of ${SEND_WINDOW}`);
     } else {
-      target.mailbox.put(env);
-      this.pump(target);
+      this.stage(env, from, target, false);
     }
-    // Requests are accepted implicitly by their reply: one frame fewer per round trip.
-    if (!req) this.markAcc(from);
+  }
+
+  /**
+   * Reserve room in the target's mailbox and queue the message for the next journal
+   * group. Without a journal it is accepted on the spot. A request needs no acc of its
+   * own (its reply accepts it), unless it was parked: later sends' accs waited on it.
+   */
+  private stage(env: Envelope, sender: Route, target: Route, unparked: boolean): void {
+    if (!this.journal) {
+      target.mailbox.put(env);
+      if (!unparked) this.pump(target); // unpark runs inside pump's own loop
+      if (!env.req || unparked) this.markAcc(sender);
+      return;
+    }
+    target.mailbox.reserved++;
+    sender.staged.push(env.seq);
+    this.staging.push({ t: 'msg', env, sender, target });
+  }
+
+  /** Hand what was staged to the journal, one group per call; without a journal, commit it now. */
+  private journalStaged(): void {
+    while (this.staging.length && this.journal) {
+      const group = this.staging;
+      this.staging = [];
+      const recs: AnyNewRecord[] = [];
+      let live = 0;
+      for (const s of group) {
+        if (s.t === 'ckpt') {
+          recs.push({ type: 'checkpoint', agent: s.sender.spec.name, state: s.state });
+          live++;
+          continue;
+        }
+        const e = s.env;
+        const rec: NewRecordOf<'accept'> = { type: 'accept', id: e.id, from: e.from, to: e.to, kind: e.kind, qos: e.qos, body: e.body };
+        if (e.req) rec.req = true;
+        recs.push(rec);
+        live++;
+      }
+      this.inJournal++;
+      this.journal.stage(recs, live, (err, segment) => {
+        this.inJournal--;
+        this.commit(group, err, segment);
+        this.flushAccepts();
+      });
+    }
+  }
+
+  /** A staged group is durable (or failed): admit each message to its mailbox (or refuse it), in order. */
+  private commit(group: Staged[], err: Error | undefined, segment: number): void {
+    const touched = new Set<Route>();
+    let refused = 0;
+    for (const s of group) {
+      const sender = s.sender;
+      const current = (s.t === 'msg' ? s.env.fromEpoch : s.epoch) === sender.epoch;
+      // A sender that restarted meanwhile has a fresh seq space: its old incarnation's bookkeeping is gone.
+      if (current) {
+        sender.staged.shift();
+        // A lone request is accepted by its reply; with later sends behind it, their acc waited on it.
+        if (s.t === 'ckpt' || !s.env.req || sender.lastSeq > s.env.seq || err) this.markAcc(sender);
+      }
+      if (s.t === 'ckpt') {
+        if (err) {
+          refused++;
+          if (current) this.refuse(sender, s.seq, 'EJOURNAL', `checkpoint not saved: ${err.message}`);
+        } else this.events.checkpointed?.(sender.spec.name, s.state, segment);
+        continue;
+      }
+      const { env, target } = s;
+      target.mailbox.reserved--;
+      if (err) {
+        refused++;
+        if (current) this.refuse(sender, env.seq, 'EJOURNAL', `not accepted: ${err.message}`);
+        continue;
+      }
+      env.segment = segment;
+      // Accepted, but its agent is gone for good meanwhile: it goes where the undeliverable go.
+      if (target.removed) {
+        this.deadLetter(env, `agent "${target.spec.name}" stopped for good`, 'ENOAGENT');
+        continue;
+      }
+      target.mailbox.put(env);
+      touched.add(target);
+    }
+    if (err) this.events.journalFailed?.(err, refused);
+    for (const target of touched) this.pump(target);
+  }
+
+  /** Settle a message that will not be delivered: journaled, and a waiting requester told. */
+  private deadLetter(env: Envelope, reason: string, code: ErrorCode = 'EHANDLER'): void {
+    env.done = true;
+    this.journal?.note({ type: 'deadletter', agent: env.to, id: env.id, from: env.from, kind: env.kind, attempts: env.attempts, reason });
+    if (env.segment >= 0) this.journal?.release(env.segment);
+    this.events.deadLettered?.(env, reason);
+    if (env.req) this.answer(env, { code, message: `${env.kind} to ${env.to} was dead-lettered: ${reason}` });
+  }
+
+  /** Whether every staged group has been journaled (or failed). */
+  get settled(): boolean {
+    return this.staging.length === 0 && this.inJournal === 0;
   }
 
   private refuse(from: Route, seq: number, code: ErrorCode, message: string): void {
@@ -136,10 +307,12 @@ export class Router {
     this.dirty.add(route);
   }
 
-  /** Flush cumulative accepts: one frame per sender per read, not one per send. */
+  /** Journal what was staged, and flush cumulative accepts: one frame per sender per read, not one per send. */
   flushAccepts(): void {
+    this.journalStaged();
     for (const route of this.dirty) {
       let through = route.lastSeq;
+      if (route.staged.length) through = Math.min(through, route.staged.peek()! - 1);
       for (const queue of route.parked.values()) through = Math.min(through, queue.peek()!.seq - 1);
       if (through > 0) route.outlet?.write({ t: 'acc', seq: through });
     }
@@ -153,13 +326,17 @@ export class Router {
   pump(route: Route): void {
     while (route.ready && route.outlet && route.mailbox.refill) {
       const out = route.outlet;
+      const ids: number[] = [];
       let env: Envelope | undefined;
       while ((env = route.mailbox.take())) {
         const h: SupervisorHeader = { t: 'msg', id: env.id, from: env.from, kind: env.kind, qos: env.qos };
         if (env.req) h.req = true;
         if (env.redelivered) h.redelivered = true;
+        env.attempts++;
+        ids.push(env.id);
         out.write(h, env.body);
       }
+      if (ids.length) this.journal?.note({ type: 'deliver', agent: route.spec.name, ids });
       if (!this.unpark(route)) return;
     }
   }
@@ -174,10 +351,9 @@ export class Router {
       while (queue?.length && !target.mailbox.full) {
         const env = queue.shift()!;
         sender.parkedCount--;
-        target.mailbox.put(env);
+        // Accepted once journaled; the cumulative acc stays held below it until then.
+        this.stage(env, sender, target, true);
         admitted = true;
-        // Even for a request: the cumulative acc was held below it, and later sends wait on that.
-        this.markAcc(sender);
       }
       if (!queue?.length) {
         sender.parked.delete(target.spec.name);
@@ -188,12 +364,14 @@ export class Router {
     return admitted;
   }
 
-  /** A handler finished (ack), or a request was answered (reply). */
-  private finished(route: Route, id: number, err: WireError | undefined, body: Buffer | undefined): void {
+  /** A handler finished (ack), or a request was answered (reply). Whether it was in flight. */
+  private finished(route: Route, id: number, err: WireError | undefined, body: Buffer | undefined): boolean {
     const env = route.mailbox.ack(id);
-    if (!env) return; // not in flight: a duplicate or stale ack, harmless
+    if (!env) return false; // not in flight: a duplicate or stale ack, harmless
+    env.done = true;
+    if (env.segment >= 0) this.journal?.release(env.segment);
     if (env.req) this.answer(env, err ?? (body === undefined ? { code: 'EHANDLER', message: `${route.spec.name} acknowledged a request without replying` } : undefined), body);
-    this.pump(route);
+    return true;
   }
 
   answer(env: Envelope, err: WireError | undefined, body?: Buffer): void {
@@ -216,10 +394,13 @@ export class Router {
   detach(route: Route): void {
     route.ready = false;
     route.outlet = undefined;
-    route.mailbox.requeueInflight();
-    // Its own unaccepted sends die with it: the sender never saw them accepted.
+    const { exhausted } = route.mailbox.requeueInflight(this.maxAttempts);
+    for (const env of exhausted) this.deadLetter(env, `not acked after ${env.attempts} deliveries`);
+    // Its own unaccepted sends die with it: the sender never saw them accepted. What is
+    // being journaled is accepted already, and is delivered.
     route.parked.clear();
     route.parkedCount = 0;
+    route.staged.drain();
     route.lastSeq = 0;
     this.dirty.delete(route);
     for (const waiting of this.waitingFor.values()) waiting.delete(route);
@@ -236,9 +417,7 @@ export class Router {
   remove(route: Route): Envelope[] {
     route.removed = true;
     const dropped = route.mailbox.drainAll();
-    for (const env of dropped) {
-      if (env.req) this.answer(env, { code: 'ENOAGENT', message: `agent "${route.spec.name}" stopped before handling ${env.kind}` });
-    }
+    for (const env of dropped) this.deadLetter(env, `agent "${route.spec.name}" stopped for good before handling it`, 'ENOAGENT');
     const waiting = this.waitingFor.get(route);
     if (waiting) {
       for (const sender of waiting) {

@@ -19,6 +19,11 @@ import { SupervisionTree, type Action } from './tree/index.js';
 import { hung, watchdogPeriod } from './watchdog.js';
 import { ResourceSampler, type Usage } from './metrics.js';
 import { formatMiB } from './units-format.js';
+import type { Journal } from '../logs/journal/journal.js';
+import type { AnyNewRecord } from '../logs/journal/schema.js';
+import type { Envelope } from './mailbox.js';
+import { VERSION } from './version.js';
+import { decodeState, type StateView } from '../logs/journal/replay.js';
 
 /** limits.cpu is a sustained share: a burst over it is normal, this many samples in a row is not. */
 export const CPU_OVER_SAMPLES = 5;
@@ -38,7 +43,16 @@ export interface SupervisorOptions {
    * supervisor itself. `outheis start` always plans.
    */
   isolation?: IsolationPlans;
+  /**
+   * Where accepted messages, deliveries, acks, checkpoints and lifecycle events are
+   * made durable (`outheis start` always opens one). Without it messages live in
+   * memory only: for tests and benchmarks of routing itself.
+   */
+  journal?: Journal;
 }
+
+/** How often a journal that keeps failing (a full disk) is reported. */
+const JOURNAL_ERROR_REPORT_MS = 5000;
 
 export class Supervisor extends EventEmitter {
   readonly router: Router;
@@ -52,6 +66,9 @@ export class Supervisor extends EventEmitter {
   private watchdog: NodeJS.Timeout | undefined;
   private halting = false;
   private finished!: (code: number) => void;
+  private retention: NodeJS.Timeout | undefined;
+  private journalErrors = { count: 0, last: 0, refused: 0 };
+  private deadLetterCount = 0;
   /** Resolves with the process exit code once everything has stopped. */
   readonly done: Promise<number>;
 
@@ -62,7 +79,10 @@ export class Supervisor extends EventEmitter {
       // The operator sends through the same Outbox window as agents, so it cannot flood; were it to, there is no process to kill.
       fault: (agent, reason) => (agent === OPERATOR ? opts.log.warn({ reason }, 'operator over its send window') : this.fault(this.slot(agent), reason)),
       denied: (from, to, kind) => opts.log.warn({ agent: from, to, kind }, 'send denied: not pledged'),
-    });
+      checkpointed: (agent, state, segment) => this.checkpointed(agent, state, segment),
+      deadLettered: (env, reason) => this.deadLettered(env, reason),
+      journalFailed: (err, refused) => this.journalFailed(err, refused),
+    }, { journal: opts.journal, maxAttempts: config.journal.max_attempts });
     this.operator = new OperatorOutlet(this.router, this.router.operator);
     this.tree = new SupervisionTree(treeSpecOf(config));
     this.sampler = new ResourceSampler({
@@ -102,8 +122,14 @@ export class Supervisor extends EventEmitter {
     }
   }
 
+  /** Journal a record, if there is a journal; nobody waits for it. */
+  private note(rec: AnyNewRecord): void {
+    this.opts.journal?.note(rec);
+  }
+
   /** Start every agent (concurrently, except where `after` orders them). */
   start(): void {
+    if (this.opts.journal) this.recover(this.opts.journal);
     this.sampler.start();
     this.watchdog = setInterval(() => {
       for (const [slot, silentMs] of hung(this.slots.values(), Date.now())) {
@@ -112,6 +138,154 @@ export class Supervisor extends EventEmitter {
     }, watchdogPeriod(this.slots.values()));
     this.opts.log.info({ agents: this.order.length, config: this.config.file }, 'supervisor starting');
     for (const name of this.order) this.scheduleStart(this.slot(name), 0);
+  }
+
+  // ---- the journal -------------------------------------------------------------
+
+  /**
+   * Put back what the journal says is still owed, before any agent starts: every
+   * message accepted and not acked or dead-lettered goes back into its mailbox, in
+   * id order, and each agent's latest checkpoint is handed to its first process.
+   * After a crash a message may have been handled without its ack reaching the
+   * journal, so everything owed is flagged redelivered; after a clean stop only
+   * what was delivered before is.
+   */
+  private recover(journal: Journal): void {
+    const state = journal.recovered;
+    const crashed = state.supervisor.running;
+    this.router.seedIds(state.maxId);
+    let owed = 0;
+    for (const m of [...state.owed.values()].sort((a, b) => a.id - b.id)) {
+      owed++;
+      this.router.restore({
+        id: m.id, from: m.from, to: m.to, kind: m.kind, qos: m.qos, req: m.req, seq: 0,
+        // No requester incarnation matches: a reply to a request from the last run goes nowhere.
+        fromEpoch: -1, body: Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
+        redelivered: crashed || m.attempts > 0, attempts: m.attempts, segment: m.segment, done: false,
+      });
+    }
+    for (const [agent, c] of state.checkpoints) {
+      const slot = this.slots.get(agent);
+      if (slot) slot.checkpoint = { state: Buffer.from(c.state.buffer, c.state.byteOffset, c.state.byteLength), segment: c.segment };
+      else journal.release(c.segment);
+    }
+    const rec = journal.recovery;
+    this.opts.log[crashed ? 'warn' : 'info']({
+      records: rec.records, lastSeq: rec.lastSeq, owed, checkpoints: state.checkpoints.size, truncatedBytes: rec.truncatedBytes,
+      previousRun: crashed ? 'did not stop cleanly' : state.supervisor.runs ? 'stopped cleanly' : 'none',
+    }, 'journal recovered');
+    for (const m of rec.movedAside) {
+      this.opts.log.error({ segment: m.file, offset: m.offset, movedTo: m.to, bytes: m.bytes, reason: m.reason, recordsInside: m.recordsInside },
+        'journal damage moved aside: the records in it are not replayed; inspect the file, nothing was deleted');
+    }
+    this.note({ type: 'start', pid: process.pid, config: this.config.file, version: VERSION });
+    const every = Math.min(60_000, Math.max(1000, Math.floor(this.config.journal.retain / 2)));
+    this.retention = setInterval(() => void this.sweep(), every);
+    this.retention.unref();
+  }
+
+  get journal(): Journal | undefined {
+    return this.opts.journal;
+  }
+
+  /**
+   * The live state in replay's shape (logs/journal/replay.ts), taken when everything
+   * noted so far is committed, with the seq it is true at: `outheis replay --until
+   * <seq>` of the same journal must say the same.
+   */
+  async snapshot(): Promise<StateView> {
+    const journal = this.opts.journal;
+    if (!journal) throw new Error('this supervisor runs without a journal');
+    for (;;) {
+      await journal.idle();
+      // Nothing may have been noted between the commit and this turn of the microtask queue.
+      if (journal.writer.quiet && this.router.settled) break;
+    }
+    const agents: StateView['agents'] = {};
+    for (const name of [...this.order].sort()) {
+      const slot = this.slot(name);
+      const pending = [...slot.route.mailbox.all()].map((e) => e.id).sort((a, b) => a - b);
+      const exit = slot.lastExit;
+      agents[name] = {
+        up: slot.proc !== undefined, pid: this.pid(name) ?? null, restarts: slot.restarts, pending,
+        checkpoint: decodeState(slot.checkpoint?.state), deadLetters: slot.deadLetters,
+        lastExit: exit ? { code: exit.code, signal: exit.signal, reason: exit.reason, clean: exit.clean } : null,
+      };
+    }
+    return { seq: journal.writer.lastSeq, at: Date.now(), supervisor: { running: !this.halting, pid: process.pid, runs: journal.recovered.supervisor.runs + 1 }, agents, deadLetters: journal.recovered.deadLetters + this.deadLetterCount };
+  }
+
+  /** One retention pass (see logs/journal/journal.ts); also run by tests. */
+  async sweep(): Promise<void> {
+    const journal = this.opts.journal;
+    if (!journal) return;
+    try {
+      await journal.sweep({ live: (segment) => this.liveIn(segment) });
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, 'journal retention failed');
+    }
+  }
+
+  /** What is still live in a journal segment, for retention to copy forward. */
+  private liveIn(segment: number): { records: AnyNewRecord[]; moved(to: number): void } {
+    const envs: Envelope[] = [];
+    const records: AnyNewRecord[] = [];
+    for (const slot of this.slots.values()) {
+      for (const e of slot.route.mailbox.all()) {
+        if (e.segment !== segment || e.done) continue;
+        envs.push(e);
+        const rec: AnyNewRecord = { type: 'accept', id: e.id, from: e.from, to: e.to, kind: e.kind, qos: e.qos, body: e.body, attempts: e.attempts };
+        if (e.req) rec.req = true;
+        records.push(rec);
+      }
+    }
+    const ckpts = [...this.slots.values()].filter((s) => s.checkpoint?.segment === segment).map((s) => ({ slot: s, ckpt: s.checkpoint! }));
+    for (const { slot, ckpt } of ckpts) records.push({ type: 'checkpoint', agent: slot.name, state: ckpt.state });
+    return {
+      records,
+      moved: (to) => {
+        for (const e of envs) {
+          if (e.done) this.opts.journal!.release(to); // settled while being carried
+          else e.segment = to;
+        }
+        for (const { slot, ckpt } of ckpts) {
+          if (slot.checkpoint === ckpt) ckpt.segment = to;
+          else this.opts.journal!.release(to); // superseded meanwhile
+        }
+      },
+    };
+  }
+
+  private checkpointed(agent: string, state: Buffer, segment: number): void {
+    const slot = this.slot(agent);
+    if (slot.checkpoint && slot.checkpoint.segment >= 0) this.opts.journal?.release(slot.checkpoint.segment);
+    slot.checkpoint = { state, segment };
+  }
+
+  private deadLettered(env: Envelope, reason: string): void {
+    const slot = this.slots.get(env.to);
+    if (slot) slot.deadLetters++;
+    this.deadLetterCount++;
+    this.opts.log.warn({ agent: env.to, id: env.id, from: env.from, kind: env.kind, attempts: env.attempts, reason }, 'message dead-lettered');
+    this.emit('deadletter', env.to, env.id, reason);
+  }
+
+  /** A failing journal (a full disk) is logged at most every few seconds, with what it cost. */
+  private journalFailed(err: Error, refused: number): void {
+    const e = this.journalErrors;
+    e.count++;
+    e.refused += refused;
+    const now = Date.now();
+    if (now - e.last < JOURNAL_ERROR_REPORT_MS) return;
+    this.opts.log.error({ err: err.message, failures: e.count, refusedSends: e.refused }, 'journal write failed: sends are refused (EJOURNAL) until it can be written again; nothing accepted before is lost');
+    e.last = now;
+    e.count = 0;
+    e.refused = 0;
+  }
+
+  /** Called by the journal when a record nobody waits for could not be written. */
+  noteFailed(err: Error): void {
+    this.journalFailed(err, 0);
   }
 
   // ---- starting ---------------------------------------------------------
@@ -183,6 +357,8 @@ export class Supervisor extends EventEmitter {
       fault: (reason) => this.fault(slot, reason),
     });
     slot.link = link;
+    // The first frame, always: the SDK reads it before the agent's code runs (agent.restored).
+    link.write({ t: 'init', restored: slot.checkpoint !== undefined }, slot.checkpoint?.state);
     this.router.attach(slot.route, link);
     const maxLine = this.opts.maxLogLine ?? this.config.logs.max_line;
     for (const [stream, src] of [['stdout', proc.stdout], ['stderr', proc.stderr]] as const) {
@@ -192,6 +368,7 @@ export class Supervisor extends EventEmitter {
     slot.startTimer = setTimeout(() => this.fault(slot, `not ready within ${cfg.start_timeout} ms`), cfg.start_timeout);
     this.tree.started(cfg.name, slot.spawnedAt);
     log.info({ agent: cfg.name, pid: proc.pid }, 'spawned');
+    this.note({ type: 'spawn', agent: cfg.name, pid: proc.pid });
     this.emit('spawn', cfg.name, proc.pid);
     proc.exited.then((info) => this.exited(slot, proc, info));
   }
@@ -203,6 +380,7 @@ export class Supervisor extends EventEmitter {
     slot.state = 'running';
     // Up and talking, so node exists inside its sandbox by now: learn its real pid (for sampling, signals, status).
     if (slot.proc && slot.proc.agentPid === undefined) slot.proc.agentPid = findSandboxedNode(slot.proc.pid);
+    this.note({ type: 'ready', agent: slot.name, pid: slot.proc?.agentPid ?? slot.proc?.pid ?? null });
     this.router.ready(slot.route);
     this.opts.log.info({ agent: slot.cfg.name, ms: slot.readyAt - slot.spawnedAt }, 'ready');
     this.emit('ready', slot.cfg.name, slot.proc?.agentPid ?? slot.proc?.pid);
@@ -227,6 +405,7 @@ export class Supervisor extends EventEmitter {
 
   private overLimit(slot: AgentSlot, limit: 'memory' | 'cpu', reason: string): void {
     this.opts.log.warn({ agent: slot.name, limit, reason }, 'limit exceeded: restarting by policy');
+    this.note({ type: 'limit', agent: slot.name, limit, reason });
     this.emit('limit', slot.name, limit, reason);
     this.fault(slot, reason);
   }
@@ -261,6 +440,7 @@ export class Supervisor extends EventEmitter {
     slot.state = 'stopped';
     slot.settleExit();
     this.opts.log[slot.lastExit.clean ? 'info' : 'warn']({ agent: name, code: info.code, signal: info.signal, reason }, 'exited');
+    this.note({ type: 'exit', agent: name, code: info.code, signal: info.signal, reason, clean: slot.lastExit.clean });
     this.emit('exit', name, slot.lastExit);
     // A stop we asked for is not a failure; the tree only hears about the others.
     if (!deliberate && !this.halting) this.enqueue(this.tree.exited(name, { abnormal: !normal }, Date.now()));
@@ -289,6 +469,7 @@ export class Supervisor extends EventEmitter {
           for (const name of a.agents) {
             const slot = this.slot(name);
             slot.restarts++;
+            this.note({ type: 'restart', agent: name, delayMs: a.delayMs, reason: a.reason });
             this.emit('restart', name, a.delayMs, a.reason);
             this.scheduleStart(slot, a.delayMs);
           }
@@ -304,10 +485,12 @@ export class Supervisor extends EventEmitter {
         }
         case 'escalate':
           log.error({ group: a.group, reason: a.reason }, 'group escalated to its parent');
+          this.note({ type: 'escalate', group: a.group, reason: a.reason });
           this.emit('escalate', a.group, a.reason);
           break;
         case 'shutdown':
           log.fatal({ reason: a.reason, code: a.exitCode }, 'root supervisor exceeded its restart intensity: shutting down');
+          this.note({ type: 'escalate', group: 'root', reason: a.reason });
           this.emit('escalate', 'root', a.reason);
           await this.halt(a.exitCode);
           break;
@@ -339,8 +522,10 @@ export class Supervisor extends EventEmitter {
     if (!this.halting) {
       this.halting = true;
       clearInterval(this.watchdog);
+      clearInterval(this.retention);
       this.sampler.stop();
       for (const name of [...this.order].reverse()) await this.stopAgent(name);
+      this.note({ type: 'stop', code });
       this.opts.log.info({ code }, 'supervisor stopped');
       this.finished(code);
     }
@@ -352,6 +537,7 @@ export class Supervisor extends EventEmitter {
     const slot = this.slot(name);
     await this.stopAgent(name);
     slot.restarts++;
+    this.note({ type: 'restart', agent: name, delayMs: 0, reason: 'operator restart' });
     this.tree.restartRequested(name);
     this.scheduleStart(slot, 0);
   }

@@ -29,7 +29,7 @@ type Expected = {
   file: string;
   dir: string;
   state_dir: string;
-  journal: { fsync: 'always' | 'batch' | 'interval' | 'none' };
+  journal: { fsync: 'always' | 'batch' | 'interval' | 'none'; interval: number; max_attempts: number; retain: number; max_size: number; segment_size: number };
   logs: { max_size: number; keep: number; max_line: number };
   metrics: { interval: number };
   supervisor: { strategy: Strategy; intensity: number; period: number; backoff: { initial: number; max: number; reset: number } };
@@ -149,7 +149,7 @@ describe('defaults and resolution', () => {
     assert.equal(c.file, FILE);
     assert.equal(c.dir, DIR);
     assert.equal(c.state_dir, path.join(DIR, '.outheis'));
-    assert.deepEqual(c.journal, { fsync: 'batch' });
+    assert.deepEqual(c.journal, { fsync: 'batch', interval: 100, max_attempts: 5, retain: 86_400_000, max_size: 1024 ** 3, segment_size: 64 * 1024 ** 2 });
     assert.deepEqual(c.logs, { max_size: 10 * 1024 * 1024, keep: 5, max_line: 64 * 1024 });
     assert.deepEqual(c.metrics, { interval: 2000 });
     assert.deepEqual(c.supervisor, { strategy: 'one_for_one', intensity: 5, period: 30_000, backoff: { initial: 100, max: 15_000, reset: 30_000 } });
@@ -255,7 +255,7 @@ describe('defaults and resolution', () => {
 
   test('field-level validation: enums, integers, names, pledges, env, user', () => {
     const issues = issuesFor({
-      journal: { fsync: 'sometimes' },
+      journal: { fsync: 'sometimes', max_attempts: 0, segment_size: '1KiB', retain: 3 },
       supervisor: { strategy: 'one_for_none', intensity: -1, period: '0s' },
       agents: {
         a: {
@@ -273,6 +273,9 @@ describe('defaults and resolution', () => {
       },
     });
     assert.equal(issueAt(issues, 'journal.fsync').message, 'expected one of "always", "batch", "interval", "none", got "sometimes"');
+    assert.match(issueAt(issues, 'journal.max_attempts').message, /at least 1, got 0/);
+    assert.equal(issueAt(issues, 'journal.segment_size').message, 'expected a segment size of at least 64KiB');
+    assert.match(issueAt(issues, 'journal.retain').message, /bare number has no unit/);
     issueAt(issues, 'supervisor.strategy');
     assert.match(issueAt(issues, 'supervisor.intensity').message, /at least 0, got -1/);
     assert.equal(issueAt(issues, 'supervisor.period').message, 'expected a period greater than 0, got 0');

@@ -9,7 +9,7 @@ import { rng } from './helpers/rng.js';
 const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };
 
 function env(id: number, qos: Qos): Envelope {
-  return { id, from: 'a', to: 'b', kind: 'k', qos, req: false, seq: id, fromEpoch: 1, body: Buffer.from([id & 0xff]), redelivered: false };
+  return { id, from: 'a', to: 'b', kind: 'k', qos, req: false, seq: id, fromEpoch: 1, body: Buffer.from([id & 0xff]), redelivered: false, attempts: 0, segment: -1, done: false };
 }
 
 
@@ -132,7 +132,8 @@ test('requeueInflight puts in-flight messages back at the front of their class, 
   mb.put(env(9, 'user'));
   assert.deepEqual([...mb.inflight.keys()], [1, 2, 6, 3]);
 
-  const back = mb.requeueInflight();
+  const back = [...mb.inflight.values()];
+  assert.deepEqual(mb.requeueInflight(), { requeued: 4, exhausted: [] });
   assert.deepEqual(back.map((e) => e.id), [1, 2, 6, 3]);
   assert.ok(back.every((e) => e.redelivered), 'all flagged redelivered');
   assert.equal(mb.inflight.size, 0);
@@ -147,7 +148,7 @@ test('requeueInflight puts in-flight messages back at the front of their class, 
 test('requeueInflight with nothing in flight changes nothing', () => {
   const mb = new Mailbox(10, 10);
   mb.put(env(1, 'utility'));
-  assert.deepEqual(mb.requeueInflight(), []);
+  assert.deepEqual(mb.requeueInflight(), { requeued: 0, exhausted: [] });
   assert.equal(mb.depth, 1);
   const e = mb.take();
   assert.equal(e?.id, 1);
@@ -164,6 +165,21 @@ test('requeue after FIFO compaction still puts them at the front', () => {
   const ids = takeAll(mb).map((e) => e.id);
   const expected = [...Array.from({ length: 10 }, (_, i) => 1991 + i), ...Array.from({ length: 1000 }, (_, i) => 2001 + i)];
   assert.deepEqual(ids, expected);
+});
+
+test('requeueInflight returns the messages out of attempts instead of requeueing them; reserved room counts as full', () => {
+  const mb = new Mailbox(3, 10);
+  for (let i = 1; i <= 3; i++) mb.put(env(i, 'user'));
+  for (let i = 0; i < 3; i++) mb.take()!.attempts = i + 1; // ids 1, 2, 3 delivered 1, 2, 3 times
+  const { requeued, exhausted } = mb.requeueInflight(2);
+  assert.equal(requeued, 1);
+  assert.deepEqual(exhausted.map((e) => e.id), [2, 3]);
+  assert.equal(mb.depth, 1);
+  assert.equal(exhausted[0]!.redelivered, false, 'not flagged: it is not coming back');
+  assert.equal(mb.full, false);
+  mb.reserved = 2;
+  assert.equal(mb.full, true, 'one queued + two being journaled fill a mailbox of three');
+  assert.deepEqual([...mb.all()].map((e) => e.id), [1]);
 });
 
 test('drainAll empties everything: in flight first, then queued by class', () => {

@@ -46,7 +46,13 @@ test('operator verbs against one supervisor', async (t) => {
     assert.ok(s.supervisor.rss! > 10 * 1024 * 1024 && s.supervisor.uptimeMs > 0);
     assert.deepEqual(s.agents.map((a) => a.name), ['alpha', 'beta', 'noisy']);
     const [alpha, beta] = s.agents;
-    assert.deepEqual(Object.keys(alpha!).sort(), ['cpu', 'group', 'inflight', 'isolation', 'lastExit', 'mailbox', 'memoryLimit', 'name', 'pid', 'qos', 'restarts', 'rss', 'state', 'uptimeMs'].sort());
+    // The journal: on, batch by default, already holding the start and spawn records.
+    const j = s.supervisor.journal!;
+    assert.equal(j.dir, `${d.stateDir}/journal`);
+    assert.equal(j.fsync, 'batch');
+    assert.ok(j.lastSeq >= 4 && j.segments === 1 && j.bytes > 0 && j.failures === 0, JSON.stringify(j));
+    assert.deepEqual([j.maxAttempts, j.maxBytes, j.retainMs], [5, 1024 ** 3, 24 * 3600_000]);
+    assert.deepEqual(Object.keys(alpha!).sort(), ['cpu', 'deadLetters', 'group', 'inflight', 'isolation', 'lastExit', 'mailbox', 'memoryLimit', 'name', 'pid', 'qos', 'restarts', 'rss', 'state', 'uptimeMs'].sort());
     assert.equal(alpha!.qos, 'interactive');
     assert.equal(beta!.qos, 'background');
     assert.equal(beta!.group, 'core');

@@ -195,7 +195,7 @@ const long = (c: string): string => `${c}${'x'.repeat(61)}`;
 function agent(over: Partial<AgentStatusJson> & { name: string }): AgentStatusJson {
   return {
     group: null, pid: 1000, state: 'running', uptimeMs: 185_000, restarts: 0, lastExit: null, cpu: 0.3, rss: 41.2 * MiB,
-    memoryLimit: null, mailbox: 0, inflight: 0, qos: 'user', isolation: { layers: ['env', 'fds'], weaker: false }, ...over,
+    memoryLimit: null, mailbox: 0, inflight: 0, qos: 'user', isolation: { layers: ['env', 'fds'], weaker: false }, deadLetters: 0, ...over,
   };
 }
 
@@ -203,6 +203,7 @@ const fixture: StatusResult = {
   supervisor: {
     pid: 4242, version: '0.1.0', startedAt: NOW - 185_000, uptimeMs: 185_000, cpu: 0.4, rss: 71.2 * MiB,
     config: '/srv/outheis/outheis.yaml', stateDir: '/srv/outheis/.outheis', stopping: false,
+    journal: { dir: '/srv/outheis/.outheis/journal', bytes: 3.5 * MiB, segments: 2, lastSeq: 48_213, fsync: 'batch', failures: 0, lastError: null, maxAttempts: 5, maxBytes: 1024 * MiB, retainMs: 86_400_000 },
   },
   agents: [
     agent({ name: 'data', group: 'core', pid: 31337, restarts: 2, memoryLimit: 256 * MiB, rss: 241 * MiB, mailbox: 3, inflight: 1, qos: 'utility', isolation: { layers: ['env', 'fds', 'rlimits'], weaker: false }, lastExit: exit({ signal: 'SIGKILL', reason: 'memory limit: rss 301 MiB over 256 MiB' }) }),
@@ -216,7 +217,8 @@ const fixture: StatusResult = {
 };
 
 const CORE = ['AGENT', 'PID', 'STATE', '↺', 'CPU', 'MEM'];
-const headerOf = (out: string): string[] => stripAnsi(out.split('\n')[2]!).trim().split(/\s{2,}/);
+// Line 0: the supervisor; 1: the journal; 2: blank; 3: the table's header.
+const headerOf = (out: string): string[] => stripAnsi(out.split('\n')[3]!).trim().split(/\s{2,}/);
 
 test('renderStatus at 80 columns: every line fits, the core columns and the weaker marker are there', () => {
   for (const paint of [plain, color]) {
@@ -241,7 +243,8 @@ test('renderStatus at 200 columns and unlimited: every column, whole names, supe
     const lines = out.split('\n');
     if (width !== undefined) for (const line of lines) assert.ok(line.length <= width, `${line.length}: ${line}`);
     assert.equal(lines[0], 'outheis 0.1.0 · pid 4242 · up 3m05s · 7 agents (2 running, 1 starting, 1 backoff, 1 stopping, 1 stopped, 1 failed) · cpu 0.4% · rss 71.2M · /srv/outheis/outheis.yaml');
-    assert.equal(lines[1], '');
+    assert.equal(lines[1], 'journal 3.5M/1.0G in 2 segments · seq 48213 · fsync batch');
+    assert.equal(lines[2], '');
     assert.deepEqual(headerOf(out), ['AGENT', 'PID', 'STATE', 'UPTIME', '↺', 'LAST EXIT', 'CPU', 'MEM', 'MAILBOX', 'QOS', 'ISOLATION']);
     assert.ok(out.includes(long('r')) && out.includes(long('b')), 'a 62-character name is not cut');
     const row = (name: string): string => lines.find((l) => l.startsWith(name + ' '))!;
@@ -278,9 +281,22 @@ test('renderStatus: narrower than the core still fits every line', () => {
   }
 });
 
+test('renderStatus: the journal line leads with a failing journal and names dead letters; none without a journal', () => {
+  const failing: StatusResult = {
+    supervisor: { ...fixture.supervisor, journal: { ...fixture.supervisor.journal!, failures: 3, lastError: 'journal write failed: ENOSPC (no space left on device)' } },
+    agents: [agent({ name: 'a', deadLetters: 2 }), agent({ name: 'b' }), agent({ name: 'c', deadLetters: 1 })],
+  };
+  const lines = renderStatus(failing, { now: NOW, paint: plain }).split('\n');
+  assert.equal(lines[1], 'JOURNAL FAILING (3): journal write failed: ENOSPC (no space left on device) · journal 3.5M/1.0G in 2 segments · seq 48213 · fsync batch · 3 dead letters (a 2, c 1)');
+  const narrow = stripAnsi(renderStatus(failing, { now: NOW, width: 60, paint: color }).split('\n')[1]!);
+  assert.match(narrow, /^JOURNAL FAILING/, 'the failure survives a narrow terminal');
+  const none = renderStatus({ ...fixture, supervisor: { ...fixture.supervisor, journal: null } }, { now: NOW, paint: plain }).split('\n');
+  assert.equal(none[1], '');
+});
+
 test('renderStatus: no agents says so; a stopping supervisor is marked', () => {
   const empty: StatusResult = { supervisor: { ...fixture.supervisor, stopping: true }, agents: [] };
   const lines = renderStatus(empty, { now: NOW, width: 80, paint: plain }).split('\n');
-  assert.deepEqual(lines.slice(1), ['', 'no agents']);
+  assert.deepEqual(lines.slice(1), ['journal 3.5M/1.0G in 2 segments · seq 48213 · fsync batch', '', 'no agents']);
   assert.equal(lines[0], 'outheis 0.1.0 · stopping · pid 4242 · up 3m05s · 0 agents · cpu 0.4% · rss 71.2M');
 });

@@ -35,13 +35,14 @@ function agent(i: number): AgentStatusJson {
     inflight: i % 2,
     qos: 'user',
     isolation: { layers: ['env', 'fds', 'rlimits'], weaker: i === 7 },
+    deadLetters: 0,
   };
 }
 
 const status = (n: number): StatusResult => ({
   supervisor: {
     pid: 4242, version: '0.1.0', startedAt: NOW - 185_000, uptimeMs: 185_000, cpu: 0.4, rss: 71.2 * MiB,
-    config: '/srv/outheis/outheis.yaml', stateDir: '/srv/outheis/.outheis', stopping: false,
+    config: '/srv/outheis/outheis.yaml', stateDir: '/srv/outheis/.outheis', stopping: false, journal: null,
   },
   agents: Array.from({ length: n }, (_, i) => agent(i)),
 });

@@ -1,9 +1,45 @@
 // The agent's end of fd 3. Frames written in one tick leave in one write.
+import { readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { FrameReader, FrameWriter, unpackValue } from '../supervisor/wire/frame.js';
 import type { SupervisorHeader } from '../supervisor/wire/header.js';
 
 export type FrameHandler = (header: SupervisorHeader, body: Buffer) => void;
+
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+/** Read exactly n bytes from a file descriptor, blocking (a non-blocking one is waited on in 1 ms naps). */
+function readExactly(fd: number, n: number): Buffer {
+  const buf = Buffer.allocUnsafe(n);
+  let off = 0;
+  while (off < n) {
+    let got: number;
+    try {
+      got = readSync(fd, buf, off, n - off, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(nap, 0, 0, 1);
+        continue;
+      }
+      throw err;
+    }
+    if (got === 0) throw new Error('the channel closed before the init frame arrived');
+    off += got;
+  }
+  return buf;
+}
+
+/**
+ * The supervisor's first frame (init), read synchronously before the socket is
+ * opened on the fd: the agent's checkpoint is then known before any of its code
+ * runs. Only this frame is read; the rest stays in the kernel for the socket.
+ */
+export function readInitFrame(fd: number): { header: SupervisorHeader; body: Buffer } {
+  const prefix = readExactly(fd, 6);
+  const rest = readExactly(fd, prefix.readUInt32BE(0) - 2);
+  const hlen = prefix.readUInt16BE(4);
+  return { header: unpackValue(rest.subarray(0, hlen)) as SupervisorHeader, body: rest.subarray(hlen) };
+}
 
 export class AgentChannel {
   private readonly socket: Socket;

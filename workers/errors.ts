@@ -16,3 +16,5 @@ export const ETIMEDOUT = 'ETIMEDOUT';
 export const EHANDLER = 'EHANDLER';
 export const ETOOBIG = 'ETOOBIG';
 export const ESHUTDOWN = 'ESHUTDOWN';
+/** The supervisor could not journal it (a full disk): not accepted, safe to retry. */
+export const EJOURNAL = 'EJOURNAL';

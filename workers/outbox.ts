@@ -83,6 +83,21 @@ export class Outbox {
     return reply;
   }
 
+  /** Save `state` as the agent's checkpoint: resolves once the supervisor has journaled it. */
+  checkpoint(state: unknown): Promise<void> {
+    let bytes: Buffer;
+    try {
+      bytes = encodeBody(state, this.maxFrame, 'checkpoint');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const seq = ++this.seq;
+    // In the same sequence as sends: the supervisor journals both in the order written, and one acc covers both.
+    const accepted = new Promise<void>((resolve, reject) => this.accepting.set(seq, { resolve, reject }));
+    this.transmit({ t: 'ckpt', seq }, bytes);
+    return accepted;
+  }
+
   accepted(h: AccHeader): void {
     for (let s = this.acceptedThrough + 1; s <= h.seq; s++) this.settleAccept(s);
     if (h.seq > this.acceptedThrough) this.acceptedThrough = h.seq;

@@ -4,7 +4,7 @@
 import { unpackValue } from '../supervisor/wire/frame.js';
 import { ENV } from '../supervisor/wire/protocol.js';
 import type { MsgHeader, Qos, SupervisorHeader } from '../supervisor/wire/header.js';
-import { AgentChannel } from './channel.js';
+import { AgentChannel, readInitFrame } from './channel.js';
 import { OutheisError } from './errors.js';
 import { Outbox, encodeBody } from './outbox.js';
 
@@ -35,12 +35,17 @@ class Agent {
   private acks: number[] = [];
   private stopping = false;
   private isReady = false;
+  /** The last checkpoint this agent saved before it was restarted; undefined on a first start. */
+  readonly restored: unknown;
 
   constructor() {
     const name = process.env[ENV.name];
     if (!name) throw new Error('outheis/worker: this process was not started by an outheis supervisor (no OUTHEIS_AGENT, no channel on fd 3)');
     this.name = name;
     this.maxFrame = Number(process.env[ENV.maxFrame]) || 1 << 20;
+    const init = readInitFrame(3);
+    if (init.header.t !== 'init') throw new Error(`outheis/worker: the supervisor's first frame is ${init.header.t}, not init`);
+    this.restored = init.header.restored && init.body.length ? unpackValue(init.body) : undefined;
     this.channel = new AgentChannel(3, this.maxFrame, (h, b) => this.onFrame(h, b), () => this.onChannelClosed());
     this.outbox = new Outbox(this.channel, this.maxFrame);
     const hb = Number(process.env[ENV.heartbeat]) || 0;
@@ -86,6 +91,15 @@ class Agent {
     return this.outbox.submit(to, kind, body, opts.qos, true, opts.timeout ?? DEFAULT_TIMEOUT) as Promise<R>;
   }
 
+  /**
+   * Save `state` as this agent's checkpoint; resolves once it is journaled. After a
+   * restart (of the agent or of the supervisor) the latest one is `agent.restored`.
+   */
+  checkpoint(state: unknown): Promise<void> {
+    if (this.stopping) return Promise.reject(new OutheisError('ESHUTDOWN', `${this.name} is shutting down`));
+    return this.outbox.checkpoint(state);
+  }
+
   onShutdown(fn: () => unknown): this {
     this.shutdownHooks.push(fn);
     return this;
@@ -98,6 +112,7 @@ class Agent {
       case 'rej': return this.outbox.refused(h);
       case 'res': return this.outbox.answered(h, body);
       case 'stop': return void this.shutdown(0);
+      case 'init': return; // read at start (readInitFrame)
     }
   }
 

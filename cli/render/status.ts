@@ -132,9 +132,32 @@ export function renderWeakerWarning(agents: readonly AgentStatusJson[], opts: { 
   return opts.width === undefined ? line : truncateText(line, opts.width);
 }
 
+/**
+ * `journal 3.5M/1.0G in 2 segments · seq 48213 · fsync batch · 2 dead letters (notes 2)`, or null without a journal.
+ * Failing writes (a full disk) lead the line: sends are being refused.
+ */
+export function renderJournalLine(s: StatusResult, opts: { width?: number; paint: Paint }): string | null {
+  const j = s.supervisor.journal;
+  if (!j) return null;
+  const { paint } = opts;
+  const dead = s.agents.filter((a) => a.deadLetters > 0);
+  const deadTotal = dead.reduce((n, a) => n + a.deadLetters, 0);
+  const parts: LinePart[] = [
+    ...(j.failures > 0 ? [{ text: paint.bold(paint.red(`JOURNAL FAILING (${j.failures}): ${j.lastError ?? 'write failed'}`)), priority: 100 }] : []),
+    { text: `journal ${formatBytes(j.bytes)}/${formatBytes(j.maxBytes)} in ${formatCount(j.segments, 'segment')}`, priority: 90 },
+    { text: `seq ${j.lastSeq}`, priority: 60 },
+    { text: `fsync ${j.fsync}`, priority: 40 },
+    ...(deadTotal > 0 ? [{ text: paint.yellow(`${formatCount(deadTotal, 'dead letter')} (${dead.map((a) => `${a.name} ${a.deadLetters}`).join(', ')})`), priority: 80 }] : []),
+  ];
+  return fitParts(parts, opts.width);
+}
+
 /** The whole `status` output, without a trailing newline. Every line fits `opts.width` when given. */
 export function renderStatus(s: StatusResult, opts: StatusOptions): string {
-  const lines = [renderSupervisorLine(s, opts), ''];
+  const lines = [renderSupervisorLine(s, opts)];
+  const journal = renderJournalLine(s, opts);
+  if (journal !== null) lines.push(journal);
+  lines.push('');
   if (s.agents.length === 0) {
     lines.push(opts.width === undefined ? 'no agents' : truncateText('no agents', opts.width));
   } else {

@@ -8,14 +8,9 @@ export const RECORD_HEADER = 8;
 /** A record larger than this is treated as damage, not data. */
 export const MAX_RECORD_PAYLOAD = 16 * 1024 * 1024;
 
-export type RecordType =
-  | 'accept' | 'deliver' | 'ack' | 'spawn' | 'exit' | 'restart' | 'escalate'
-  | 'limit' | 'checkpoint' | 'deadletter' | 'reload';
+import type { RecordType } from './schema.js';
 
-export const RECORD_TYPES: ReadonlySet<string> = new Set<RecordType>([
-  'accept', 'deliver', 'ack', 'spawn', 'exit', 'restart', 'escalate', 'limit',
-  'checkpoint', 'deadletter', 'reload',
-]);
+export type { RecordType } from './schema.js';
 
 export interface JournalRecord {
   /** Assigned by the writer: 1, 2, 3, … across all segments. */
@@ -71,6 +66,10 @@ export class RecordBatch {
     this.length = need;
     this.count++;
   }
+
+  /** A point to roll back to (reset) if a later add fails. */
+  mark(): { length: number; count: number } { return { length: this.length, count: this.count }; }
+  reset(m: { length: number; count: number }): void { this.length = m.length; this.count = m.count; }
 
   bytes(): Buffer { return this.buf.subarray(0, this.length); }
 }

@@ -123,14 +123,14 @@ async function moveAside(dir: string, seg: SegmentInfo, buf: Buffer, offset: num
  * (a bad record followed by valid ones, or anywhere in an earlier segment) is
  * moved to `dir/damaged/<segment>.<offset>` and reported.
  */
-export async function recover(dir: string): Promise<RecoveryReport> {
+export async function recover(dir: string, onRecord?: (r: JournalRecord, segment: number) => void): Promise<RecoveryReport> {
   const segs = await listSegments(dir);
   const report: RecoveryReport = { records: 0, lastSeq: 0, truncatedBytes: 0, movedAside: [], segments: segs.length };
   for (let i = 0; i < segs.length; i++) {
     const seg = segs[i]!;
     const isLast = i === segs.length - 1;
     const buf = await readSegment(seg.path);
-    const res = scan(buf);
+    const res = scan(buf, onRecord && ((r) => onRecord(r, seg.firstSeq)));
     report.records += res.count;
     if (res.lastSeq > report.lastSeq) report.lastSeq = res.lastSeq;
     if (!res.bad) continue;

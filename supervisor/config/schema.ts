@@ -150,7 +150,20 @@ function agentSchema(ctx: ConfigContext) {
 function resolvedSchema(ctx: ConfigContext) {
   return strict({
     state_dir: nonEmpty('a directory').default('.outheis'),
-    journal: strict({ fsync: z.enum(FSYNC_POLICIES).default('batch') }).prefault({}),
+    journal: strict({
+      fsync: z.enum(FSYNC_POLICIES).default('batch'),
+      // For fsync: interval, how far behind the disk may be.
+      interval: mustBePositive(durationSchema.prefault('100ms'), 'an fsync interval'),
+      // Deliveries of one message before it goes to the dead letters (a poison message must not crash its agent forever).
+      max_attempts: z.int().min(1).max(1000).default(5),
+      // Settled segments (every message in them acked or dead-lettered) older than this are removed.
+      retain: durationSchema.prefault('24h'),
+      // Over this, the oldest segments go even if young: what is still live in them is copied forward first.
+      max_size: mustBePositive(sizeSchema.prefault('1GiB'), 'a journal size'),
+      segment_size: sizeSchema.prefault('64MiB').refine((n) => n >= 64 * 1024, 'expected a segment size of at least 64KiB'),
+    }).superRefine((j, ctx) => {
+      if (j.max_size < 2 * j.segment_size) ctx.addIssue({ code: 'custom', path: ['max_size'], message: `expected at least two segments' worth (2 × segment_size = ${2 * j.segment_size} bytes)` });
+    }).prefault({}),
     // Per file: <name>.log plus `keep` rotated ones, so a chatty agent costs at most max_size × (keep + 1) of disk.
     logs: strict({
       max_size: mustBePositive(sizeSchema.prefault('10MiB'), 'a log file size'),

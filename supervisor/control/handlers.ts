@@ -1,31 +1,39 @@
 // What each control request does to the running supervisor. The server has
 // already validated the request; here an unknown agent is the only bad input left.
-import { createRequire } from 'node:module';
 import type { Supervisor } from '../supervisor.js';
 import type { AgentStatus } from '../agent-slot.js';
 import { ControlError, type Handler } from './server.js';
-import type { AgentStatusJson, StatusResult } from './protocol.js';
+import type { AgentStatusJson, JournalStatusJson, StatusResult } from './protocol.js';
 
-const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
-export const VERSION = pkg.version;
+import { VERSION } from '../version.js';
+
+export { VERSION };
 
 function agentJson(a: AgentStatus): AgentStatusJson {
   return {
     name: a.name, group: a.group ?? null, pid: a.pid ?? null, state: a.state, uptimeMs: a.uptimeMs, restarts: a.restarts,
     lastExit: a.lastExit ? { code: a.lastExit.code, signal: a.lastExit.signal, at: a.lastExit.at, reason: a.lastExit.reason, clean: a.lastExit.clean } : null,
     cpu: a.cpu ?? null, rss: a.rss ?? null, memoryLimit: a.memoryLimit ?? null,
-    mailbox: a.mailbox, inflight: a.inflight, qos: a.qos, isolation: a.isolation,
+    mailbox: a.mailbox, inflight: a.inflight, qos: a.qos, isolation: a.isolation, deadLetters: a.deadLetters,
   };
 }
 
-export function statusOf(sup: Supervisor): StatusResult {
+async function journalOf(sup: Supervisor): Promise<JournalStatusJson | null> {
+  if (!sup.journal) return null;
+  const { removedSegments: _r, carriedRecords: _c, ...usage } = await sup.journal.usage();
+  const cfg = sup.config.journal;
+  return { ...usage, maxAttempts: cfg.max_attempts, maxBytes: cfg.max_size, retainMs: cfg.retain };
+}
+
+export async function statusOf(sup: Supervisor): Promise<StatusResult> {
   const own = sup.sampler.self();
+  const journal = await journalOf(sup);
   const now = Date.now();
   return {
     supervisor: {
       pid: process.pid, version: VERSION, startedAt: sup.startedAt, uptimeMs: now - sup.startedAt,
       cpu: own?.cpu ?? null, rss: own?.rss ?? process.memoryUsage.rss(),
-      config: sup.config.file, stateDir: sup.config.state_dir, stopping: sup.stopping,
+      config: sup.config.file, stateDir: sup.config.state_dir, stopping: sup.stopping, journal,
     },
     agents: sup.status().map(agentJson),
   };
@@ -46,6 +54,8 @@ export function controlHandler(sup: Supervisor): Handler {
         return { pid: process.pid, version: VERSION };
       case 'status':
         return statusOf(sup);
+      case 'snapshot':
+        return sup.snapshot();
       case 'stop': {
         if (req.agent === undefined) {
           const order = [...sup.config.order].reverse();

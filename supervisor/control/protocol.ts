@@ -17,6 +17,8 @@ export const requestSchema = z.discriminatedUnion('op', [
   /** Without `agent`: stop everything (the supervisor exits). With it: stop that agent and keep it stopped. */
   z.object({ id, op: z.literal('stop'), agent: agentName.optional() }).strict(),
   z.object({ id, op: z.literal('restart'), agent: agentName }).strict(),
+  /** The live state in replay's shape, at a seq the journal has committed through (compare with `outheis replay --until seq`). */
+  z.object({ id, op: z.literal('snapshot') }).strict(),
   z.object({
     id,
     op: z.literal('send'),
@@ -33,7 +35,7 @@ export type Request = z.infer<typeof requestSchema>;
 export type Op = Request['op'];
 
 /** Error codes on the control socket: the wire's, plus the socket's own. */
-export const CONTROL_ERRORS = ['EBADREQ', 'ETOOBIG', 'ENOAGENT', 'EDENIED', 'ETIMEDOUT', 'EHANDLER', 'ESHUTDOWN', 'EINTERNAL'] as const;
+export const CONTROL_ERRORS = ['EBADREQ', 'ETOOBIG', 'ENOAGENT', 'EDENIED', 'ETIMEDOUT', 'EHANDLER', 'ESHUTDOWN', 'EJOURNAL', 'EINTERNAL'] as const;
 export type ControlErrorCode = (typeof CONTROL_ERRORS)[number];
 
 export interface ErrorReply { id?: number; ok: false; error: { code: ControlErrorCode | string; message: string } }
@@ -83,6 +85,25 @@ export interface AgentStatusJson {
   inflight: number;
   qos: (typeof QOS)[number];
   isolation: IsolationJson;
+  /** messages to it given up on since start (too many failed deliveries) */
+  deadLetters: number;
+}
+
+export interface JournalStatusJson {
+  dir: string;
+  /** bytes of segment files on disk */
+  bytes: number;
+  segments: number;
+  /** the last seq written */
+  lastSeq: number;
+  fsync: string;
+  /** writes that failed since start (a full disk): sends were refused with EJOURNAL */
+  failures: number;
+  lastError: string | null;
+  maxAttempts: number;
+  /** journal.max_size and journal.retain, as configured */
+  maxBytes: number;
+  retainMs: number;
 }
 
 export interface SupervisorStatusJson {
@@ -97,6 +118,8 @@ export interface SupervisorStatusJson {
   stateDir: string;
   /** true once a stop of everything has begun */
   stopping: boolean;
+  /** null when the supervisor runs without a journal (embedded, in tests) */
+  journal: JournalStatusJson | null;
 }
 
 export interface StatusResult {

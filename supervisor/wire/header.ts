@@ -7,8 +7,8 @@ import { KIND_MAX, NAME_MAX, QOS, type Qos } from './protocol.js';
 export { QOS, type Qos } from './protocol.js';
 export const qosSchema = z.enum(QOS);
 
-/** Error codes an agent can see, as named by DESIGN.md. */
-export const ERROR_CODES = ['EDENIED', 'ENOAGENT', 'ETIMEDOUT', 'EHANDLER', 'ETOOBIG', 'ESHUTDOWN'] as const;
+/** Error codes an agent can see: DESIGN.md's six, and EJOURNAL (the journal could not take it, so it was not accepted). */
+export const ERROR_CODES = ['EDENIED', 'ENOAGENT', 'ETIMEDOUT', 'EHANDLER', 'ETOOBIG', 'ESHUTDOWN', 'EJOURNAL'] as const;
 export const errorCodeSchema = z.enum(ERROR_CODES);
 export type ErrorCode = z.infer<typeof errorCodeSchema>;
 
@@ -30,6 +30,8 @@ export const agentHeaderSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('reply'), corr: seq, err: wireError.optional() }).strict(),
   /** Handlers for these delivered message ids have finished. */
   z.object({ t: z.literal('ack'), ids: z.array(seq).min(1).max(65536) }).strict(),
+  /** Save the body as this agent's state; accepted (acc) in order with its sends, once journaled. */
+  z.object({ t: z.literal('ckpt'), seq }).strict(),
 ]);
 export type AgentHeader = z.infer<typeof agentHeaderSchema>;
 
@@ -44,4 +46,10 @@ export interface RejHeader { t: 'rej'; seq: number; code: ErrorCode; message: st
 export interface ResHeader { t: 'res'; corr: number; err?: WireError }
 /** Shut down gracefully. */
 export interface StopHeader { t: 'stop' }
-export type SupervisorHeader = MsgHeader | AccHeader | RejHeader | ResHeader | StopHeader;
+/**
+ * Always the first frame on a new channel; its body is the agent's last checkpoint,
+ * if it has one. The SDK reads it synchronously at start, so that `agent.restored`
+ * is there before any of the agent's own code runs.
+ */
+export interface InitHeader { t: 'init'; restored: boolean }
+export type SupervisorHeader = MsgHeader | AccHeader | RejHeader | ResHeader | StopHeader | InitHeader;

@@ -1,0 +1,109 @@
+// `outheis journal`: the journal's records, filtered, as lines or JSON. It reads
+// the segment files directly, so it works whether or not a supervisor is running
+// (like `outheis logs`), and with -f follows the journal as it is written.
+import { statSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { formatRecord, recordJson } from '../../logs/journal/format.js';
+import { lastRecords, recordMatcher, scanRecords, type JournalPoint } from '../../logs/journal/query.js';
+import type { JournalRecord } from '../../logs/journal/record.js';
+import { RECORD_TYPE_NAMES } from '../../logs/journal/schema.js';
+import { followRecords, type Damage } from '../../logs/journal/tail.js';
+import { stateFiles } from '../../supervisor/control/state-dir.js';
+import { ClientError, stateDirFor } from '../client.js';
+import { UsageError } from '../errors.js';
+import { parsePoint, POINT_FORMS } from '../point.js';
+import { colorEnabled, createPaint } from '../render/color.js';
+import { LineOutput, StdoutClosed } from '../render/line-output.js';
+import { withTarget, type TargetArgs } from './target.js';
+
+interface Args extends TargetArgs { agent?: string[]; kind?: string[]; since?: string; lines?: number; follow?: boolean }
+
+const DEFAULT_LINES = 50;
+
+/** `--agent a,b --agent c` → [a, b, c]. */
+const listOf = (values: readonly (string | number)[] | undefined): string[] =>
+  (values ?? []).flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
+
+/** The journal directory of the target, or a ClientError saying why there is none. */
+export function journalDirOf(argv: TargetArgs): string {
+  const dir = stateFiles(stateDirFor(argv)).journal;
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // absent: said below
+  }
+  if (!isDir) throw new ClientError('ENOENT', `no journal at ${dir}: no supervisor with a journal has run on this state directory yet`);
+  return dir;
+}
+
+const reportDamage = (d: Damage): void => {
+  process.stderr.write(`outheis: journal damaged in ${d.file} at byte ${d.offset} (${d.reason}); the rest of that segment is not shown. The next 'outheis start' moves it aside to journal/damaged/\n`);
+};
+
+export const journal: CommandModule<object, Args> = {
+  command: 'journal',
+  describe: 'journal records (messages, deliveries, acks, dead letters, checkpoints, lifecycle); works on a stopped system',
+  builder: (y) =>
+    withTarget(y)
+      .option('agent', { alias: 'a', type: 'string', array: true, describe: "records about this agent: its own, messages from or to it, its group's escalations (repeat or comma-separate for several)" })
+      .option('kind', {
+        alias: 'k', type: 'string', array: true,
+        describe: `a record type (${RECORD_TYPE_NAMES.join(', ')}) or a message kind (the kind of an accepted or dead-lettered message); a word that is both matches both (repeat or comma-separate for several)`,
+      })
+      .option('since', { alias: 's', type: 'string', describe: `start here: ${POINT_FORMS}. Without it: the last N records` })
+      .option('lines', { alias: 'n', type: 'number', describe: `how many of the last matching records to print (default ${DEFAULT_LINES}; with --since, all of them unless given)` })
+      .option('follow', { alias: 'f', type: 'boolean', describe: 'keep printing new records as they are written, until Ctrl-C' })
+      .example('$0 journal --agent notes --kind exit,restart', "the notes agent's exits and restarts")
+      .example('$0 journal --since 10m --kind greet', 'messages of kind greet in the last ten minutes')
+      .example('$0 journal -f --json', 'every new record as a JSON line') as never,
+  handler: async (argv) => {
+    const n = argv.lines;
+    if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new UsageError(`-n expects a whole number of records, 0 or more; got ${String(n)}`);
+    const since: JournalPoint | undefined = argv.since === undefined ? undefined : parsePoint('--since', argv.since, Date.now());
+    const dir = journalDirOf(argv);
+    const match = recordMatcher({ agents: listOf(argv.agent), kinds: listOf(argv.kind) });
+    const paint = createPaint(colorEnabled(process.stdout));
+    const show = argv.json ? recordJson : (r: JournalRecord) => formatRecord(r, paint);
+    const out = new LineOutput(process.stdout);
+    const print = (r: JournalRecord): void => out.line(show(r));
+
+    let fromSeq: number;
+    try {
+      if (!since) {
+        const last = await lastRecords(dir, n ?? DEFAULT_LINES, { match, onDamage: reportDamage });
+        last.records.forEach(print);
+        fromSeq = last.lastSeq + 1;
+      } else {
+        // With -n, only the last n of the range: held back until the range is read.
+        let held: JournalRecord[] = [];
+        const onRecord = n === undefined ? print : (r: JournalRecord): void => {
+          held.push(r);
+          if (held.length >= 2 * n + 1024) held = held.slice(held.length - n);
+        };
+        const lastSeq = await scanRecords(dir, since, { match, onRecord, onDamage: reportDamage });
+        if (n !== undefined) held.slice(Math.max(0, held.length - n)).forEach(print);
+        fromSeq = Math.max(lastSeq + 1, 'seq' in since ? since.seq : 0);
+      }
+      out.flush();
+      if (!argv.follow) return;
+
+      const abort = new AbortController();
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => abort.abort());
+      out.onClose(() => abort.abort()); // `outheis journal -f | head`
+      const after = since && 'time' in since ? (r: JournalRecord) => r.at >= since.time : () => true;
+      await followRecords(dir, {
+        fromSeq,
+        signal: abort.signal,
+        onRecord: (r) => {
+          if (after(r) && match(r)) print(r);
+        },
+        onDamage: reportDamage,
+      });
+      out.flush();
+    } catch (err) {
+      if (err instanceof StdoutClosed) return; // the reader went away (`| head`): not a failure
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,127 @@
+// Journal records for people and for scripts (`outheis journal`):
+//   1042 12:03:04.120 accept     #77 alice → bob  kind=greet  {"name":"x"}
+//   1043 12:03:04.121 deliver    bob #77 #78 (+3 more)
+// Each record is checked against its schema first, so a record from a newer or
+// damaged journal is shown as unreadable instead of misread. Everything an agent
+// chose (names, kinds, bodies, reasons) is stripped of terminal controls: a
+// message body must not be able to drive the operator's terminal.
+import type { z } from 'zod';
+import type { Paint } from '../../cli/render/color.js';
+import { truncateText } from '../../cli/render/table.js';
+import { unpackValue } from '../../supervisor/wire/frame.js';
+import type { JournalRecord } from './record.js';
+import { journalRecordSchema, type AnyRecord } from './schema.js';
+
+/** The widest body or checkpoint shown on a line, in characters. */
+export const VALUE_WIDTH = 80;
+/** Ids listed on a deliver or ack line before `(+N more)`. */
+const IDS_SHOWN = 8;
+/** Wide enough for the longest type names (checkpoint, deadletter). */
+const TYPE_WIDTH = 10;
+
+const UNSAFE = /[\u0000-\u001F\u007F-\u009F]/g;
+const clean = (s: string): string => s.replace(UNSAFE, ' ');
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/** HH:MM:ss.mmm in local time, as `outheis logs` shows its records. */
+export function formatClock(at: number): string {
+  const d = new Date(at);
+  if (Number.isNaN(d.getTime())) return '??:??:??.???';
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+}
+
+export type Checked = { ok: true; record: AnyRecord } | { ok: false; seq: number; message: string };
+
+/** zod's issues as one line: `body: expected bytes; to: Invalid input`. */
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+}
+
+export function checkRecord(r: JournalRecord): Checked {
+  const parsed = journalRecordSchema.safeParse(r);
+  if (parsed.success) return { ok: true, record: parsed.data as AnyRecord };
+  const type = typeof r.type === 'string' ? ` (type ${JSON.stringify(r.type)})` : '';
+  return { ok: false, seq: r.seq, message: `${describeIssues(parsed.error)}${type}` };
+}
+
+/** msgpack bytes as a value; undefined when they do not decode. */
+function decode(bytes: Uint8Array): { value: unknown } | undefined {
+  if (bytes.length === 0) return { value: null };
+  try {
+    return { value: unpackValue(bytes) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** JSON.stringify for decoded msgpack: bytes as base64, bigints as strings (neither is JSON). */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key, v: unknown) {
+    const raw = this[key]; // before Buffer's toJSON turned it into {type, data}
+    if (raw instanceof Uint8Array) return { base64: Buffer.from(raw).toString('base64') };
+    return typeof v === 'bigint' ? v.toString() : v;
+  }) ?? 'undefined';
+}
+
+/** A body or checkpoint as a short line: its JSON, cut; `<N bytes>` when it is not msgpack. */
+function shortValue(bytes: Uint8Array): string {
+  const d = decode(bytes);
+  if (!d) return `<${bytes.length} bytes>`;
+  return truncateText(clean(toJson(d.value)), VALUE_WIDTH);
+}
+
+function ids(list: readonly number[]): string {
+  const shown = list.slice(0, IDS_SHOWN).map((id) => `#${id}`).join(' ');
+  return list.length > IDS_SHOWN ? `${shown} (+${list.length - IDS_SHOWN} more)` : shown;
+}
+
+/** What follows the type, and how it is coloured: failures red, dead letters yellow. */
+function details(r: AnyRecord, paint: Paint): { text: string; style?: (s: string) => string } {
+  switch (r.type) {
+    case 'accept': {
+      const flags = [r.req ? 'request' : '', r.carried !== undefined ? `carried from segment ${r.carried}` : ''].filter(Boolean).join(', ');
+      return { text: `#${r.id} ${r.from} → ${r.to}  kind=${r.kind} qos=${r.qos}${flags ? ` (${flags})` : ''}  ${shortValue(r.body)}` };
+    }
+    case 'deliver': return { text: `${r.agent} ${ids(r.ids)}` };
+    case 'ack': return { text: `${r.agent} ${ids(r.ids)}` };
+    case 'deadletter':
+      return { text: `${r.agent} #${r.id} from ${r.from} kind=${r.kind} after ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}: ${r.reason}`, style: paint.yellow };
+    case 'checkpoint': return { text: `${r.agent} ${shortValue(r.state)}` };
+    case 'start': return { text: `pid ${r.pid} config ${r.config} version ${r.version}` };
+    case 'stop': return { text: `code ${r.code}`, ...(r.code !== 0 ? { style: paint.red } : {}) };
+    case 'spawn': return { text: `${r.agent} pid ${r.pid}` };
+    case 'ready': return { text: r.pid === null ? r.agent : `${r.agent} pid ${r.pid}` };
+    case 'exit':
+      return r.clean ? { text: `${r.agent} ${r.reason} (clean)` } : { text: `${r.agent} ${r.reason} (FAILED)`, style: paint.red };
+    case 'restart': return { text: `${r.agent} in ${r.delayMs}ms: ${r.reason}` };
+    case 'escalate': return { text: `${r.group}: ${r.reason}`, style: paint.red };
+    case 'limit': return { text: `${r.agent} ${r.limit}: ${r.reason}`, style: paint.red };
+    case 'reload': return { text: r.agents.length ? r.agents.join(', ') : '(no agents changed)' };
+  }
+}
+
+/** One line, no newline. */
+export function formatRecord(r: JournalRecord, paint: Paint): string {
+  const checked = checkRecord(r);
+  if (!checked.ok) return `${r.seq} ? ${paint.red(clean(`unreadable record: ${checked.message}`))}`;
+  const rec = checked.record;
+  const d = details(rec, paint);
+  const text = clean(d.text);
+  return `${rec.seq} ${paint.dim(formatClock(rec.at))} ${paint.bold(rec.type.padEnd(TYPE_WIDTH))} ${d.style ? d.style(text) : text}`;
+}
+
+/** Bytes as JSON: the decoded value, or its base64 when it is not msgpack. */
+function bytesValue(bytes: Uint8Array): unknown {
+  const d = decode(bytes);
+  return d ? d.value ?? null : { base64: Buffer.from(bytes).toString('base64') };
+}
+
+/** One JSON line, no newline: the record with its body (or state) decoded and its size in bodyBytes (stateBytes). */
+export function recordJson(r: JournalRecord): string {
+  const checked = checkRecord(r);
+  if (!checked.ok) return JSON.stringify({ seq: checked.seq, unreadable: checked.message });
+  const rec = checked.record;
+  if (rec.type === 'accept') return toJson({ ...rec, body: bytesValue(rec.body), bodyBytes: rec.body.length });
+  if (rec.type === 'checkpoint') return toJson({ ...rec, state: bytesValue(rec.state), stateBytes: rec.state.length });
+  return toJson(rec);
+}

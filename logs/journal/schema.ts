@@ -1,0 +1,56 @@
+// What the journal holds: one zod schema per record type, the single source of
+// their types. The writer and recovery never validate (a million records a second
+// leave no room for it, and the CRC already vouches for the bytes); readers that
+// show records to people (`outheis journal`, `replay`) do, so a record from a
+// newer or damaged journal is reported, not misread.
+import { z } from 'zod';
+import { QOS } from '../../supervisor/wire/protocol.js';
+
+const id = z.number().int().nonnegative();
+const name = z.string().min(1);
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected bytes');
+const base = { seq: id, at: z.number() };
+
+export const recordSchemas = {
+  /** A message the router accepted: durable before its sender hears so and before delivery. */
+  accept: z.object({
+    ...base, type: z.literal('accept'), id, from: name, to: name, kind: z.string(), qos: z.enum(QOS),
+    req: z.literal(true).optional(), body: bytes,
+    /** Set on a copy carried forward out of a segment retention removed: that segment's first seq. */
+    carried: id.optional(),
+    /** On a carried copy: deliveries so far (the deliver records went with the old segment). */
+    attempts: z.number().int().optional(),
+  }),
+  /** Messages handed to an agent, one record per delivered batch: attempts are counted from these. */
+  deliver: z.object({ ...base, type: z.literal('deliver'), agent: name, ids: z.array(id) }),
+  /** Handlers finished (or replied): these messages are done. */
+  ack: z.object({ ...base, type: z.literal('ack'), agent: name, ids: z.array(id) }),
+  /** Given up on: too many failed attempts, or its agent is gone for good. */
+  deadletter: z.object({ ...base, type: z.literal('deadletter'), agent: name, id, from: name, kind: z.string(), attempts: z.number().int(), reason: z.string() }),
+  /** An agent's saved state; the latest one is handed back to its next incarnation. */
+  checkpoint: z.object({ ...base, type: z.literal('checkpoint'), agent: name, state: bytes, carried: id.optional() }),
+  /** The supervisor started (pid, config) or stopped cleanly (code). */
+  start: z.object({ ...base, type: z.literal('start'), pid: z.number().int(), config: z.string(), version: z.string() }),
+  stop: z.object({ ...base, type: z.literal('stop'), code: z.number().int() }),
+  spawn: z.object({ ...base, type: z.literal('spawn'), agent: name, pid: z.number().int() }),
+  /** The agent said ready; pid is its node process (inside a sandbox, not bubblewrap's). */
+  ready: z.object({ ...base, type: z.literal('ready'), agent: name, pid: z.number().int().nullable() }),
+  exit: z.object({ ...base, type: z.literal('exit'), agent: name, code: z.number().int().nullable(), signal: z.string().nullable(), reason: z.string(), clean: z.boolean() }),
+  restart: z.object({ ...base, type: z.literal('restart'), agent: name, delayMs: z.number(), reason: z.string() }),
+  escalate: z.object({ ...base, type: z.literal('escalate'), group: name, reason: z.string() }),
+  limit: z.object({ ...base, type: z.literal('limit'), agent: name, limit: z.string(), reason: z.string() }),
+  /** Reserved for `outheis reload` (not built yet): the agents a config change touched. */
+  reload: z.object({ ...base, type: z.literal('reload'), agents: z.array(name) }),
+};
+
+export const journalRecordSchema = z.discriminatedUnion('type', Object.values(recordSchemas) as unknown as [
+  (typeof recordSchemas)['accept'], ...(typeof recordSchemas)[keyof typeof recordSchemas][],
+]);
+
+export type RecordOf<T extends keyof typeof recordSchemas> = z.infer<(typeof recordSchemas)[T]>;
+export type RecordType = keyof typeof recordSchemas;
+export const RECORD_TYPE_NAMES = Object.keys(recordSchemas) as RecordType[];
+/** A record as the writer takes it: seq is assigned there, at defaults to the commit's time. */
+export type NewRecordOf<T extends RecordType> = Omit<RecordOf<T>, 'seq' | 'at'> & { at?: number };
+export type AnyNewRecord = { [T in RecordType]: NewRecordOf<T> }[RecordType];
+export type AnyRecord = { [T in RecordType]: RecordOf<T> }[RecordType];

@@ -1,0 +1,156 @@
+// The journal folded into state: which messages are still owed to whom, each
+// agent's latest checkpoint, and what the agents were doing. One fold serves the
+// supervisor's recovery at start (what to redeliver) and `outheis replay` (the
+// state as of a seq or a time), so the two cannot disagree about what a record means.
+import type { Qos } from '../../supervisor/wire/protocol.js';
+import type { AnyRecord } from './schema.js';
+
+export interface OwedMessage {
+  id: number;
+  /** The seq of its accept record (the first one, if it was carried forward). */
+  seq: number;
+  at: number;
+  from: string;
+  to: string;
+  kind: string;
+  qos: Qos;
+  req: boolean;
+  body: Uint8Array;
+  /** Deliveries recorded so far. */
+  attempts: number;
+  /** The segment its (latest) accept record is in; -1 when folded without segments. */
+  segment: number;
+}
+
+export interface Checkpoint {
+  seq: number;
+  at: number;
+  state: Uint8Array;
+  segment: number;
+}
+
+export interface AgentHistory {
+  /** A process of it was running (spawned, not exited). */
+  up: boolean;
+  ready: boolean;
+  pid: number | null;
+  spawns: number;
+  /** Restarts since the supervisor run began, as `status` counts them. */
+  restarts: number;
+  restartsTotal: number;
+  lastExit: { at: number; code: number | null; signal: string | null; reason: string; clean: boolean } | null;
+  /** Dead letters since the supervisor run began. */
+  deadLetters: number;
+}
+
+export interface SupervisorHistory {
+  pid: number | null;
+  startedAt: number | null;
+  /** Started and not (yet) stopped cleanly: at the end of the journal, a crash or still running. */
+  running: boolean;
+  runs: number;
+}
+
+const newAgent = (): AgentHistory => ({ up: false, ready: false, pid: null, spawns: 0, restarts: 0, restartsTotal: 0, lastExit: null, deadLetters: 0 });
+
+export class JournalState {
+  lastSeq = 0;
+  lastAt = 0;
+  /** The highest message id seen: the next run's ids start past it. */
+  maxId = 0;
+  records = 0;
+  accepted = 0;
+  acked = 0;
+  deadLetters = 0;
+  readonly owed = new Map<number, OwedMessage>();
+  readonly checkpoints = new Map<string, Checkpoint>();
+  readonly agents = new Map<string, AgentHistory>();
+  readonly supervisor: SupervisorHistory = { pid: null, startedAt: null, running: false, runs: 0 };
+
+  agent(name: string): AgentHistory {
+    let a = this.agents.get(name);
+    if (!a) this.agents.set(name, (a = newAgent()));
+    return a;
+  }
+
+  apply(r: AnyRecord, segment = -1): void {
+    this.records++;
+    this.lastSeq = r.seq;
+    this.lastAt = r.at;
+    switch (r.type) {
+      case 'accept': {
+        if (r.id > this.maxId) this.maxId = r.id;
+        const known = this.owed.get(r.id);
+        // A carried copy of a message still owed moves it; of one that is not (settled, or history removed), it is the message.
+        if (known) {
+          known.segment = segment;
+          return;
+        }
+        if (r.carried === undefined) this.accepted++;
+        this.owed.set(r.id, {
+          id: r.id, seq: r.seq, at: r.at, from: r.from, to: r.to, kind: r.kind, qos: r.qos, req: r.req === true,
+          body: r.body, attempts: r.attempts ?? 0, segment,
+        });
+        return;
+      }
+      case 'deliver':
+        for (const id of r.ids) {
+          const m = this.owed.get(id);
+          if (m) m.attempts++;
+        }
+        return;
+      case 'ack':
+        for (const id of r.ids) if (this.owed.delete(id)) this.acked++;
+        return;
+      case 'deadletter':
+        this.owed.delete(r.id);
+        this.deadLetters++;
+        this.agent(r.agent).deadLetters++;
+        return;
+      case 'checkpoint':
+        this.checkpoints.set(r.agent, { seq: r.seq, at: r.at, state: r.state, segment });
+        return;
+      case 'start':
+        // A new run: whatever the last one left running died with it (agents never outlive their supervisor).
+        Object.assign(this.supervisor, { pid: r.pid, startedAt: r.at, running: true, runs: this.supervisor.runs + 1 });
+        for (const a of this.agents.values()) Object.assign(a, { up: false, ready: false, pid: null, restarts: 0, deadLetters: 0 });
+        return;
+      case 'stop':
+        this.supervisor.running = false;
+        for (const a of this.agents.values()) Object.assign(a, { up: false, ready: false, pid: null });
+        return;
+      case 'spawn':
+        Object.assign(this.agent(r.agent), { up: true, ready: false, pid: r.pid });
+        this.agent(r.agent).spawns++;
+        return;
+      case 'ready':
+        Object.assign(this.agent(r.agent), { ready: true, pid: r.pid });
+        return;
+      case 'exit':
+        Object.assign(this.agent(r.agent), {
+          up: false, ready: false, pid: null,
+          lastExit: { at: r.at, code: r.code, signal: r.signal, reason: r.reason, clean: r.clean },
+        });
+        return;
+      case 'restart': {
+        const a = this.agent(r.agent);
+        a.restarts++;
+        a.restartsTotal++;
+        return;
+      }
+      case 'escalate': case 'limit': case 'reload':
+        return;
+    }
+  }
+
+  /** Owed messages per target agent, oldest first. */
+  owedBy(): Map<string, OwedMessage[]> {
+    const out = new Map<string, OwedMessage[]>();
+    for (const m of [...this.owed.values()].sort((a, b) => a.id - b.id)) {
+      const list = out.get(m.to);
+      if (list) list.push(m);
+      else out.set(m.to, [m]);
+    }
+    return out;
+  }
+}
