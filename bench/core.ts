@@ -9,17 +9,18 @@ import { Supervisor } from '../supervisor/supervisor.js';
 import { SUPERVISOR_NODE_FLAGS } from '../cli/node-flags.js';
 import { forEachLine } from '../logs/lines.js';
 import { fmt, median, percentile, pssOf, rssOf, sleep, type Row } from './lib.js';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Journal } from '../logs/journal/journal.js';
 import { tmpdir } from 'node:os';
 
 const here = (p: string) => fileURLToPath(new URL(`../../bench/${p}`, import.meta.url));
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const now = () => performance.timeOrigin + performance.now();
 
-function supervise(agents: Record<string, unknown>, root: Record<string, unknown> = {}) {
+function supervise(agents: Record<string, unknown>, root: Record<string, unknown> = {}, journal?: Journal) {
   const dir = mkdtempSync(join(tmpdir(), 'outheis-bench-'));
   const cfg = parseConfig({ state_dir: join(dir, 'state'), supervisor: { intensity: 1000, period: '1s', ...root }, agents }, join(dir, 'outheis.json'));
-  const sup = new Supervisor(cfg, { log: silentLogger() });
+  const sup = new Supervisor(cfg, { log: silentLogger(), journal });
   const ready = new Set<string>();
   const readyAll = new Promise<void>((resolve) => sup.on('ready', (name: string) => { ready.add(name); if (ready.size === cfg.order.length) resolve(); }));
   sup.start();
@@ -28,11 +29,12 @@ function supervise(agents: Record<string, unknown>, root: Record<string, unknown
 
 // ---- routed throughput vs direct IPC ------------------------------------------
 
-export async function throughput(n: number, size: number): Promise<Row[]> {
+/** Routed one-way msgs/s from producer to consumer, optionally through a journal. */
+async function routedRate(n: number, size: number, journal?: Journal): Promise<number> {
   const { sup, readyAll } = supervise({
     producer: { run: here('agents/producer.js'), pledge: ['send:consumer'] },
     consumer: { run: here('agents/consumer.js') },
-  });
+  }, {}, journal);
   await readyAll;
   // Warm-up, then the measured run.
   const runOnce = async (count: number) => {
@@ -45,8 +47,20 @@ export async function throughput(n: number, size: number): Promise<Row[]> {
     }
   };
   await runOnce(Math.min(20000, n));
-  const ours = await runOnce(n);
+  const rate = await runOnce(n);
   await sup.halt();
+  return rate;
+}
+
+export async function throughput(n: number, size: number): Promise<Row[]> {
+  const ours = await routedRate(n, size);
+  // The journal on a real file with the default policy: one fsync per group commit.
+  const jdir = mkdtempSync(join(tmpdir(), 'outheis-bench-journal-'));
+  const journal = await Journal.open(jdir, { fsync: 'batch', retainMs: 3600_000, maxBytes: 1 << 30 });
+  const journaled = await routedRate(n, size, journal);
+  const commits = journal.stats.commits;
+  await journal.close();
+  rmSync(jdir, { recursive: true, force: true });
 
   const child = fork(here('agents/ipc-child.cjs'), [], { stdio: 'ignore' });
   await new Promise((r) => child.once('message', r));
@@ -73,6 +87,8 @@ export async function throughput(n: number, size: number): Promise<Row[]> {
   return [
     { metric: `routed msgs/s, one-way (${n.toLocaleString('en-US')} x ${size} B)`, ours: fmt.rate(ours), base: `${fmt.rate(base)} direct IPC`, ratio: fmt.x(ratio), target: '>= 1.0x', pass: ratio >= 1 },
     { metric: 'the same against a bare relay', ours: fmt.rate(ours), base: `${fmt.rate(relay)} relay`, ratio: fmt.x(ours / relay), target: 'reported', pass: undefined },
+    { metric: `routed msgs/s with the journal on (fsync batch, ${commits.toLocaleString('en-US')} group commits)`, ours: fmt.rate(journaled), base: `${fmt.rate(base)} direct IPC`, ratio: fmt.x(journaled / base), target: '>= 1.0x', pass: journaled >= base },
+    { metric: 'the journal\'s cost: routed with it against without', ours: fmt.rate(journaled), base: `${fmt.rate(ours)} no journal`, ratio: fmt.x(journaled / ours), target: 'reported', pass: undefined },
   ];
 }
 

@@ -17,7 +17,7 @@ if (want('latency')) rows.push(...(await requestReply(quick ? 2000 : 10000, 64))
 if (want('latency')) rows.push(...(await requestReplyOneCore(quick ? 2000 : 10000, 64)));
 if (want('restart')) rows.push(await restartLatency(quick ? 5 : 20));
 if (want('isolation')) rows.push(...(await startLatencyByLayer(quick ? 5 : 20)));
-if (want('journal')) rows.push(...(await journalRates(quick ? 50_000 : 200_000)));
+if (want('journal')) rows.push(...(await journalRates(quick ? 50_000 : 200_000, quick ? 200_000 : 1_000_000)));
 if (want('memory')) rows.push(...(await memory(100)));
 // Idle means steady state: V8 keeps collecting and shrinking for ~30 s after 100 spawns.
 if (want('idle')) rows.push(...(await idleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));

@@ -3,7 +3,7 @@
 // (like `outheis logs`), and with -f follows the journal as it is written.
 import { statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { formatRecord, recordJson } from '../../logs/journal/format.js';
+import { formatRecord, recordJson } from '../render/journal-record.js';
 import { lastRecords, recordMatcher, scanRecords, type JournalPoint } from '../../logs/journal/query.js';
 import type { JournalRecord } from '../../logs/journal/record.js';
 import { RECORD_TYPE_NAMES } from '../../logs/journal/schema.js';

@@ -1,7 +1,7 @@
 // `outheis replay` (and `replay --live`): the state the journal describes, as a
 // header line, a table of agents, and who is owed which messages.
 //   as of seq 1042 (2024-05-01 12:03:04.120), supervisor running (pid 4242), runs 2, dead letters 1
-import { formatClock, toJson } from '../../logs/journal/format.js';
+import { formatClock, toJson } from './journal-record.js';
 import type { AgentView, StateView } from '../../logs/journal/replay.js';
 import type { Paint } from './color.js';
 import { formatExit } from './format.js';

@@ -28,7 +28,7 @@ export const ROOTLESS_USER = 'nobody';
 const asUser = (user: string | undefined, argv: string[]): string[] =>
   user ? ['setpriv', `--reuid=${user}`, `--regid=${user === 'nobody' ? 'nogroup' : user}`, '--clear-groups', ...argv] : argv;
 
-export async function startDaemon(lines: string[], opts: { dir?: string; waitReady?: string[]; user?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Daemon> {
+export async function startDaemon(lines: string[], opts: { dir?: string; waitReady?: string[]; user?: string; env?: NodeJS.ProcessEnv; wrap?: (argv: string[]) => string[] } = {}): Promise<Daemon> {
   const dir = opts.dir ?? tempDir('outheis-op-');
   const file = join(dir, 'outheis.yaml');
   writeFileSync(file, lines.join('\n') + '\n');
@@ -39,7 +39,7 @@ export async function startDaemon(lines: string[], opts: { dir?: string; waitRea
     execFileSync('chown', ['-R', `${opts.user}:`, dir]);
   }
   const cliPath = opts.user ? cliReadableBy(opts.user) : CLI;
-  const argv = asUser(opts.user, [process.execPath, cliPath, 'start', '-c', file]);
+  const argv = (opts.wrap ?? ((a) => a))(asUser(opts.user, [process.execPath, cliPath, 'start', '-c', file]));
   const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));

@@ -6,11 +6,11 @@
 // chose (names, kinds, bodies, reasons) is stripped of terminal controls: a
 // message body must not be able to drive the operator's terminal.
 import type { z } from 'zod';
-import type { Paint } from '../../cli/render/color.js';
-import { truncateText } from '../../cli/render/table.js';
+import type { Paint } from './color.js';
+import { truncateText } from './table.js';
 import { unpackValue } from '../../supervisor/wire/frame.js';
-import type { JournalRecord } from './record.js';
-import { journalRecordSchema, type AnyRecord } from './schema.js';
+import type { JournalRecord } from '../../logs/journal/record.js';
+import { journalRecordSchema, type AnyRecord } from '../../logs/journal/schema.js';
 
 /** The widest body or checkpoint shown on a line, in characters. */
 export const VALUE_WIDTH = 80;
