@@ -2,7 +2,8 @@
 // The length counts the payload only. CRC is zlib's crc32 (IEEE), available in
 // node:zlib since Node 20.15.
 import { crc32 } from 'node:zlib';
-import { Packr, Unpackr } from 'msgpackr';
+import { Unpackr } from 'msgpackr';
+import { FlatPacker, packGeneric } from './flat-pack.js';
 
 export const RECORD_HEADER = 8;
 /** A record larger than this is treated as damage, not data. */
@@ -25,20 +26,14 @@ export interface JournalRecord {
 /** What a caller hands to the writer: seq is assigned there, at defaults to now. */
 export type NewRecord = Omit<JournalRecord, 'seq' | 'at'> & { at?: number };
 
-const packr = new Packr({ useRecords: false, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
-
-export const packPayload = (record: JournalRecord): Buffer => packr.pack(record);
 
 /** One framed record as its own buffer. */
 export function encodeRecord(record: JournalRecord): Buffer {
-  const payload = packPayload(record);
-  if (payload.length > MAX_RECORD_PAYLOAD) throw new RangeError(`journal record of ${payload.length} bytes exceeds ${MAX_RECORD_PAYLOAD}`);
-  const out = Buffer.allocUnsafe(RECORD_HEADER + payload.length);
-  out.writeUInt32BE(payload.length, 0);
-  out.writeUInt32BE(crc32(payload), 4);
-  out.set(payload, RECORD_HEADER);
-  return out;
+  const batch = new RecordBatch(256);
+  const { seq, at, ...rest } = record;
+  batch.add(rest, seq, at);
+  return Buffer.from(batch.bytes());
 }
 
 /**
@@ -51,20 +46,34 @@ export class RecordBatch {
   count = 0;
   constructor(initial = 64 * 1024) { this.buf = Buffer.allocUnsafe(initial); }
 
-  add(record: JournalRecord): void {
-    const payload = packPayload(record);
-    if (payload.length > MAX_RECORD_PAYLOAD) throw new RangeError(`journal record of ${payload.length} bytes exceeds ${MAX_RECORD_PAYLOAD}`);
-    const need = this.length + RECORD_HEADER + payload.length;
-    if (need > this.buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
-      this.buf.copy(grown, 0, 0, this.length);
-      this.buf = grown;
+  /** Frame `{ seq, at, ...rec }`: length, CRC, payload. */
+  add(rec: Record<string, unknown>, seq: number, at: number): void {
+    const bound = FlatPacker.bound(rec);
+    // Undefined values are left out either way, so a record decodes the same whichever encoder wrote it.
+    const generic = bound < 0 ? packGeneric(Object.fromEntries([...Object.entries(rec).filter(([, v]) => v !== undefined), ['seq', seq], ['at', at]])) : undefined;
+    this.reserve(RECORD_HEADER + (generic ? generic.length : bound));
+    const start = this.length + RECORD_HEADER;
+    let end: number;
+    if (generic) {
+      this.buf.set(generic, start);
+      end = start + generic.length;
+    } else {
+      end = FlatPacker.write(this.buf, start, rec, seq, at);
     }
-    this.buf.writeUInt32BE(payload.length, this.length);
-    this.buf.writeUInt32BE(crc32(payload), this.length + 4);
-    this.buf.set(payload, this.length + RECORD_HEADER);
-    this.length = need;
+    const len = end - start;
+    if (len > MAX_RECORD_PAYLOAD) throw new RangeError(`journal record of ${len} bytes exceeds ${MAX_RECORD_PAYLOAD}`);
+    this.buf.writeUInt32BE(len, this.length);
+    this.buf.writeUInt32BE(crc32(this.buf.subarray(start, end)), this.length + 4);
+    this.length = end;
     this.count++;
+  }
+
+  private reserve(n: number): void {
+    const need = this.length + n;
+    if (need <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
   }
 
   /** A point to roll back to (reset) if a later add fails. */

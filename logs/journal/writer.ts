@@ -248,7 +248,7 @@ export class JournalWriter {
       try {
         for (let i = 0; i < p.recs.length; i++) {
           const rec = p.recs[i]!;
-          batch.add({ ...rec, seq: seq + i, at: rec.at ?? p.at } as JournalRecord);
+          batch.add(rec, seq + i, rec.at ?? p.at);
         }
       } catch (err) {
         // An entry commits whole or not at all.
