@@ -78,7 +78,10 @@ export class Supervisor extends EventEmitter {
     this.router = new Router({
       // The operator sends through the same Outbox window as agents, so it cannot flood; were it to, there is no process to kill.
       fault: (agent, reason) => (agent === OPERATOR ? opts.log.warn({ reason }, 'operator over its send window') : this.fault(this.slot(agent), reason)),
-      denied: (from, to, kind) => opts.log.warn({ agent: from, to, kind }, 'send denied: not pledged'),
+      denied: (from, to, kind) => {
+        opts.log.warn({ agent: from, to, kind }, 'send denied: not pledged');
+        this.note({ type: 'denied', agent: from, to, kind });
+      },
       checkpointed: (agent, state, segment) => this.checkpointed(agent, state, segment),
       deadLettered: (env, reason) => this.deadLettered(env, reason),
       journalFailed: (err, refused) => this.journalFailed(err, refused),

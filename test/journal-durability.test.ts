@@ -57,11 +57,13 @@ async function drained(d: Daemon, name: string): Promise<void> {
   }, 60_000);
 }
 
-test('checkpoints come back after an agent restart and after a supervisor restart', { timeout: 120_000 }, async () => {
+test('checkpoints come back after an agent restart and after a supervisor restart; refused sends are journaled', { timeout: 120_000 }, async () => {
   const dir = workDir();
-  const lines = ['agents:', `  echo: { run: ${fixture('echo.js')} }`];
+  const lines = ['agents:', `  echo: { run: ${fixture('echo.js')} }`, `  other: { run: ${fixture('echo.js')} }`];
   let d = await startDaemon(lines, { dir, waitReady: ['echo'] });
   try {
+    // echo pledged nothing: its send is refused, and the refusal is on record.
+    assert.deepEqual(d.cliJson<{ reply: { code: string } }>(['send', 'echo', 'call', '{"to":"other","kind":"sneak"}', '--wait']).reply.code, 'EDENIED');
     assert.deepEqual(d.cliJson(['send', 'echo', 'restored', '--wait']), { reply: null }, 'nothing restored on a first start');
     for (const n of [1, 2, 3]) assert.deepEqual(d.cliJson(['send', 'echo', 'checkpoint', JSON.stringify({ n, tags: ['a', n] }), '--wait']), { reply: 'saved' });
     assert.equal(d.cli(['restart', 'echo']).code, 0);
@@ -78,8 +80,10 @@ test('checkpoints come back after an agent restart and after a supervisor restar
   } finally {
     await stop(d);
   }
-  const ckpts = (await records(d.stateDir)).filter((r) => r.type === 'checkpoint');
-  assert.equal(ckpts.length, 3);
+  const all = await records(d.stateDir);
+  assert.equal(all.filter((r) => r.type === 'checkpoint').length, 3);
+  assert.deepEqual(all.filter((r) => r.type === 'denied').map((r) => r.type === 'denied' && [r.agent, r.to, r.kind]), [['echo', 'other', 'sneak']]);
+  assert.equal(all.some((r) => r.type === 'accept' && r.kind === 'sneak'), false, 'a refused send is not accepted');
 });
 
 test('a poison message is dead-lettered after journal.max_attempts deliveries; the agent carries on', { timeout: 120_000 }, async () => {

@@ -96,6 +96,7 @@ function details(r: AnyRecord, paint: Paint): { text: string; style?: (s: string
     case 'restart': return { text: `${r.agent} in ${r.delayMs}ms: ${r.reason}` };
     case 'escalate': return { text: `${r.group}: ${r.reason}`, style: paint.red };
     case 'limit': return { text: `${r.agent} ${r.limit}: ${r.reason}`, style: paint.red };
+    case 'denied': return { text: `${r.agent} → ${r.to} kind=${r.kind}: not pledged`, style: paint.yellow };
     case 'reload': return { text: r.agents.length ? r.agents.join(', ') : '(no agents changed)' };
   }
 }

@@ -27,6 +27,8 @@ export const recordSchemas = {
   ack: z.object({ ...base, type: z.literal('ack'), agent: name, ids: z.array(id) }),
   /** Given up on: too many failed attempts, or its agent is gone for good. */
   deadletter: z.object({ ...base, type: z.literal('deadletter'), agent: name, id, from: name, kind: z.string(), attempts: z.number().int(), reason: z.string() }),
+  /** A send refused because the sender had not pledged it (DESIGN: EDENIED to the sender, journaled). */
+  denied: z.object({ ...base, type: z.literal('denied'), agent: name, to: z.string(), kind: z.string() }),
   /** An agent's saved state; the latest one is handed back to its next incarnation. */
   checkpoint: z.object({ ...base, type: z.literal('checkpoint'), agent: name, state: bytes, carried: id.optional() }),
   /** The supervisor started (pid, config) or stopped cleanly (code). */

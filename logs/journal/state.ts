@@ -138,7 +138,7 @@ export class JournalState {
         a.restartsTotal++;
         return;
       }
-      case 'escalate': case 'limit': case 'reload':
+      case 'escalate': case 'limit': case 'reload': case 'denied':
         return;
     }
   }
