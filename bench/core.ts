@@ -211,7 +211,7 @@ async function idleRss(args: string[]): Promise<number> {
   return rss;
 }
 
-/** A real `outheis start` with `count` idle agents; resolves once all are ready, with their pids. */
+/** A real `outheis start` with `count` idle agents; resolves once all are ready, with their node processes' pids (inside the sandbox). */
 export async function idleSupervisor(count: number, extra: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'outheis-bench-'));
   const file = join(dir, 'outheis.json');
@@ -223,8 +223,9 @@ export async function idleSupervisor(count: number, extra: Record<string, unknow
   const pids: number[] = [];
   await new Promise<void>((resolve) => {
     forEachLine(sup.stdout!, 1 << 20, (line) => {
-      if (line.includes('"msg":"spawned"')) pids.push(JSON.parse(line).pid);
-      if (line.includes('"msg":"ready"') && ++readyCount === count) resolve();
+      if (!line.includes('"msg":"ready"')) return;
+      pids.push(JSON.parse(line).pid);
+      if (++readyCount === count) resolve();
     });
   });
   const stop = async () => {

@@ -163,15 +163,19 @@ export class Supervisor extends EventEmitter {
       this.router.restore({
         id: m.id, from: m.from, to: m.to, kind: m.kind, qos: m.qos, req: m.req, seq: 0,
         // No requester incarnation matches: a reply to a request from the last run goes nowhere.
-        fromEpoch: -1, body: Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
+        // A copy: the record's bytes are a view into its whole segment, which would stay in memory with it.
+        fromEpoch: -1, body: Buffer.from(m.body),
         redelivered: crashed || m.attempts > 0, attempts: m.attempts, segment: m.segment, done: false,
       });
     }
     for (const [agent, c] of state.checkpoints) {
       const slot = this.slots.get(agent);
-      if (slot) slot.checkpoint = { state: Buffer.from(c.state.buffer, c.state.byteOffset, c.state.byteLength), segment: c.segment };
+      if (slot) slot.checkpoint = { state: Buffer.from(c.state), segment: c.segment };
       else journal.release(c.segment);
     }
+    // Handed over: the router and the slots own them now.
+    state.owed.clear();
+    state.checkpoints.clear();
     const rec = journal.recovery;
     this.opts.log[crashed ? 'warn' : 'info']({
       records: rec.records, lastSeq: rec.lastSeq, owed, checkpoints: state.checkpoints.size, truncatedBytes: rec.truncatedBytes,
@@ -385,7 +389,7 @@ export class Supervisor extends EventEmitter {
     if (slot.proc && slot.proc.agentPid === undefined) slot.proc.agentPid = findSandboxedNode(slot.proc.pid);
     this.note({ type: 'ready', agent: slot.name, pid: slot.proc?.agentPid ?? slot.proc?.pid ?? null });
     this.router.ready(slot.route);
-    this.opts.log.info({ agent: slot.cfg.name, ms: slot.readyAt - slot.spawnedAt }, 'ready');
+    this.opts.log.info({ agent: slot.cfg.name, pid: slot.proc?.agentPid ?? slot.proc?.pid, ms: slot.readyAt - slot.spawnedAt }, 'ready');
     this.emit('ready', slot.cfg.name, slot.proc?.agentPid ?? slot.proc?.pid);
     this.wakeDependents(slot.cfg.name);
   }
