@@ -73,13 +73,19 @@ test('checkpoints come back after an agent restart and after a supervisor restar
     d = await startDaemon(lines, { dir, waitReady: ['echo'] });
     assert.deepEqual(d.cliJson(['send', 'echo', 'restored', '--wait']), { reply: { n: 3, tags: ['a', 3] } }, 'kept across a supervisor restart');
     assert.ok(statusOf(d).supervisor.journal!.lastSeq > seqBefore, 'seqs go on where the last run stopped');
+    // Messages owed to an agent that is then dropped from the config are not left hanging.
+    assert.equal(d.cli(['stop', 'other']).code, 0);
+    for (const n of [1, 2]) assert.equal(d.cli(['send', 'other', 'record', `{"n":${n}}`]).code, 0);
     d.kill('SIGKILL');
     await d.exited;
-    d = await startDaemon(lines, { dir, waitReady: ['echo'] });
+    d = await startDaemon(lines.slice(0, 2), { dir, waitReady: ['echo'] });
     assert.deepEqual(d.cliJson(['send', 'echo', 'restored', '--wait']), { reply: { n: 3, tags: ['a', 3] } }, 'and across a supervisor crash');
+    await d.printed(/message dead-lettered/);
   } finally {
     await stop(d);
   }
+  const dead = (await records(d.stateDir)).filter((r) => r.type === 'deadletter');
+  assert.deepEqual(dead.map((r) => r.type === 'deadletter' && [r.agent, r.kind, r.reason]), [1, 2].map(() => ['other', 'record', 'no agent named "other" in the config any more']));
   const all = await records(d.stateDir);
   assert.equal(all.filter((r) => r.type === 'checkpoint').length, 3);
   assert.deepEqual(all.filter((r) => r.type === 'denied').map((r) => r.type === 'denied' && [r.agent, r.to, r.kind]), [['echo', 'other', 'sneak']]);
