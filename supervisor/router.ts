@@ -217,7 +217,7 @@ export class Router {
     this.staging.push({ t: 'msg', env, sender, target });
   }
 
-  /** Hand what was staged to the journal, one group per call; without a journal, commit it now. */
+  /** Hand what was staged to the journal as one group commit (staging only happens with a journal). */
   private journalStaged(): void {
     while (this.staging.length && this.journal) {
       const group = this.staging;

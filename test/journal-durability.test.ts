@@ -227,49 +227,58 @@ test('a torn tail is cut at any offset, and damage in a middle segment is moved 
   }
 });
 
-test('retention: settled segments go after journal.retain; over max_size what is owed is carried forward, and survives a crash', { timeout: 180_000 }, async () => {
+test('retention: over max_size, what old segments still owe is carried forward (and survives a crash); settled segments go after retain', { timeout: 180_000 }, async () => {
   const dir = workDir();
+  mkdirSync(join(dir, 'sink'));
   const lines = [
     'journal: { segment_size: 64KiB, max_size: 256KiB, retain: 1s }',
     'agents:',
     consumer(dir, 0),
-    producer(4000, 100),
+    `  sink: { run: ${fixture('consumer.js')}, args: [${join(dir, 'sink/handled.log')}, "0"], owns: [sink], unveil: { sink: rw } }`,
+    // Every 20th message to the sink, after a second in which the test stops the sink.
+    `  producer: { run: ${fixture('producer.js')}, args: [consumer, "8000", "100", sink, "20", "1000"], pledge: ["send:consumer", "send:sink"], after: [consumer, sink] }`,
   ];
-  let d = await startDaemon(lines, { dir, waitReady: ['consumer'] });
+  const sinkNs = (): Set<number> => {
+    const file = join(dir, 'sink/handled.log');
+    return new Set(existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1])) : []);
+  };
+  let d = await startDaemon(lines, { dir, waitReady: ['consumer', 'sink', 'producer'] });
   const jdir = join(d.stateDir, 'journal');
   try {
-    // The consumer is stopped: everything the producer sends is owed, and pins its segments.
-    assert.equal(d.cli(['stop', 'consumer']).code, 0);
-    await until('producer done', () => (/producer done at 4000/.test(d.out()) ? true : undefined), 60_000);
-    // It may have handled the first few before the stop reached it; the rest wait.
-    assert.equal(agentOf(d, 'consumer').mailbox, 4000 - handledNs(dir).size);
-    // Over max_size, the oldest segments' owed messages are copied forward and the segments removed.
+    // The sink is stopped: what is sent to it stays owed, a few records in every segment, pinning them all.
+    assert.equal(d.cli(['stop', 'sink']).code, 0);
+    await until('producer done', () => (/producer done at 8000/.test(d.out()) ? true : undefined), 60_000);
+    await drained(d, 'consumer');
+    assert.equal(agentOf(d, 'sink').mailbox, 400 - sinkNs().size);
     let carried = 0;
-    for (const deadline = Date.now() + 30_000; carried === 0 && Date.now() < deadline; await sleep(200)) {
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(200)) {
       carried = (await records(d.stateDir)).filter((r) => r.type === 'accept' && r.carried !== undefined).length;
+      if (carried > 0 && statusOf(d).supervisor.journal!.bytes <= 256 * 1024) break;
     }
-    assert.ok(carried > 0, 'owed messages were carried forward');
+    const j = statusOf(d).supervisor.journal!;
+    assert.ok(carried > 0, `owed messages were carried forward; journal: ${JSON.stringify(j)}`);
     assert.ok(!existsSync(join(jdir, '0000000000000001.seg')), 'the oldest segment is gone');
+    assert.ok(j.bytes <= 256 * 1024, `within max_size: ${JSON.stringify(j)}`);
+    assert.equal(j.bytes, readdirSync(jdir).filter((f) => f.endsWith('.seg')).reduce((n, f) => n + statSync(join(jdir, f)).size, 0), 'status says what is on disk');
   } finally {
     d.kill('SIGKILL');
     await d.exited;
   }
-  // After a crash, the carried copies are what brings those messages back.
-  d = await startDaemon(lines, { dir, waitReady: ['consumer', 'producer'] });
+  // After a crash, the carried copies are what brings the sink's messages back.
+  d = await startDaemon(lines, { dir, waitReady: ['sink'] });
   try {
-    await until('all 4000 handled', () => (handledNs(dir).size === 4000 ? true : undefined), 60_000);
-    await drained(d, 'consumer');
-    // Everything settled: old segments go once older than retain, leaving the disk use small.
-    await until('settled segments removed', () => {
-      const j = statusOf(d).supervisor.journal!;
-      return j.segments <= 2 ? j : undefined;
+    await until('all 400 handled by the sink', () => (sinkNs().size === 400 ? true : undefined), 60_000);
+    await drained(d, 'sink');
+    // Everything settled: old segments go once older than retain.
+    const j = await until('settled segments removed', () => {
+      const s = statusOf(d).supervisor.journal!;
+      return s.segments <= 2 ? s : undefined;
     }, 30_000);
-    const j = statusOf(d).supervisor.journal!;
-    assert.ok(j.bytes <= 256 * 1024, `${j.bytes} bytes`);
-    assert.equal(j.bytes, readdirSync(jdir).filter((f) => f.endsWith('.seg')).reduce((n, f) => n + statSync(join(jdir, f)).size, 0));
+    assert.ok(j.bytes <= 128 * 1024, `${j.bytes} bytes`);
   } finally {
     await stop(d);
   }
+  assert.deepEqual([...sinkNs()].sort((a, b) => a - b), Array.from({ length: 400 }, (_, i) => i * 20));
 });
 
 test('a full disk: sends are refused with EJOURNAL, the supervisor stays up, nothing accepted is lost', { timeout: 120_000 }, async () => {

@@ -13,7 +13,7 @@ import type { RouterJournal } from '../../supervisor/router.js';
 import type { AnyNewRecord, AnyRecord } from './schema.js';
 import { listSegments, syncDir } from './segment.js';
 import { JournalState } from './state.js';
-import { JournalWriter, type FsyncPolicy, type JournalWriterStats } from './writer.js';
+import { JournalWriter, type Committed, type FsyncPolicy, type JournalWriterStats } from './writer.js';
 import type { RecoveryReport } from './recover.js';
 
 export interface JournalOptions {
@@ -49,6 +49,8 @@ export interface JournalUsage {
 
 export class Journal implements RouterJournal {
   private readonly pins = new Map<number, number>();
+  /** Records written to each segment: with pins, how much of a segment is still live. */
+  private readonly written = new Map<number, number>();
   private sweeping: Promise<void> | undefined;
   private lastError: string | null = null;
   removedSegments = 0;
@@ -65,13 +67,23 @@ export class Journal implements RouterJournal {
     for (const c of recovered.checkpoints.values()) this.pin(c.segment, 1);
   }
 
+  private count(segment: number, n: number): void {
+    this.written.set(segment, (this.written.get(segment) ?? 0) + n);
+  }
+
   static async open(dir: string, opts: JournalOptions): Promise<Journal> {
     const state = new JournalState();
+    const written = new Map<number, number>();
     const writer = await JournalWriter.open(dir, {
       fsync: opts.fsync, intervalMs: opts.intervalMs, segmentBytes: opts.segmentBytes, now: opts.now,
-      onRecord: (r, segment) => state.apply(r as AnyRecord, segment),
+      onRecord: (r, segment) => {
+        state.apply(r as AnyRecord, segment);
+        written.set(segment, (written.get(segment) ?? 0) + 1);
+      },
     });
-    return new Journal(writer, state, opts);
+    const journal = new Journal(writer, state, opts);
+    for (const [segment, n] of written) journal.count(segment, n);
+    return journal;
   }
 
   get dir(): string { return this.writer.dir; }
@@ -81,7 +93,10 @@ export class Journal implements RouterJournal {
   stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void): void {
     this.writer.enqueue(recs, (err, at) => {
       if (err) this.failed(err);
-      else if (live) this.pin(at!.segment, live);
+      else {
+        this.count(at!.segment, recs.length);
+        if (live) this.pin(at!.segment, live);
+      }
       done(err, at?.segment ?? -1);
     });
   }
@@ -90,8 +105,8 @@ export class Journal implements RouterJournal {
     this.writer.enqueue([rec], this.noted);
   }
 
-  private readonly noted = (err: Error | undefined): void => {
-    if (!err) return;
+  private readonly noted = (err: Error | undefined, at: Committed | undefined): void => {
+    if (!err) return this.count(at!.segment, 1);
     this.failed(err);
     this.opts.noteFailed?.(err);
   };
@@ -153,7 +168,9 @@ export class Journal implements RouterJournal {
       const over = total > this.opts.maxBytes;
       if (!over && !(old && !this.pinned(seg.firstSeq))) continue;
       if (this.pinned(seg.firstSeq)) {
-        if (!over) continue;
+        // Copying forward a segment that is mostly live frees little and, while what is owed
+        // exceeds max_size, would copy the same records round after round: leave those.
+        if (!over || this.pinned(seg.firstSeq) * 2 > (this.written.get(seg.firstSeq) ?? 0)) continue;
         const { records, moved } = carrier.live(seg.firstSeq);
         if (records.length) {
           for (const r of records) (r as { carried?: number }).carried = seg.firstSeq;
@@ -161,11 +178,13 @@ export class Journal implements RouterJournal {
             this.writer.enqueue(records, (err, at) => (err ? reject(err) : resolve(at!.segment)));
           });
           this.pin(to, records.length);
+          this.count(to, records.length);
           moved(to);
           this.carriedRecords += records.length;
         }
         this.pins.delete(seg.firstSeq);
       }
+      this.written.delete(seg.firstSeq);
       try {
         await fsp.unlink(seg.path);
       } catch (err) {
