@@ -2,7 +2,7 @@
 // torn-tail and mid-journal damage recovery, a full disk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fsp, fsync as fsyncCb, mkdtempSync, readdirSync, statSync, symlinkSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { promises as fsp, fsync as fsyncCb, mkdtempSync, readdirSync, statSync, symlinkSync, readFileSync, writeFileSync, rmSync, existsSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +10,7 @@ import { decodeRecords, encodeRecord, RecordBatch, type JournalRecord } from '..
 import { listSegments, segmentName, parseSegmentName } from '../logs/journal/segment.js';
 import { JournalWriter } from '../logs/journal/writer.js';
 import { readRecords, recover } from '../logs/journal/recover.js';
+import { Journal } from '../logs/journal/journal.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'outheis-journal-'));
 const jdir = (root: string): string => join(root, 'journal');
@@ -235,4 +236,58 @@ test('records are encoded as plain msgpack: random flat records decode to what w
   const back = decodeRecords(batch.bytes());
   assert.equal(back.length, 300);
   back.forEach((r, i) => assert.deepEqual({ ...r }, expected[i]));
+});
+
+test('Journal.sweep: over max_size, a mostly settled segment has its live records carried forward and goes; a mostly live one stays; settled ones go once old', async () => {
+  const root = tmp();
+  try {
+    const dir = jdir(root);
+    const j = await Journal.open(dir, { fsync: 'none', segmentBytes: 64 * 1024, retainMs: 3600_000, maxBytes: 128 * 1024 });
+    const body = Buffer.alloc(260, 1);
+    let id = 0;
+    // One group of 50 accept records (~15 KB), pinning `live` of them where it lands.
+    const group = (live: number) => new Promise<number>((resolve, reject) => {
+      const recs = Array.from({ length: 50 }, () => ({ type: 'accept' as const, id: ++id, from: 'a', to: 'b', kind: 'k', qos: 'user' as const, body }));
+      j.stage(recs, live, (err, segment) => (err ? reject(err) : resolve(segment)));
+    });
+    const landed: number[] = [];
+    while (new Set(landed).size < 4) landed.push(await group(50));
+    const [a, b, c, tail] = [...new Set(landed)] as [number, number, number, number];
+    // Segment a: all its messages still owed. Segment b: all but 3 acked. c and the tail: all acked.
+    const settle = (segment: number, keep: number) => {
+      const pinned = 50 * landed.filter((s) => s === segment).length;
+      for (let k = 0; k < pinned - keep; k++) j.release(segment);
+    };
+    settle(b, 3);
+    settle(c, 0);
+    settle(tail, 0);
+    assert.deepEqual([j.pinned(b), j.pinned(c), j.pinned(tail)], [3, 0, 0]);
+    assert.ok(j.pinned(a) >= 150);
+    const asked: number[] = [];
+    let movedTo = -1;
+    await j.sweep({
+      live(segment) {
+        asked.push(segment);
+        const records = [1, 2, 3].map((n) => ({ type: 'accept' as const, id: n, from: 'a', to: 'b', kind: 'k', qos: 'user' as const, body }));
+        return { records, moved: (to: number) => (movedTo = to) };
+      },
+    });
+    assert.deepEqual(asked, [b], 'the oldest segment, mostly live, is not copied; the mostly settled one after it is');
+    const left = (await listSegments(dir)).map((s) => s.firstSeq);
+    // b goes (its 3 live records carried); that is enough to be under max_size, so the young, settled c stays.
+    assert.deepEqual(left, [a, c, tail], 'b (carried) is removed; a (live) and c (young) stay');
+    assert.equal(movedTo, j.writer.tailSegment);
+    assert.equal(j.pinned(movedTo), 3);
+    const carried = (await all(dir)).filter((r) => r.carried !== undefined);
+    assert.deepEqual(carried.map((r) => [r.id, r.carried]), [[1, b], [2, b], [3, b]]);
+    // Settled and older than retain: a and c go too, size or not.
+    settle(a, 0);
+    const past = new Date(Date.now() - 2 * 3600_000);
+    for (const s of [a, c]) utimesSync(join(dir, segmentName(s)), past, past);
+    await j.sweep({ live: () => assert.fail('nothing is pinned') });
+    assert.deepEqual((await listSegments(dir)).map((s) => s.firstSeq), [tail]);
+    await j.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
