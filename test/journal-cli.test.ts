@@ -4,7 +4,7 @@
 // then both beside a real supervisor, and replay --live.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { replay } from '../logs/journal/replay.js';
@@ -15,7 +15,7 @@ import { followRecords } from '../logs/journal/tail.js';
 import { JournalWriter } from '../logs/journal/writer.js';
 import { packValue } from '../supervisor/wire/frame.js';
 import { startDaemon } from './helpers/daemon.js';
-import { CLI, fixture, until } from './helpers/harness.js';
+import { CLI, cliReadableBy, fixture, until } from './helpers/harness.js';
 import { scratchDirs } from './helpers/scratch.js';
 
 const scratch = scratchDirs('outheis-journal-cli-');
@@ -209,6 +209,18 @@ test('journal and replay on a state directory without a journal exit 1 and say s
     const r = cli(verb, '--state-dir', state);
     assert.equal(r.code, 1, verb);
     assert.match(r.stderr, /no journal at .*\.outheis\/journal/);
+  }
+});
+
+test('another user is told the journal is not theirs to read, not that there is none', async () => {
+  assert.equal(process.getuid!(), 0, 'this test reads as nobody through setpriv: it needs root (CI runs as root)');
+  const d = await storyJournal();
+  chmodSync(d.state, 0o700);
+  const cliPath = cliReadableBy('nobody');
+  for (const verb of ['journal', 'replay']) {
+    const r = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, cliPath, verb, '--state-dir', d.state], { encoding: 'utf8', env: env() });
+    assert.equal(r.status, 1, `${verb}: ${r.stderr}`);
+    assert.match(r.stderr, /permission denied reading .*\.outheis\/journal: the journal holds message bodies and only the user that runs the supervisor may read it/);
   }
 });
 

@@ -1,7 +1,7 @@
 // `outheis journal`: the journal's records, filtered, as lines or JSON. It reads
 // the segment files directly, so it works whether or not a supervisor is running
 // (like `outheis logs`), and with -f follows the journal as it is written.
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { formatRecord, recordJson } from '../render/journal-record.js';
 import { lastRecords, recordMatcher, scanRecords, type JournalPoint } from '../../logs/journal/query.js';
@@ -30,8 +30,11 @@ export function journalDirOf(argv: TargetArgs): string {
   let isDir = false;
   try {
     isDir = statSync(dir).isDirectory();
-  } catch {
-    // absent: said below
+    accessSync(dir, constants.R_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // The state directory is 0700: only the supervisor's user reads it.
+    if (code === 'EACCES' || code === 'EPERM') throw new ClientError('EACCES', `permission denied reading ${dir}: the journal holds message bodies and only the user that runs the supervisor may read it`);
   }
   if (!isDir) throw new ClientError('ENOENT', `no journal at ${dir}: no supervisor with a journal has run on this state directory yet`);
   return dir;
