@@ -5,7 +5,7 @@
 import type { AgentStateName, AgentStatusJson, StatusResult } from '../../supervisor/control/protocol.js';
 import { stripAnsi, type Paint } from './color.js';
 import { formatBytes, formatCount, formatDuration, formatPercent } from './format.js';
-import { countStates, paintState, renderAgentTable, renderWeakerWarning, STATE_ORDER } from './status.js';
+import { countStates, paintState, renderAgentTable, renderJournalLine, renderWeakerWarning, STATE_ORDER } from './status.js';
 import { fitParts, measureWidth, truncateText } from './table.js';
 
 export type SortKey = 'name' | 'cpu' | 'mem' | 'restarts';
@@ -63,6 +63,7 @@ function renderSummary(s: StatusResult, opts: TopFrameOptions): string[] {
   const queued = agents.reduce((n, a) => n + a.mailbox, 0);
   const inflight = agents.reduce((n, a) => n + a.inflight, 0);
   const restarts = agents.reduce((n, a) => n + a.restarts, 0);
+  const journal = renderJournalLine(s, { width, paint });
   return [
     fitParts([
       { text: paint.bold(`outheis ${sup.version}`), priority: 100 },
@@ -88,6 +89,7 @@ function renderSummary(s: StatusResult, opts: TopFrameOptions): string[] {
       { text: `${queued} queued, ${inflight} in flight`, priority: 80 },
       { text: formatCount(restarts, 'restart'), priority: 70 },
     ], width),
+    ...(journal === null ? [] : [journal]),
   ];
 }
 
