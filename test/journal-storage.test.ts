@@ -1,6 +1,7 @@
 // Journal storage layer on real files: framing, segments, group commit,
 // torn-tail and mid-journal damage recovery, a full disk.
 import { test } from 'node:test';
+import { execFileSync, spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { promises as fsp, fsync as fsyncCb, mkdtempSync, readdirSync, statSync, symlinkSync, readFileSync, writeFileSync, rmSync, existsSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -189,6 +190,31 @@ test('full disk (/dev/full): the append rejects naming ENOSPC', async () => {
     assert.equal(w.lastSeq, 0);
     await w.close();
   } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('a new segment that cannot be created refuses that group only: the tail stays open, and the next roll works', async () => {
+  assert.equal(process.getuid!(), 0, 'this test makes the journal directory immutable (chattr +i): it needs root (CI runs as root)');
+  const root = tmp();
+  const dir = jdir(root);
+  try {
+    const w = await JournalWriter.open(dir, { fsync: 'batch', segmentBytes: 4096 });
+    for (let i = 1; i <= 30; i++) assert.equal(await w.append({ type: 'ack', i, pad: PAD }), i);
+    // No new entries in the directory: the roll the next append needs fails.
+    execFileSync('chattr', ['+i', dir]);
+    let refused = 0;
+    for (let i = 0; i < 40; i++) await w.append({ type: 'ack', big: 'y'.repeat(400) }).catch(() => refused++);
+    assert.ok(refused > 0, 'a roll was needed and refused');
+    execFileSync('chattr', ['-i', dir]);
+    const next = await w.append({ type: 'ack', after: true });
+    await w.close();
+    const recs = await all(dir);
+    assert.equal(recs[recs.length - 1]!.seq, next);
+    assert.equal(recs[recs.length - 1]!.after, true);
+    assert.deepEqual(recs.map((r) => r.seq), Array.from({ length: recs.length }, (_, k) => k + 1), 'refused groups took no seqs');
+  } finally {
+    spawnSync('chattr', ['-i', dir]);
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('a failed write truncates back: acknowledged records survive', async () => {

@@ -231,8 +231,11 @@ export class JournalWriter {
 
   private async roll(firstSeq: number): Promise<void> {
     if (this.policy !== 'none') await this.doFsync();
-    await this.seg.handle.close();
-    this.seg = await openSegment(this.dir, firstSeq);
+    // The new file first: if it cannot be created (a full disk), the old one stays the tail, still open.
+    const next = await openSegment(this.dir, firstSeq);
+    const old = this.seg;
+    this.seg = next;
+    await old.handle.close().catch(() => {});
     this.stats.segmentsOpened++;
     if (this.policy !== 'none') await syncDir(this.dir);
   }
