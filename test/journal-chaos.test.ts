@@ -101,7 +101,7 @@ async function stop(d: Daemon): Promise<void> {
   assert.equal(await d.exited, 0);
 }
 
-test('agent SIGKILL: 20,000 messages to a consumer killed at random moments', { timeout: 240_000 }, async () => {
+test('agent SIGKILL: 20,000 messages to a consumer killed at random moments', { timeout: 240_000 }, async (t) => {
   const d = { dir: chaosDir() };
   const run = await startDaemon(config(d.dir), { dir: d.dir, waitReady: ['consumer', 'producer'] });
   let kills = 0;
@@ -130,10 +130,10 @@ test('agent SIGKILL: 20,000 messages to a consumer killed at random moments', { 
   const restarts = records.filter((r) => r.type === 'restart' && r.agent === 'consumer').length;
   assert.ok(kills >= 3 && restarts >= 3, `${kills} kills, ${restarts} restarts`);
   assert.ok(redelivered > 0, 'a kill with deliveries in flight redelivers them');
-  console.log(`# agent SIGKILL: ${kills} kills, ${hs.length} handlings of ${TOTAL}, ${duplicates} duplicates (all flagged), ${redelivered} flagged`);
+  t.diagnostic(`agent SIGKILL: ${kills} kills, ${hs.length} handlings of ${TOTAL}, ${duplicates} duplicates (all flagged), ${redelivered} flagged`);
 });
 
-test('supervisor SIGKILL mid-stream, started again: nothing accepted is lost', { timeout: 240_000 }, async () => {
+test('supervisor SIGKILL mid-stream, started again: nothing accepted is lost', { timeout: 240_000 }, async (t) => {
   const dir = chaosDir();
   let run = await startDaemon(config(dir), { dir, waitReady: ['consumer', 'producer'] });
   const killedAt = 3000 + Math.floor(Math.random() * 8000);
@@ -160,5 +160,5 @@ test('supervisor SIGKILL mid-stream, started again: nothing accepted is lost', {
   const records = await journalOf(run.stateDir);
   const { duplicates } = checkDelivery(records, handled(dir));
   assert.equal(records.filter((r) => r.type === 'start').length, 2);
-  console.log(`# supervisor SIGKILL after ${before} of ${TOTAL}: ${duplicates} duplicates, all flagged`);
+  t.diagnostic(`supervisor SIGKILL after ${before} of ${TOTAL}: ${duplicates} duplicates, all flagged`);
 });
