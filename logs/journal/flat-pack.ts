@@ -8,16 +8,6 @@
 import { Packr } from 'msgpackr';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
-const keyCache = new Map<string, Buffer>();
-
-function keyBytes(key: string): Buffer {
-  let b = keyCache.get(key);
-  if (!b) {
-    b = packr.pack(key);
-    if (keyCache.size < 256) keyCache.set(key, b);
-  }
-  return b;
-}
 
 /** An upper bound on the bytes writeFlat needs for one value. */
 function valueBound(v: unknown): number {
@@ -37,41 +27,43 @@ function valueBound(v: unknown): number {
 export class FlatPacker {
   /** Bytes needed for the record with `seq` and `at` added; -1 when something in it needs msgpackr. */
   static bound(rec: Record<string, unknown>): number {
-    let n = 5 + 2 * (4 + 9);
+    let n = 3 + 2 * (4 + 9);
     for (const key in rec) {
       const v = rec[key];
       if (v === undefined || key === 'seq' || key === 'at') continue;
       const b = valueBound(v);
       if (b < 0) return -1;
-      n += keyBytes(key).length + b;
+      n += valueBound(key) + b;
     }
     return n;
   }
 
   /** Write `{ seq, at, ...rec }` as a msgpack map at `off`; returns the end offset. Room per bound(). */
   static write(buf: Buffer, off: number, rec: Record<string, unknown>, seq: number, at: number): number {
+    // One pass: the map header is written as a fixmap and patched once the count is known
+    // (a record with 16 or more fields, which none has today, is moved up for a map16 header).
+    const start = off++;
     let count = 2;
-    for (const key in rec) if (rec[key] !== undefined && key !== 'seq' && key !== 'at') count++;
-    if (count < 16) buf[off++] = 0x80 | count;
-    else { buf[off++] = 0xde; buf.writeUInt16BE(count, off); off += 2; }
-    off = writeKey(buf, off, 'seq');
+    off = writeString(buf, off, 'seq');
     off = writeNumber(buf, off, seq);
-    off = writeKey(buf, off, 'at');
+    off = writeString(buf, off, 'at');
     off = writeNumber(buf, off, at);
     for (const key in rec) {
       const v = rec[key];
       if (v === undefined || key === 'seq' || key === 'at') continue;
-      off = writeKey(buf, off, key);
+      off = writeString(buf, off, key);
       off = writeValue(buf, off, v);
+      count++;
     }
-    return off;
+    if (count < 16) {
+      buf[start] = 0x80 | count;
+      return off;
+    }
+    buf.copyWithin(start + 3, start + 1, off);
+    buf[start] = 0xde;
+    buf.writeUInt16BE(count, start + 1);
+    return off + 2;
   }
-}
-
-function writeKey(buf: Buffer, off: number, key: string): number {
-  const k = keyBytes(key);
-  k.copy(buf, off);
-  return off + k.length;
 }
 
 function writeValue(buf: Buffer, off: number, v: unknown): number {
