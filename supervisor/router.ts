@@ -150,6 +150,7 @@ export class Router {
     }
     from.staged.push(seq);
     this.staging.push({ t: 'ckpt', sender: from, seq, epoch: from.epoch, state: Buffer.from(state) });
+    this.checkWindow(from);
   }
 
   /** The first id the next message gets: past every id a journal recovered. */
@@ -194,7 +195,7 @@ export class Router {
       let waiting = this.waitingFor.get(target);
       if (!waiting) this.waitingFor.set(target, (waiting = new Set()));
       waiting.add(from);
-      if (from.parkedCount + from.staged.length > SEND_WINDOW) this.events.fault(from.spec.name, `flooding: ${from.parkedCount + from.staged.length} sends beyond the window of ${SEND_WINDOW}`);
+      this.checkWindow(from);
     } else {
       this.stage(env, from, target, false);
     }
@@ -215,6 +216,18 @@ export class Router {
     target.mailbox.reserved++;
     sender.staged.push(env.seq);
     this.staging.push({ t: 'msg', env, sender, target });
+    this.checkWindow(sender);
+  }
+
+  /**
+   * More unaccepted sends than the window allows means the sender ignores `acc`: a
+   * flood. Checked where they pile up: parked, and waiting for the journal (a
+   * checkpoint needs no mailbox room, so only this bounds what a sender makes the
+   * supervisor hold before a commit).
+   */
+  private checkWindow(sender: Route): void {
+    const held = sender.parkedCount + sender.staged.length;
+    if (held > SEND_WINDOW) this.events.fault(sender.spec.name, `flooding: ${held} sends beyond the window of ${SEND_WINDOW}`);
   }
 
   /** Hand what was staged to the journal as one group commit (staging only happens with a journal). */
