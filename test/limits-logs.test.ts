@@ -74,8 +74,11 @@ test('a 50 MB line and binary junk on stdout do not hurt the supervisor', async 
   const d = await startDaemon(['metrics: { interval: 200ms }', 'agents:', `  noisy: { run: ${fixture('noisy.js')} }`], { waitReady: ['noisy'] });
   t.after(() => stopped(d));
   const rssBefore = d.cliJson<StatusResult>(['status']).supervisor.rss!;
-  const big = d.cli(['send', 'noisy', 'bigline', '{"mb":50}', '--wait', '--timeout', '60s'], { timeout: 90000 });
-  assert.equal(big.code, 0, big.stderr);
+  // Three of them: were lines held, that would be 150 MB; reading them costs churn that the next one reuses.
+  for (let i = 0; i < 3; i++) {
+    const big = d.cli(['send', 'noisy', 'bigline', '{"mb":50}', '--wait', '--timeout', '60s'], { timeout: 90000 });
+    assert.equal(big.code, 0, big.stderr);
+  }
   const junk = d.cli(['send', 'noisy', 'junk', '{"kb":512}', '--wait']);
   assert.equal(junk.code, 0, junk.stderr);
   const log = join(d.stateDir, 'logs', 'noisy.log');
@@ -84,8 +87,9 @@ test('a 50 MB line and binary junk on stdout do not hurt the supervisor', async 
     return text.includes('after the junk') && text.includes('to stderr') ? true : undefined;
   });
   const records = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; stream: string; truncated?: boolean });
-  const cut = records.find((r) => r.truncated);
-  assert.ok(cut, 'the 50 MB line is kept, cut and marked');
+  const cuts = records.filter((r) => r.truncated);
+  assert.equal(cuts.length, 3, 'each 50 MB line is kept, cut and marked');
+  const cut = cuts[0]!;
   assert.equal(Buffer.byteLength(cut.msg), 64 * 1024, 'cut at logs.max_line');
   assert.ok(records.some((r) => r.msg === 'after the big line'), 'the next line is intact');
   assert.ok(records.some((r) => r.stream === 'stderr' && r.msg === 'to stderr'));
@@ -94,8 +98,9 @@ test('a 50 MB line and binary junk on stdout do not hurt the supervisor', async 
   const after = d.cliJson<StatusResult>(['status']);
   assert.equal(after.supervisor.pid, d.proc.pid);
   assert.equal(after.agents[0]!.restarts, 0);
-  // Holding the line would cost at least its 50 MB; what is left is the churn of reading it in 64 KiB chunks.
-  assert.ok(after.supervisor.rss! - rssBefore < 48 * 1024 * 1024, `supervisor RSS grew by ${((after.supervisor.rss! - rssBefore) / 2 ** 20).toFixed(1)} MiB`);
+  t.diagnostic(`supervisor RSS grew by ${((after.supervisor.rss! - rssBefore) / 2 ** 20).toFixed(1)} MiB over three 50 MB lines`);
+  // Holding the lines would cost at least their 150 MB; what is left is the churn of reading them in 64 KiB chunks.
+  assert.ok(after.supervisor.rss! - rssBefore < 100 * 1024 * 1024, `supervisor RSS grew by ${((after.supervisor.rss! - rssBefore) / 2 ** 20).toFixed(1)} MiB`);
 });
 
 test('limits.cpu: an agent over its CPU share for several samples in a row is restarted, with the reason', async (t) => {
