@@ -264,7 +264,7 @@ describe('defaults and resolution', () => {
           qos: 'realtime',
           pledge: ['fly', 'send:', 'send:bad name'],
           env: ['1X', 'A-B'],
-          limits: { nofile: 0, nproc: 1.5, cpu: '0%', memory: 256 },
+          limits: { nofile: 0, nproc: 1.5, cpu: '0%', memory: 256, frame: '32MiB' },
           args: [1],
           start_timeout: '0',
           user: 'no body',
@@ -276,6 +276,9 @@ describe('defaults and resolution', () => {
     assert.match(issueAt(issues, 'journal.max_attempts').message, /at least 1, got 0/);
     assert.equal(issueAt(issues, 'journal.segment_size').message, 'expected a segment size of at least 64KiB');
     assert.match(issueAt(issues, 'journal.retain').message, /bare number has no unit/);
+    // Retention needs room for a tail and one segment more.
+    const small = issuesFor({ journal: { max_size: '1MiB' }, agents: { a: { run: 'a.js' } } });
+    assert.match(issueAt(small, 'journal.max_size').message, /at least two segments' worth \(2 × segment_size = 134217728 bytes\)/);
     issueAt(issues, 'supervisor.strategy');
     assert.match(issueAt(issues, 'supervisor.intensity').message, /at least 0, got -1/);
     assert.equal(issueAt(issues, 'supervisor.period').message, 'expected a period greater than 0, got 0');
@@ -286,6 +289,7 @@ describe('defaults and resolution', () => {
     assert.match(issueAt(issues, 'agents.a.limits.nproc').message, /expected an integer, got 1.5/);
     issueAt(issues, 'agents.a.limits.cpu');
     assert.match(issueAt(issues, 'agents.a.limits.memory').message, /got 256 \(a bare number/);
+    assert.equal(issueAt(issues, 'agents.a.limits.frame').message, 'expected a frame size of at most 16MiB (one message is one journal record)');
     assert.equal(issueAt(issues, 'agents.a.args.0').message, 'expected a string, got 1');
     issueAt(issues, 'agents.a.start_timeout');
     issueAt(issues, 'agents.a.user');

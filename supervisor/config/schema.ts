@@ -114,7 +114,8 @@ const limitsSchema = strict({
   nofile: z.int().min(1).optional(),
   nproc: z.int().min(1).optional(),
   cpu: mustBePositive(percentSchema, 'a cpu share').optional(),
-  frame: mustBePositive(sizeSchema.prefault('1MiB'), 'a frame size'),
+  // A message is one journal record, and records are capped at 16 MiB (logs/journal/record.ts).
+  frame: mustBePositive(sizeSchema.prefault('1MiB'), 'a frame size').refine((n) => n <= 16 * 1024 * 1024, 'expected a frame size of at most 16MiB (one message is one journal record)'),
   mailbox: z.int().min(1).default(10_000),
 });
 
