@@ -5,9 +5,11 @@
 // Retention works on whole segments. A segment is pinned while it holds the accept
 // record of a message still owed or an agent's latest checkpoint. A segment that is
 // not pinned and older than `retain` is removed. While the journal is over
-// `maxBytes`, the oldest segments go regardless: what still pins one is copied
-// forward (a carried accept or checkpoint) before it is removed, so the disk use
-// stays bounded by `maxBytes` plus what is actually owed.
+// `maxBytes`, the oldest segments go even if young or pinned: what still pins one
+// is copied forward (a carried accept or checkpoint) before it is removed. A
+// segment more than half live is left: copying it frees little, and would recopy
+// the same records every pass while more is owed than `maxBytes`. Disk use stays
+// bounded by `maxBytes` plus about twice what is actually owed.
 import { promises as fsp } from 'node:fs';
 import type { RouterJournal } from '../../supervisor/router.js';
 import type { AnyNewRecord, AnyRecord } from './schema.js';
@@ -141,8 +143,8 @@ export class Journal implements RouterJournal {
   idle(): Promise<void> { return this.writer.idle(); }
 
   /**
-   * Remove what retention allows; see the header. Runs one pass at a time; the tail
-   * segment is never removed. Resolves with the number of segments removed.
+   * Remove what retention allows; see the header. One pass at a time (a call during a
+   * pass joins it); the tail segment is never removed.
    */
   sweep(carrier: Carrier): Promise<void> {
     this.sweeping ??= this.doSweep(carrier).finally(() => (this.sweeping = undefined));
