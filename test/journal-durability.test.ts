@@ -219,6 +219,9 @@ test('a torn tail is cut at any offset, and damage in a middle segment is moved 
     assert.ok(moved.movedTo.startsWith(join(jdir, 'damaged')));
     assert.equal(statSync(moved.movedTo).size, moved.bytes);
     assert.ok(statSync(middle.path).size < bytes.length, 'the segment keeps its good part');
+    // status says so too, for as long as this supervisor runs.
+    assert.deepEqual(statusOf(d).supervisor.journal!.damaged.map((x) => x.movedTo), [moved.movedTo]);
+    assert.match(d.cli(['status']).stdout, /DAMAGE MOVED ASIDE at start: .*damaged/);
     // The supervisor runs and routes on top of it.
     assert.equal(d.cli(['send', 'consumer', 'item', '{"n":99999}']).code, 0);
     await until('handled', () => (handledNs(dir).has(99999) ? true : undefined));

@@ -203,7 +203,7 @@ const fixture: StatusResult = {
   supervisor: {
     pid: 4242, version: '0.1.0', startedAt: NOW - 185_000, uptimeMs: 185_000, cpu: 0.4, rss: 71.2 * MiB,
     config: '/srv/outheis/outheis.yaml', stateDir: '/srv/outheis/.outheis', stopping: false,
-    journal: { dir: '/srv/outheis/.outheis/journal', bytes: 3.5 * MiB, segments: 2, lastSeq: 48_213, fsync: 'batch', failures: 0, lastError: null, maxAttempts: 5, maxBytes: 1024 * MiB, retainMs: 86_400_000 },
+    journal: { dir: '/srv/outheis/.outheis/journal', bytes: 3.5 * MiB, segments: 2, lastSeq: 48_213, fsync: 'batch', failures: 0, lastError: null, maxAttempts: 5, maxBytes: 1024 * MiB, retainMs: 86_400_000, damaged: [] },
   },
   agents: [
     agent({ name: 'data', group: 'core', pid: 31337, restarts: 2, memoryLimit: 256 * MiB, rss: 241 * MiB, mailbox: 3, inflight: 1, qos: 'utility', isolation: { layers: ['env', 'fds', 'rlimits'], weaker: false }, lastExit: exit({ signal: 'SIGKILL', reason: 'memory limit: rss 301 MiB over 256 MiB' }) }),
@@ -290,6 +290,8 @@ test('renderStatus: the journal line leads with a failing journal and names dead
   assert.equal(lines[1], 'JOURNAL FAILING (3): journal write failed: ENOSPC (no space left on device) · journal 3.5M/1.0G in 2 segments · seq 48213 · fsync batch · 3 dead letters (a 2, c 1)');
   const narrow = stripAnsi(renderStatus(failing, { now: NOW, width: 60, paint: color }).split('\n')[1]!);
   assert.match(narrow, /^JOURNAL FAILING/, 'the failure survives a narrow terminal');
+  const damaged: StatusResult = { ...fixture, supervisor: { ...fixture.supervisor, journal: { ...fixture.supervisor.journal!, damaged: [{ file: '/j/0000000000000001.seg', movedTo: '/j/damaged/0000000000000001.seg.4096', bytes: 512, reason: 'CRC mismatch' }] } } };
+  assert.match(renderStatus(damaged, { now: NOW, paint: plain }).split('\n')[1]!, /^DAMAGE MOVED ASIDE at start: \/j\/damaged\/0000000000000001\.seg\.4096 · journal /);
   const none = renderStatus({ ...fixture, supervisor: { ...fixture.supervisor, journal: null } }, { now: NOW, paint: plain }).split('\n');
   assert.equal(none[1], '');
 });

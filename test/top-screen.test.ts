@@ -86,12 +86,13 @@ test('renderTopFrame: few agents show in full, without "more", and without escap
 
 test('renderTopFrame: with a journal, its line (disk use, seq, a failing journal first) joins the summary', () => {
   const s = status(3);
-  s.supervisor.journal = { dir: '/j', bytes: 3 * MiB, segments: 1, lastSeq: 812, fsync: 'batch', failures: 0, lastError: null, maxAttempts: 5, maxBytes: 1024 * MiB, retainMs: 1 };
+  const journal = { dir: '/j', bytes: 3 * MiB, segments: 1, lastSeq: 812, fsync: 'batch', failures: 0, lastError: null as string | null, maxAttempts: 5, maxBytes: 1024 * MiB, retainMs: 1, damaged: [] };
+  s.supervisor.journal = journal;
   const frame = renderTopFrame(s, { now: NOW, width: 120, height: 40, paint: plain });
   assert.equal(frame[3], 'journal 3.0M/1.0G in 1 segment · seq 812 · fsync batch');
   assert.equal(frame[4], '', 'then the blank line before the table');
-  s.supervisor.journal.failures = 2;
-  s.supervisor.journal.lastError = 'journal write failed: ENOSPC';
+  journal.failures = 2;
+  journal.lastError = 'journal write failed: ENOSPC';
   assert.match(renderTopFrame(s, { now: NOW, width: 80, height: 24, paint: plain })[3]!, /^JOURNAL FAILING \(2\): journal write failed: ENOSPC/);
   assert.equal(renderTopFrame(status(3), { now: NOW, width: 120, height: 40, paint: plain })[3], '', 'no journal, no line');
 });

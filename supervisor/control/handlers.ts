@@ -22,7 +22,8 @@ async function journalOf(sup: Supervisor): Promise<JournalStatusJson | null> {
   if (!sup.journal) return null;
   const { removedSegments: _r, carriedRecords: _c, ...usage } = await sup.journal.usage();
   const cfg = sup.config.journal;
-  return { ...usage, maxAttempts: cfg.max_attempts, maxBytes: cfg.max_size, retainMs: cfg.retain };
+  const damaged = sup.journal.recovery.movedAside.map((m) => ({ file: m.file, movedTo: m.to, bytes: m.bytes, reason: m.reason }));
+  return { ...usage, maxAttempts: cfg.max_attempts, maxBytes: cfg.max_size, retainMs: cfg.retain, damaged };
 }
 
 export async function statusOf(sup: Supervisor): Promise<StatusResult> {

@@ -101,6 +101,8 @@ export interface JournalStatusJson {
   failures: number;
   lastError: string | null;
   maxAttempts: number;
+  /** where recovery at this start moved damaged records aside (journal/damaged/…): the operator should look */
+  damaged: { file: string; movedTo: string; bytes: number; reason: string }[];
   /** journal.max_size and journal.retain, as configured */
   maxBytes: number;
   retainMs: number;
