@@ -82,6 +82,14 @@ export interface RouterJournal {
   release(segment: number): void;
 }
 
+/** The journal record of an accepted message; `attempts` on a copy carried forward by retention. */
+export function acceptRecord(e: Envelope, attempts?: number): NewRecordOf<'accept'> {
+  const rec: NewRecordOf<'accept'> = { type: 'accept', id: e.id, from: e.from, to: e.to, kind: e.kind, qos: e.qos, body: e.body };
+  if (e.req) rec.req = true;
+  if (attempts !== undefined) rec.attempts = attempts;
+  return rec;
+}
+
 /** A send or checkpoint on its way into the journal. */
 type Staged =
   | { t: 'msg'; env: Envelope; sender: Route; target: Route }
@@ -235,22 +243,10 @@ export class Router {
     while (this.staging.length && this.journal) {
       const group = this.staging;
       this.staging = [];
-      const recs: AnyNewRecord[] = [];
-      let live = 0;
-      for (const s of group) {
-        if (s.t === 'ckpt') {
-          recs.push({ type: 'checkpoint', agent: s.sender.spec.name, state: s.state });
-          live++;
-          continue;
-        }
-        const e = s.env;
-        const rec: NewRecordOf<'accept'> = { type: 'accept', id: e.id, from: e.from, to: e.to, kind: e.kind, qos: e.qos, body: e.body };
-        if (e.req) rec.req = true;
-        recs.push(rec);
-        live++;
-      }
+      const recs: AnyNewRecord[] = group.map((s) => (s.t === 'ckpt' ? { type: 'checkpoint', agent: s.sender.spec.name, state: s.state } : acceptRecord(s.env)));
       this.inJournal++;
-      this.journal.stage(recs, live, (err, segment) => {
+      // Every record of a group is live (a message owed, a latest checkpoint) until settled.
+      this.journal.stage(recs, recs.length, (err, segment) => {
         this.inJournal--;
         this.commit(group, err, segment);
         this.flushAccepts();

@@ -11,7 +11,7 @@ import type { IsolationPlans } from '../policies/isolation.js';
 import { AgentSlot, type AgentStatus } from './agent-slot.js';
 import type { Config } from './config/index.js';
 import { OperatorOutlet } from './operator.js';
-import { OPERATOR, Router } from './router.js';
+import { acceptRecord, OPERATOR, Router } from './router.js';
 import { applyNice } from './nice.js';
 import { treeSpecOf } from './tree-spec.js';
 import { terminate } from './terminate.js';
@@ -241,9 +241,7 @@ export class Supervisor extends EventEmitter {
       for (const e of slot.route.mailbox.all()) {
         if (e.segment !== segment || e.done) continue;
         envs.push(e);
-        const rec: AnyNewRecord = { type: 'accept', id: e.id, from: e.from, to: e.to, kind: e.kind, qos: e.qos, body: e.body, attempts: e.attempts };
-        if (e.req) rec.req = true;
-        records.push(rec);
+        records.push(acceptRecord(e, e.attempts));
       }
     }
     const ckpts = [...this.slots.values()].filter((s) => s.checkpoint?.segment === segment).map((s) => ({ slot: s, ckpt: s.checkpoint! }));

@@ -45,8 +45,6 @@ export interface JournalUsage {
   /** Writes that failed since start (a full disk, an I/O error). */
   failures: number;
   lastError: string | null;
-  removedSegments: number;
-  carriedRecords: number;
 }
 
 export class Journal implements RouterJournal {
@@ -55,8 +53,6 @@ export class Journal implements RouterJournal {
   private readonly written = new Map<number, number>();
   private sweeping: Promise<void> | undefined;
   private lastError: string | null = null;
-  removedSegments = 0;
-  carriedRecords = 0;
 
   private constructor(
     readonly writer: JournalWriter,
@@ -115,11 +111,6 @@ export class Journal implements RouterJournal {
 
   private failed(err: Error): void {
     this.lastError = err.message;
-  }
-
-  /** Append and wait for it: lifecycle points the caller orders itself by (start, stop). */
-  append(rec: AnyNewRecord): Promise<number> {
-    return this.writer.append(rec);
   }
 
   pin(segment: number, n: number): void {
@@ -182,7 +173,6 @@ export class Journal implements RouterJournal {
           this.pin(to, records.length);
           this.count(to, records.length);
           moved(to);
-          this.carriedRecords += records.length;
         }
         this.pins.delete(seg.firstSeq);
       }
@@ -195,10 +185,7 @@ export class Journal implements RouterJournal {
       total -= seg.size;
       removed++;
     }
-    if (removed) {
-      await syncDir(this.dir);
-      this.removedSegments += removed;
-    }
+    if (removed) await syncDir(this.dir);
   }
 
   async usage(): Promise<JournalUsage> {
@@ -209,7 +196,7 @@ export class Journal implements RouterJournal {
     }
     return {
       dir: this.dir, bytes, segments: segs.length, lastSeq: this.writer.lastSeq, fsync: this.writer.policy,
-      failures: this.writer.stats.failures, lastError: this.lastError, removedSegments: this.removedSegments, carriedRecords: this.carriedRecords,
+      failures: this.writer.stats.failures, lastError: this.lastError,
     };
   }
 

@@ -32,12 +32,9 @@ export interface Checkpoint {
 export interface AgentHistory {
   /** A process of it was running (spawned, not exited). */
   up: boolean;
-  ready: boolean;
   pid: number | null;
-  spawns: number;
   /** Restarts since the supervisor run began, as `status` counts them. */
   restarts: number;
-  restartsTotal: number;
   lastExit: { at: number; code: number | null; signal: string | null; reason: string; clean: boolean } | null;
   /** Dead letters since the supervisor run began. */
   deadLetters: number;
@@ -51,16 +48,13 @@ export interface SupervisorHistory {
   runs: number;
 }
 
-const newAgent = (): AgentHistory => ({ up: false, ready: false, pid: null, spawns: 0, restarts: 0, restartsTotal: 0, lastExit: null, deadLetters: 0 });
+const newAgent = (): AgentHistory => ({ up: false, pid: null, restarts: 0, lastExit: null, deadLetters: 0 });
 
 export class JournalState {
   lastSeq = 0;
   lastAt = 0;
   /** The highest message id seen: the next run's ids start past it. */
   maxId = 0;
-  records = 0;
-  accepted = 0;
-  acked = 0;
   deadLetters = 0;
   readonly owed = new Map<number, OwedMessage>();
   readonly checkpoints = new Map<string, Checkpoint>();
@@ -74,7 +68,6 @@ export class JournalState {
   }
 
   apply(r: AnyRecord, segment = -1): void {
-    this.records++;
     this.lastSeq = r.seq;
     this.lastAt = r.at;
     switch (r.type) {
@@ -86,7 +79,6 @@ export class JournalState {
           known.segment = segment;
           return;
         }
-        if (r.carried === undefined) this.accepted++;
         this.owed.set(r.id, {
           id: r.id, seq: r.seq, at: r.at, from: r.from, to: r.to, kind: r.kind, qos: r.qos, req: r.req === true,
           body: r.body, attempts: r.attempts ?? 0, segment,
@@ -100,7 +92,7 @@ export class JournalState {
         }
         return;
       case 'ack':
-        for (const id of r.ids) if (this.owed.delete(id)) this.acked++;
+        for (const id of r.ids) this.owed.delete(id);
         return;
       case 'deadletter':
         this.owed.delete(r.id);
@@ -113,29 +105,26 @@ export class JournalState {
       case 'start':
         // A new run: whatever the last one left running died with it (agents never outlive their supervisor).
         Object.assign(this.supervisor, { pid: r.pid, startedAt: r.at, running: true, runs: this.supervisor.runs + 1 });
-        for (const a of this.agents.values()) Object.assign(a, { up: false, ready: false, pid: null, restarts: 0, deadLetters: 0 });
+        for (const a of this.agents.values()) Object.assign(a, { up: false, pid: null, restarts: 0, deadLetters: 0 });
         return;
       case 'stop':
         this.supervisor.running = false;
-        for (const a of this.agents.values()) Object.assign(a, { up: false, ready: false, pid: null });
+        for (const a of this.agents.values()) Object.assign(a, { up: false, pid: null });
         return;
       case 'spawn':
-        Object.assign(this.agent(r.agent), { up: true, ready: false, pid: r.pid });
-        this.agent(r.agent).spawns++;
+        Object.assign(this.agent(r.agent), { up: true, pid: r.pid });
         return;
       case 'ready':
-        Object.assign(this.agent(r.agent), { ready: true, pid: r.pid });
+        this.agent(r.agent).pid = r.pid;
         return;
       case 'exit':
         Object.assign(this.agent(r.agent), {
-          up: false, ready: false, pid: null,
+          up: false, pid: null,
           lastExit: { at: r.at, code: r.code, signal: r.signal, reason: r.reason, clean: r.clean },
         });
         return;
       case 'restart': {
-        const a = this.agent(r.agent);
-        a.restarts++;
-        a.restartsTotal++;
+        this.agent(r.agent).restarts++;
         return;
       }
       case 'escalate': case 'limit': case 'reload': case 'denied':

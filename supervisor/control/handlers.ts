@@ -4,10 +4,7 @@ import type { Supervisor } from '../supervisor.js';
 import type { AgentStatus } from '../agent-slot.js';
 import { ControlError, type Handler } from './server.js';
 import type { AgentStatusJson, JournalStatusJson, StatusResult } from './protocol.js';
-
 import { VERSION } from '../version.js';
-
-export { VERSION };
 
 function agentJson(a: AgentStatus): AgentStatusJson {
   return {
@@ -20,7 +17,7 @@ function agentJson(a: AgentStatus): AgentStatusJson {
 
 async function journalOf(sup: Supervisor): Promise<JournalStatusJson | null> {
   if (!sup.journal) return null;
-  const { removedSegments: _r, carriedRecords: _c, ...usage } = await sup.journal.usage();
+  const usage = await sup.journal.usage();
   const cfg = sup.config.journal;
   const damaged = sup.journal.recovery.movedAside.map((m) => ({ file: m.file, movedTo: m.to, bytes: m.bytes, reason: m.reason }));
   return { ...usage, maxAttempts: cfg.max_attempts, maxBytes: cfg.max_size, retainMs: cfg.retain, damaged };
