@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentConfig, Config } from '../supervisor/config/index.js';
-import type { Machine } from './machine.js';
+import { which, type Machine } from './machine.js';
 import type { Account } from './users.js';
 
 /** The layer names `status` and `doctor` show. */
@@ -29,7 +29,13 @@ export interface SandboxPlan {
   account: Account | undefined;
 }
 
-const NICE: Record<AgentConfig['qos'], number> = { interactive: 1, user: 2, utility: 5, background: 10 };
+/**
+ * CPU priority by QoS class, added to the supervisor's own niceness. Agents always run
+ * below the supervisor, so that busy agents cannot starve the router. Applied once,
+ * by `nice` at the head of the chain, so every process of the sandbox starts with it:
+ * a renice after spawn would race with the exec chain and land on some processes only.
+ */
+export const NICE: Record<AgentConfig['qos'], number> = { interactive: 1, user: 2, utility: 5, background: 10 };
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const requireHere = createRequire(import.meta.url);
@@ -43,7 +49,7 @@ export function sdkPaths(forOthers = false): { real: string[]; mounts: [string, 
   const files: [string, string][] = [
     [join(root, 'package.json'), 'package.json'],
     [join(root, 'dist/workers'), 'dist/workers'],
-    [join(root, 'dist/supervisor/wire'), 'dist/supervisor/wire'],
+    [join(root, 'dist/protocol'), 'dist/protocol'],
     [msgpackr, 'node_modules/msgpackr'],
   ];
   // bubblewrap runs as the agent's uid, so it must reach what it binds: an install
@@ -123,7 +129,7 @@ export function planSandbox(agent: AgentConfig, ctx: PlanContext): SandboxPlan {
   const pledged = (p: string) => agent.pledge.includes(p);
 
   // 1. CPU priority by QoS class, before anything else runs
-  if (machine.nice) argv.push(machine.nice, '-n', String(NICE[agent.qos]));
+  argv.push(...niceStep(agent.qos, machine.nice));
 
   // 2. a uid of its own (root only): no supplementary groups, no_new_privs, no capabilities
   if (machine.root) {
@@ -224,6 +230,11 @@ export function heapFlags(memory: number): string[] {
 }
 
 /** The plan when isolation is off on purpose (--allow-weaker-isolation with nothing to apply, or tests): node alone. */
+/** The chain's first step: the QoS class's niceness, inherited by everything it execs. */
+function niceStep(qos: AgentConfig['qos'], nice: string | undefined): string[] {
+  return nice ? [nice, '-n', String(NICE[qos])] : [];
+}
+
 export function planUnsandboxed(agent: AgentConfig, nodeArgs: string[] = []): SandboxPlan {
-  return { argv: [process.execPath, ...nodeArgs, agent.run, ...agent.args], layers: [LAYERS.env, LAYERS.fds], missing: [], namespaced: false, account: undefined };
+  return { argv: [...niceStep(agent.qos, which('nice')), process.execPath, ...nodeArgs, agent.run, ...agent.args], layers: [LAYERS.env, LAYERS.fds], missing: [], namespaced: false, account: undefined };
 }

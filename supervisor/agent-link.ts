@@ -3,8 +3,8 @@
 // reported as a fault (the agent gets killed and restarted by policy); it never
 // throws into the supervisor.
 import type { Socket } from 'node:net';
-import { FrameError, FrameReader, FrameWriter, packValue, unpackValue } from './wire/frame.js';
-import { agentHeaderSchema, type AgentHeader, type SupervisorHeader } from './wire/header.js';
+import { FrameError, FrameReader, FrameWriter, packValue, unpackValue } from '../protocol/frame.js';
+import { agentHeaderSchema, type AgentHeader, type SupervisorHeader } from '../protocol/header.js';
 
 export interface LinkEvents {
   frame(header: AgentHeader, body: Buffer): void;

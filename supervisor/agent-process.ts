@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { ENV } from './wire/protocol.js';
+import { ENV } from '../protocol/constants.js';
 
 export interface SpawnSpec {
   name: string;

@@ -3,7 +3,7 @@ import type { AgentLink } from './agent-link.js';
 import type { AgentProcess, ExitInfo } from './agent-process.js';
 import type { AgentConfig } from './config/index.js';
 import type { Route } from './router.js';
-import type { Qos } from './wire/header.js';
+import type { Qos } from '../protocol/header.js';
 
 export type AgentState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'failed';
 

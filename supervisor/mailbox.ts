@@ -3,7 +3,7 @@
 // scheduling), FIFO within a class. Delivery is windowed: at most `prefetch`
 // messages are in flight (delivered, not yet acked), so a backlog waits here,
 // where priority still applies, instead of in a kernel pipe where it would not.
-import { QOS, type Qos } from './wire/header.js';
+import { QOS, type Qos } from '../protocol/header.js';
 
 export interface Envelope {
   id: number;

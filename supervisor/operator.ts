@@ -2,9 +2,9 @@
 // with send:* and no mailbox of its own. It uses the agents' own Outbox: the same
 // send window, the same settling of accepts, refusals and replies; only its frames
 // go straight into the router instead of down a pipe.
-import { Outbox, type FrameOut } from '../workers/outbox.js';
+import { Outbox, type FrameOut } from '../protocol/outbox.js';
 import type { Outlet, Route, Router } from './router.js';
-import type { Qos, SupervisorHeader } from './wire/header.js';
+import type { Qos, SupervisorHeader } from '../protocol/header.js';
 
 interface SendHeader { t: 'send'; seq: number; to: string; kind: string; qos?: Qos; req?: true }
 

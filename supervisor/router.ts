@@ -9,9 +9,12 @@
 // too, without holding anything up: losing the last few of those to a crash only
 // means a redelivery, which is flagged.
 import type { AnyNewRecord, NewRecordOf } from '../logs/journal/schema.js';
+import type { RouterJournal } from '../logs/journal/port.js';
+
+export type { RouterJournal };
 import { Fifo, Mailbox, type Envelope } from './mailbox.js';
-import type { AgentHeader, ErrorCode, Qos, SupervisorHeader, WireError } from './wire/header.js';
-import { SEND_WINDOW, fitsFrame } from './wire/protocol.js';
+import type { AgentHeader, ErrorCode, Qos, SupervisorHeader, WireError } from '../protocol/header.js';
+import { SEND_WINDOW, fitsFrame } from '../protocol/constants.js';
 
 export { SEND_WINDOW };
 
@@ -70,16 +73,6 @@ export interface RouterEvents {
   deadLettered?(env: Envelope, reason: string): void;
   /** A group could not be journaled: its sends were refused. */
   journalFailed?(err: Error, refused: number): void;
-}
-
-/** Where the router makes things durable (logs/journal/journal.ts); without one, everything is accepted at once. */
-export interface RouterJournal {
-  /** Journal records as one group; `done` runs once, when they are durable or have failed. */
-  stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void): void;
-  /** Journal a record nobody waits for. */
-  note(rec: AnyNewRecord): void;
-  /** A live message (or checkpoint) in `segment` is settled: retention may take the segment once none are left. */
-  release(segment: number): void;
 }
 
 /** The journal record of an accepted message; `attempts` on a copy carried forward by retention. */

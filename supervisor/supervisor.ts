@@ -12,7 +12,6 @@ import { AgentSlot, type AgentStatus } from './agent-slot.js';
 import type { Config } from './config/index.js';
 import { OperatorOutlet } from './operator.js';
 import { acceptRecord, OPERATOR, Router } from './router.js';
-import { applyNice } from './nice.js';
 import { treeSpecOf } from './tree-spec.js';
 import { terminate } from './terminate.js';
 import { SupervisionTree, type Action } from './tree/index.js';
@@ -351,7 +350,6 @@ export class Supervisor extends EventEmitter {
       return this.exited(slot, undefined, { code: null, signal: null }, `spawn failed: ${(err as Error).message}`);
     }
     slot.proc = proc;
-    applyNice(proc.pid, cfg.qos);
     slot.spawnedAt = Date.now();
     slot.readyAt = 0;
     slot.fault = undefined;

@@ -13,7 +13,7 @@ import type { AnyNewRecord } from '../logs/journal/schema.js';
 import { listSegments } from '../logs/journal/segment.js';
 import { followRecords } from '../logs/journal/tail.js';
 import { JournalWriter } from '../logs/journal/writer.js';
-import { packValue } from '../supervisor/wire/frame.js';
+import { packValue } from '../protocol/frame.js';
 import { startDaemon } from './helpers/daemon.js';
 import { CLI, cliReadableBy, fixture, until } from './helpers/harness.js';
 import { scratchDirs } from './helpers/scratch.js';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Mailbox, type Envelope } from '../supervisor/mailbox.js';
-import { QOS, type Qos } from '../supervisor/wire/header.js';
+import { QOS, type Qos } from '../protocol/header.js';
 import { rng } from './helpers/rng.js';
 
 const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OPERATOR, SEND_WINDOW, type Route } from '../supervisor/router.js';
-import { unpackValue } from '../supervisor/wire/frame.js';
-import type { AgentHeader, MsgHeader, Qos, SupervisorHeader } from '../supervisor/wire/header.js';
+import { unpackValue } from '../protocol/frame.js';
+import type { AgentHeader, MsgHeader, Qos, SupervisorHeader } from '../protocol/header.js';
 import { rng } from './helpers/rng.js';
 import { assertRejBeforeCoveringAcc, body, fixture, Recorder, send } from './helpers/router-fixture.js';
 

@@ -3,8 +3,8 @@
 // for byte. agentHeaderSchema must accept exactly the agent's frame types.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameError, FrameReader, FrameWriter, PREFIX, encodeFrame, frameBytes, packValue, unpackValue } from '../supervisor/wire/frame.js';
-import { agentHeaderSchema } from '../supervisor/wire/header.js';
+import { FrameError, FrameReader, FrameWriter, PREFIX, encodeFrame, frameBytes, packValue, unpackValue } from '../protocol/frame.js';
+import { agentHeaderSchema } from '../protocol/header.js';
 
 interface Got { header: Buffer; body: Buffer }
 

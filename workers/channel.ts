@@ -1,8 +1,8 @@
 // The agent's end of fd 3. Frames written in one tick leave in one write.
 import { readSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { FrameReader, FrameWriter, unpackValue } from '../supervisor/wire/frame.js';
-import type { SupervisorHeader } from '../supervisor/wire/header.js';
+import { FrameReader, FrameWriter, unpackValue } from '../protocol/frame.js';
+import type { SupervisorHeader } from '../protocol/header.js';
 
 export type FrameHandler = (header: SupervisorHeader, body: Buffer) => void;
 

@@ -1,16 +1,17 @@
 // outheis/worker: the agent side. An agent is a plain Node program that imports
 // `agent`, registers handlers, and calls `ready()`. Everything it says leaves on
 // fd 3; the supervisor stamps who said it.
-import { unpackValue } from '../supervisor/wire/frame.js';
-import { ENV } from '../supervisor/wire/protocol.js';
-import type { MsgHeader, Qos, SupervisorHeader } from '../supervisor/wire/header.js';
+import { unpackValue } from '../protocol/frame.js';
+import { ENV } from '../protocol/constants.js';
+import type { MsgHeader, Qos, SupervisorHeader } from '../protocol/header.js';
 import { AgentChannel, readInitFrame } from './channel.js';
-import { OutheisError } from './errors.js';
-import { Outbox, encodeBody } from './outbox.js';
+import { OutheisError } from '../protocol/errors.js';
+import { Outbox, encodeBody } from '../protocol/outbox.js';
 
-export { OutheisError, EDENIED, ENOAGENT, ETIMEDOUT, EHANDLER, ETOOBIG, ESHUTDOWN } from './errors.js';
-export type { ErrorCode } from './errors.js';
-export type { Qos } from '../supervisor/wire/header.js';
+export { OutheisError, EDENIED, ENOAGENT, ETIMEDOUT, EHANDLER, ETOOBIG, ESHUTDOWN, EJOURNAL } from '../protocol/errors.js';
+export { ERROR_CODES } from '../protocol/constants.js';
+export type { ErrorCode } from '../protocol/errors.js';
+export type { Qos } from '../protocol/header.js';
 
 export interface Message<B = unknown> {
   id: number;

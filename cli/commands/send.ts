@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { parseDuration } from '../../supervisor/config/units.js';
-import { QOS } from '../../supervisor/wire/protocol.js';
+import { QOS } from '../../protocol/constants.js';
 import { ask } from '../client.js';
 import { UsageError } from '../errors.js';
 import { printJson, withTarget, type TargetArgs } from './target.js';

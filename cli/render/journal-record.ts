@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import type { Paint } from './color.js';
 import { truncateText } from './table.js';
-import { unpackValue } from '../../supervisor/wire/frame.js';
+import { unpackValue } from '../../protocol/frame.js';
 import type { JournalRecord } from '../../logs/journal/record.js';
 import { journalRecordSchema, type AnyRecord } from '../../logs/journal/schema.js';
 

@@ -11,7 +11,7 @@
 // the same records every pass while more is owed than `maxBytes`. Disk use stays
 // bounded by `maxBytes` plus about twice what is actually owed.
 import { promises as fsp } from 'node:fs';
-import type { RouterJournal } from '../../supervisor/router.js';
+import type { RouterJournal } from './port.js';
 import type { AnyNewRecord, AnyRecord } from './schema.js';
 import { listSegments, syncDir } from './segment.js';
 import { JournalState } from './state.js';

@@ -4,7 +4,7 @@
 // show records to people (`outheis journal`, `replay`) do, so a record from a
 // newer or damaged journal is reported, not misread.
 import { z } from 'zod';
-import { QOS } from '../../supervisor/wire/protocol.js';
+import { QOS } from '../../protocol/constants.js';
 
 const id = z.number().int().nonnegative();
 const name = z.string().min(1);

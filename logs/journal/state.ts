@@ -2,7 +2,7 @@
 // agent's latest checkpoint, and what the agents were doing. One fold serves the
 // supervisor's recovery at start (what to redeliver) and `outheis replay` (the
 // state as of a seq or a time), so the two cannot disagree about what a record means.
-import type { Qos } from '../../supervisor/wire/protocol.js';
+import type { Qos } from '../../protocol/constants.js';
 import type { AnyRecord } from './schema.js';
 
 export interface OwedMessage {

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { describeValue, durationSchema, percentSchema, sizeSchema } from './units.js';
 import { crossCheck, startOrder } from './cross-checks.js';
-import { QOS } from '../wire/protocol.js';
+import { QOS } from '../../protocol/constants.js';
 
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 /** Names the router uses for itself and for the CLI; an agent by either name would be unaddressable. */

@@ -2,7 +2,7 @@
 // single source of the request and reply types; the CLI imports the types, the
 // server validates every request with the schemas.
 import { z } from 'zod';
-import { NAME_MAX, KIND_MAX, QOS } from '../wire/protocol.js';
+import { NAME_MAX, KIND_MAX, QOS } from '../../protocol/constants.js';
 
 /** A request line longer than this is refused (and the connection closed): a send body is capped by the frame limit anyway. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;

@@ -27,7 +27,7 @@ export function fixture(name: string): string {
     cpSync(FIXTURES, fixturesForOthers, { recursive: true });
     // The SDK beside them, so that `import 'outheis/worker'` resolves with or without a sandbox.
     const sdk = join(fixturesForOthers, 'node_modules/outheis');
-    for (const part of ['package.json', 'dist/workers', 'dist/supervisor/wire']) cpSync(join(ROOT, part), join(sdk, part), { recursive: true });
+    for (const part of ['package.json', 'dist/workers', 'dist/protocol']) cpSync(join(ROOT, part), join(sdk, part), { recursive: true });
     cpSync(join(ROOT, 'node_modules/msgpackr'), join(fixturesForOthers, 'node_modules/msgpackr'), { recursive: true });
     execFileSync('chmod', ['-R', 'a+rX', fixturesForOthers]);
   }

@@ -2,8 +2,8 @@
 // that record the frames written to them. No processes; the router is a pure component.
 import assert from 'node:assert/strict';
 import { Router, type Outlet, type Route, type RouteSpec, type RouterEvents, type RouterOptions } from '../../supervisor/router.js';
-import { packValue } from '../../supervisor/wire/frame.js';
-import type { AccHeader, AgentHeader, MsgHeader, Qos, RejHeader, ResHeader, SupervisorHeader } from '../../supervisor/wire/header.js';
+import { packValue } from '../../protocol/frame.js';
+import type { AccHeader, AgentHeader, MsgHeader, Qos, RejHeader, ResHeader, SupervisorHeader } from '../../protocol/header.js';
 
 export interface Written { header: SupervisorHeader; body: Buffer | undefined }
 

@@ -1,9 +1,9 @@
 // The agent's sending side: sequence numbers, the send window, and settling each
 // send when the supervisor accepts it (`acc`, cumulative), refuses it (`rej`), or
 // answers it (`res`, which also accepts a request).
-import { packValue, unpackValue } from '../supervisor/wire/frame.js';
-import type { AccHeader, Qos, RejHeader, ResHeader } from '../supervisor/wire/header.js';
-import { KIND_MAX, NAME_MAX, QOS, SEND_WINDOW, fitsFrame } from '../supervisor/wire/protocol.js';
+import { packValue, unpackValue } from './frame.js';
+import type { AccHeader, Qos, RejHeader, ResHeader } from './header.js';
+import { KIND_MAX, NAME_MAX, QOS, SEND_WINDOW, fitsFrame } from './constants.js';
 import { OutheisError } from './errors.js';
 
 interface Pending {

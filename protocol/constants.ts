@@ -11,6 +11,13 @@ export const ENV = {
 export const QOS = ['interactive', 'user', 'utility', 'background'] as const;
 export type Qos = (typeof QOS)[number];
 
+/**
+ * Error codes an agent can see: DESIGN.md's six, and EJOURNAL (the journal could not
+ * take it, so it was not accepted and may be retried).
+ */
+export const ERROR_CODES = ['EDENIED', 'ENOAGENT', 'ETIMEDOUT', 'EHANDLER', 'ETOOBIG', 'ESHUTDOWN', 'EJOURNAL'] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 /** Longest agent name and message kind a header may carry. */
 export const NAME_MAX = 64;
 export const KIND_MAX = 128;

@@ -2,15 +2,14 @@
 // source of these types; the agent SDK imports them as types only, so agents never
 // load zod.
 import { z } from 'zod';
-import { KIND_MAX, NAME_MAX, QOS, type Qos } from './protocol.js';
+import { ERROR_CODES, KIND_MAX, NAME_MAX, QOS, type Qos } from './constants.js';
 
-export { QOS, type Qos } from './protocol.js';
+export { QOS, type Qos } from './constants.js';
 export const qosSchema = z.enum(QOS);
 
-/** Error codes an agent can see: DESIGN.md's six, and EJOURNAL (the journal could not take it, so it was not accepted). */
-export const ERROR_CODES = ['EDENIED', 'ENOAGENT', 'ETIMEDOUT', 'EHANDLER', 'ETOOBIG', 'ESHUTDOWN', 'EJOURNAL'] as const;
+import type { ErrorCode } from './constants.js';
+export { ERROR_CODES, type ErrorCode } from './constants.js';
 export const errorCodeSchema = z.enum(ERROR_CODES);
-export type ErrorCode = z.infer<typeof errorCodeSchema>;
 
 const name = z.string().min(1).max(NAME_MAX);
 const kind = z.string().min(1).max(KIND_MAX);

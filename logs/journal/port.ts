@@ -1,0 +1,13 @@
+// What the router needs of a journal, declared here so that the dependency runs from
+// the supervisor down to the journal and never back: the router imports this
+// interface, and Journal (journal.ts) is one implementation of it.
+import type { AnyNewRecord } from './schema.js';
+
+export interface RouterJournal {
+  /** Journal records as one group; `done` runs once, when they are durable or have failed. */
+  stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void): void;
+  /** Journal a record nobody waits for. */
+  note(rec: AnyNewRecord): void;
+  /** A live message (or checkpoint) in `segment` is settled: retention may take the segment once none are left. */
+  release(segment: number): void;
+}

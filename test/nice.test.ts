@@ -1,0 +1,74 @@
+// Each QoS class gets exactly its niceness, once: the sandbox chain's `nice` applies
+// it, and nothing renices afterwards (a second renice used to double it, or not,
+// depending on a race with the exec chain).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { NICE } from '../policies/sandbox.js';
+import { QOS } from '../protocol/constants.js';
+import type { StatusResult } from '../supervisor/control/protocol.js';
+import { startDaemon } from './helpers/daemon.js';
+import { fixture, startSupervisor } from './helpers/harness.js';
+
+/** Field 19 of /proc/<pid>/stat (the fields after the command's closing parenthesis start at 3). */
+function niceOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
+/** Field 4: the parent pid. */
+const parentOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+
+/** A pid and all its descendants. */
+function descendants(pid: number): number[] {
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    /* exited */
+  }
+  return [pid, ...kids.flatMap(descendants)];
+}
+
+/** The whole sandbox of the agent whose pid is given: from the supervisor's child (bubblewrap) down to node. */
+function sandboxChain(pid: number, supervisor: number): number[] {
+  let top = pid;
+  for (let p = parentOf(pid); p !== supervisor; p = parentOf(p)) {
+    assert.ok(p > 1, `pid ${pid} is not a descendant of the supervisor`);
+    top = p;
+  }
+  return descendants(top);
+}
+
+const NAMES = QOS.map((qos) => `a_${qos}`);
+
+async function checkNiceness(supervisor: number, pidOf: (name: string) => number | undefined, sandboxed: boolean): Promise<void> {
+  const base = niceOf(supervisor);
+  for (const qos of QOS) {
+    const name = `a_${qos}`;
+    const chain = sandboxChain(pidOf(name)!, supervisor);
+    if (sandboxed) assert.ok(chain.length >= 2, `${name} runs in a sandbox (node under bubblewrap): ${chain}`);
+    assert.deepEqual(chain.map(niceOf), chain.map(() => Math.min(19, base + NICE[qos])), `${name}: niceness of each process (pids ${chain})`);
+  }
+}
+
+test('a sandboxed agent: every process of its sandbox runs at its class\'s niceness above the supervisor\'s, exactly', async () => {
+  const d = await startDaemon(['agents:', ...QOS.flatMap((qos) => [`  a_${qos}:`, `    run: ${fixture('echo.js')}`, `    qos: ${qos}`])], { waitReady: NAMES });
+  try {
+    const status = d.cliJson<StatusResult>(['status']);
+    await checkNiceness(status.supervisor.pid, (name) => status.agents.find((a) => a.name === name)?.pid ?? undefined, true);
+  } finally {
+    d.cli(['stop']);
+    await d.exited;
+  }
+});
+
+test('an agent without a sandbox gets the same niceness, once', async () => {
+  const h = startSupervisor({ agents: Object.fromEntries(QOS.map((qos) => [`a_${qos}`, { run: fixture('echo.js'), qos }])) });
+  try {
+    for (const name of NAMES) await h.waitFor((e) => e.event === 'ready' && e.agent === name, 15000, `${name} ready`);
+    await checkNiceness(process.pid, (name) => h.sup.pid(name), false);
+  } finally {
+    await h.stop();
+  }
+});
