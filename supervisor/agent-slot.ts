@@ -5,7 +5,9 @@ import type { AgentConfig } from './config/index.js';
 import type { Route } from './router.js';
 import type { Qos } from '../protocol/header.js';
 
-export type AgentState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'failed';
+/** An agent's state, as status shows it: the one meaning of the word (the tree's view of a child is its ChildState). */
+export const AGENT_STATES = ['starting', 'running', 'backoff', 'stopping', 'stopped', 'failed'] as const;
+export type AgentState = (typeof AGENT_STATES)[number];
 
 export interface LastExit extends ExitInfo {
   at: number;

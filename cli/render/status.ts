@@ -2,7 +2,7 @@
 // the spirit of `pm2 list` and `systemctl status`. What an operator must not
 // miss (a failed agent, weaker isolation, memory near its limit) is marked in
 // the text itself, not only in colour, so it survives NO_COLOR and a pipe.
-import type { AgentStateName, AgentStatusJson, StatusResult } from '../../supervisor/control/protocol.js';
+import type { AgentState, AgentStatusJson, StatusResult } from '../../supervisor/control/protocol.js';
 import type { Paint, Style } from './color.js';
 import { formatBytes, formatCount, formatDuration, formatExit, formatExitLong, formatPercent } from './format.js';
 import { fitParts, renderTable, truncateText, type Cell, type Column, type LinePart } from './table.js';
@@ -18,18 +18,18 @@ export interface StatusOptions {
 }
 
 /** The order states are listed in: the healthy first, as `systemctl` does. */
-export const STATE_ORDER: readonly AgentStateName[] = ['running', 'starting', 'backoff', 'stopping', 'stopped', 'failed'];
+export const STATE_ORDER: readonly AgentState[] = ['running', 'starting', 'backoff', 'stopping', 'stopped', 'failed'];
 
 /** Memory use from this share of the limit on is flagged: the next spike may be a kill. */
 const MEMORY_WARN = 0.8;
 
-export function countStates(agents: readonly AgentStatusJson[]): Record<AgentStateName, number> {
-  const counts = Object.fromEntries(STATE_ORDER.map((s) => [s, 0])) as Record<AgentStateName, number>;
+export function countStates(agents: readonly AgentStatusJson[]): Record<AgentState, number> {
+  const counts = Object.fromEntries(STATE_ORDER.map((s) => [s, 0])) as Record<AgentState, number>;
   for (const a of agents) counts[a.state]++;
   return counts;
 }
 
-export function paintState(state: AgentStateName, paint: Paint): Style {
+export function paintState(state: AgentState, paint: Paint): Style {
   switch (state) {
     case 'running': return paint.green;
     case 'failed': return (s) => paint.bold(paint.red(s));

@@ -2,7 +2,7 @@
 // hint), and a screen that redraws it in place. Redrawing overwrites line by
 // line and clears only what is left over, instead of clearing the screen each
 // frame, which flickers.
-import type { AgentStateName, AgentStatusJson, StatusResult } from '../../supervisor/control/protocol.js';
+import type { AgentState, AgentStatusJson, StatusResult } from '../../supervisor/control/protocol.js';
 import { stripAnsi, type Paint } from './color.js';
 import { formatBytes, formatCount, formatDuration, formatPercent } from './format.js';
 import { countStates, paintState, renderAgentTable, renderJournalLine, renderWeakerWarning, STATE_ORDER } from './status.js';
@@ -54,7 +54,7 @@ function total(values: (number | null)[]): number | null {
 const clock = (now: number): string => new Date(now).toTimeString().slice(0, 8);
 
 // A state's count stays on a narrow terminal by how much it asks of the operator.
-const STATE_URGENCY: Record<AgentStateName, number> = { failed: 90, backoff: 80, running: 70, starting: 60, stopping: 50, stopped: 40 };
+const STATE_URGENCY: Record<AgentState, number> = { failed: 90, backoff: 80, running: 70, starting: 60, stopping: 50, stopped: 40 };
 
 function renderSummary(s: StatusResult, opts: TopFrameOptions): string[] {
   const { supervisor: sup, agents } = s;

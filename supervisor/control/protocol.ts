@@ -44,7 +44,8 @@ export type Reply<T = unknown> = OkReply<T> | ErrorReply;
 
 // ---- status ----------------------------------------------------------------
 
-export type AgentStateName = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'failed';
+export type { AgentState } from '../agent-slot.js';
+import type { AgentState } from '../agent-slot.js';
 
 export interface LastExitJson {
   code: number | null;
@@ -68,7 +69,7 @@ export interface AgentStatusJson {
   name: string;
   group: string | null;
   pid: number | null;
-  state: AgentStateName;
+  state: AgentState;
   /** since it became ready; 0 when not running */
   uptimeMs: number;
   restarts: number;

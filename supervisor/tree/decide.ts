@@ -3,14 +3,14 @@
 // every OTP rule can be tested without spawning (supervisor.ts carries the actions out).
 import { countFailure, restartDelay } from './backoff.js';
 import { RestartHistory } from './intensity.js';
-import type { Action, AgentState, ChildSpec, Policy, RestartType, TreeSpec } from './spec.js';
+import type { Action, ChildState, ChildSpec, Policy, RestartType, TreeSpec } from './spec.js';
 
 interface Agent {
   kind: 'agent';
   name: string;
   restart: RestartType;
   parent: Group;
-  state: AgentState;
+  state: ChildState;
   startedAt: number | undefined;
   /** Consecutive failures, as seen by the parent (drives the backoff). */
   streak: number;
@@ -77,7 +77,7 @@ export class SupervisionTree {
     this.agent(agent).state = 'pending';
   }
 
-  state(agent: string): AgentState {
+  state(agent: string): ChildState {
     return this.agent(agent).state;
   }
 

@@ -31,7 +31,8 @@ export interface TreeSpec {
   children: ChildSpec[];
 }
 
-export type AgentState = 'running' | 'pending' | 'removed';
+/** A child as the tree sees it (not the agent's state in status: see agent-slot.ts). */
+export type ChildState = 'running' | 'pending' | 'removed';
 
 export type Action =
   /** Stop these running agents, in this order (reverse start order). Their exits are not failures. */
