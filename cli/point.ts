@@ -1,7 +1,7 @@
 // A point in the journal as an operator writes it, for `journal --since` and
 // `replay --until`: a seq, a date/time, a time of day, or a duration ago.
 import type { JournalPoint } from '../logs/journal/query.js';
-import { tryParseDuration } from '../supervisor/config/units.js';
+import { tryParseDuration } from '../protocol/units.js';
 import { UsageError } from './errors.js';
 
 const SEQ = /^\d+$/;

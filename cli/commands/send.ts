@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { parseDuration } from '../../supervisor/config/units.js';
+import { parseDuration } from '../../protocol/units.js';
 import { QOS } from '../../protocol/constants.js';
 import { ask } from '../client.js';
 import { UsageError } from '../errors.js';

@@ -40,5 +40,5 @@ export {
   parseSize,
   parsePercent,
   MAX_DURATION_MS,
-} from './units.js';
+} from '../../protocol/units.js';
 export { pathsOverlap, startOrder } from './cross-checks.js';

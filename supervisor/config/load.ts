@@ -8,7 +8,7 @@ import YAML, { LineCounter } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, UNKNOWN_KEY_PREFIX, type Config } from './schema.js';
 import { didYouMean } from './cross-checks.js';
-import { describeValue } from './units.js';
+import { describeValue } from '../../protocol/units.js';
 
 export interface ConfigIssue {
   /** Dotted key path (`agents.data.unveil.vault`), or '' for a problem with the file itself. */

@@ -13,7 +13,7 @@
 
 import path from 'node:path';
 import { z } from 'zod';
-import { describeValue, durationSchema, percentSchema, sizeSchema } from './units.js';
+import { describeValue, durationSchema, percentSchema, sizeSchema } from '../../protocol/units.js';
 import { crossCheck, startOrder } from './cross-checks.js';
 import { QOS } from '../../protocol/constants.js';
 

@@ -1,3 +1,5 @@
+// Human units, shared by every layer that speaks limits (config, manifests, CLI): the
+// one place sizes, durations and percentages are parsed (and, for sizes, written).
 // Human units in the config file: durations, sizes and percentages.
 //
 // DESIGN fixes these as strings ("5s", "256MiB", "50%"). A bare number is
