@@ -80,6 +80,11 @@ export class AgentSlot {
     return this.cfg.name;
   }
 
+  /** The agent's node process (inside its sandbox, not bubblewrap's). */
+  get pid(): number | undefined {
+    return this.proc?.agentPid ?? this.proc?.pid;
+  }
+
   /** Resolves when the current process has exited. */
   exited(): Promise<void> {
     return new Promise((resolve) => this.exitWaiters.push(resolve));
@@ -92,10 +97,39 @@ export class AgentSlot {
   status(now: number, usage?: { cpu: number; rss: number }): AgentStatus {
     return {
       cpu: usage?.cpu, rss: usage?.rss, memoryLimit: this.cfg.limits.memory, isolation: this.isolation,
-      name: this.name, group: this.cfg.group, pid: this.proc?.agentPid ?? this.proc?.pid, state: this.state,
+      name: this.name, group: this.cfg.group, pid: this.pid, state: this.state,
       uptimeMs: this.readyAt ? now - this.readyAt : 0, restarts: this.restarts, lastExit: this.lastExit,
       mailbox: this.route.mailbox.depth, inflight: this.route.mailbox.inflight.size, qos: this.cfg.qos,
       deadLetters: this.deadLetters,
     };
+  }
+}
+
+/** Every agent's slot by name; iterated in start order (the order they were given in). */
+export class AgentSlots implements Iterable<AgentSlot> {
+  private readonly byName = new Map<string, AgentSlot>();
+
+  constructor(slots: Iterable<AgentSlot>) {
+    for (const slot of slots) this.byName.set(slot.name, slot);
+  }
+
+  /** The slot of an agent that must exist: a name from the config, the tree or a checked request. */
+  get(name: string): AgentSlot {
+    const slot = this.byName.get(name);
+    if (!slot) throw new Error(`no agent named "${name}"`);
+    return slot;
+  }
+
+  /** The slot of a name that may be stale (a journal from an older config). */
+  find(name: string): AgentSlot | undefined {
+    return this.byName.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  [Symbol.iterator](): Iterator<AgentSlot> {
+    return this.byName.values();
   }
 }
