@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { readConfig } from '../config-arg.js';
+import { colorEnabled } from '../render/color.js';
 
 interface Args { config?: string; allowWeakerIsolation?: boolean }
 
@@ -9,7 +10,8 @@ export const start: CommandModule<object, Args> = {
   builder: (y) => y.option('allow-weaker-isolation', { type: 'boolean', describe: 'start agents even where this machine cannot apply every isolation layer their manifests need (logged, and shown in status)' }) as never,
   handler: async (argv) => {
     const cfg = readConfig(argv.config);
-    const { supervise } = await import('../supervise.js');
-    await supervise(cfg, { allowWeakerIsolation: argv.allowWeakerIsolation });
+    // Loaded only here, so that the other verbs stay light.
+    const supervisor = await import('../../supervisor/main.js');
+    await supervisor.main(cfg, { allowWeakerIsolation: argv.allowWeakerIsolation, color: colorEnabled(process.stdout) });
   },
 };

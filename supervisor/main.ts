@@ -1,0 +1,154 @@
+// The supervisor process: what `outheis start` runs in the foreground, for systemd
+// or a terminal. main() is its start-up checklist, top to bottom, one step a line;
+// the functions below it say how each step is done.
+import type { DestinationStream } from 'pino';
+import { Journal } from '../logs/journal/journal.js';
+import { agentRecord, LogFiles, SUPERVISOR_LOG } from '../logs/log-files.js';
+import { consoleDestination, createTeeLogger, type Logger } from '../logs/logger.js';
+import { createRenderer } from '../logs/render.js';
+import { planIsolation, type IsolationPlans } from '../policies/isolation.js';
+import type { Config } from './config/index.js';
+import { controlHandler } from './control/handlers.js';
+import { ControlServer } from './control/server.js';
+import { acquirePidfile, prepareStateDir, releasePidfile, stateFiles, type StateFiles } from './control/state-dir.js';
+import { closeInheritedFds } from './fds.js';
+import { Supervisor } from './supervisor.js';
+
+export interface MainOptions {
+  /** Start agents even where this machine cannot apply every layer their manifests ask for. */
+  allowWeakerIsolation?: boolean;
+  /** Colour the console, when it is a terminal (the CLI's decision: NO_COLOR, FORCE_COLOR, TERM). */
+  color?: boolean;
+}
+
+/** How often lost log bytes (full disk, a reader far behind) are reported. */
+const LOSS_REPORT_MS = 5000;
+
+/** Runs until the supervisor stops, then exits the process with its code. The config is loaded and preflighted (as `outheis check` does). */
+export async function main(cfg: Config, opts: MainOptions = {}): Promise<never> {
+  const closedFds = closeInheritedFds(); // no fd leaks into agents beyond the channel
+  const files = stateFiles(cfg.state_dir);
+  const fixed = prepareStateDir(files.dir); // ours, 0700
+  const { stale } = acquirePidfile(files); // one supervisor per state directory (throws AlreadyRunning)
+  const isolation = await unlockOnError(files, () => planIsolation(cfg, { allowWeaker: opts.allowWeakerIsolation === true }));
+  const logs = openLogs(cfg, files, opts.color === true);
+  reportStartUp(logs.log, { closedFds, fixed, isolation, stale, files });
+  // Failed writes are told to the supervisor; only it writes, so it exists by then.
+  const journal = await unlockOnError(files, () => openJournal(cfg, files, (err) => sup.noteFailed(err)));
+  const sup = new Supervisor(cfg, { log: logs.log, isolation, journal });
+  const lossReports = writeAgentOutput(sup, logs);
+  const control = await unlockOnError(files, () => listenForControl(files, sup, logs.log));
+  stopOnSignals(sup, logs.log);
+  sup.start(); // what the journal owes goes back into mailboxes, then the agents start
+  const code = await sup.done;
+  clearInterval(lossReports);
+  await control.close();
+  await journal.close().catch((err: Error) => logs.log.error({ err: err.message }, 'closing the journal failed'));
+  releasePidfile(files);
+  await new Promise<void>((resolve) => logs.log.flush(() => resolve()));
+  await logs.files.close();
+  process.exit(code);
+}
+
+/** A step that fails before the agents start leaves no lock behind. */
+async function unlockOnError<T>(files: StateFiles, step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    releasePidfile(files);
+    throw err;
+  }
+}
+
+interface Logs {
+  log: Logger;
+  console: DestinationStream;
+  files: LogFiles;
+}
+
+/** The console and supervisor.log for the supervisor's own records, and one file per agent. */
+function openLogs(cfg: Config, files: StateFiles, color: boolean): Logs {
+  const console = consoleSink(color);
+  let log: Logger | undefined;
+  const logFiles = new LogFiles(files.logs, {
+    maxSize: cfg.logs.max_size,
+    keep: cfg.logs.keep,
+    // Deferred: the failing file may be supervisor.log itself, mid-write.
+    failed: (name, err) => setImmediate(() => log?.error({ file: `${name}.log`, code: err.code, err: err.message }, 'cannot write a log file: its lines are dropped until it can be written again')),
+  });
+  log = createTeeLogger([console, logFiles.file(SUPERVISOR_LOG)]);
+  return { log, console, files: logFiles };
+}
+
+/** The console: JSON lines for journald and pipes, rendered lines on a terminal. */
+function consoleSink(color: boolean): DestinationStream {
+  const out = consoleDestination();
+  if (!process.stdout.isTTY) return out;
+  const render = createRenderer({ color });
+  return {
+    write(chunk: string) {
+      for (const line of chunk.split('\n')) if (line) out.write(render(line) + '\n');
+    },
+  };
+}
+
+/** What the steps before the logs found, said once there is a log. */
+function reportStartUp(log: Logger, found: { closedFds: number[]; fixed: string[]; isolation: IsolationPlans; stale: number | undefined; files: StateFiles }): void {
+  const { closedFds, fixed, isolation, stale, files } = found;
+  if (closedFds.length) log.warn({ fds: closedFds }, 'closed inherited file descriptors that lacked close-on-exec');
+  for (const note of fixed) log.warn({ stateDir: files.dir }, note);
+  for (const [name, plan] of isolation.plans) {
+    if (plan.weaker) log.error({ agent: name, missing: plan.missing, layers: plan.layers }, 'WEAKER ISOLATION: this agent runs with less than its manifest asks (--allow-weaker-isolation)');
+  }
+  log.info({ root: isolation.machine.root, namespaces: isolation.machine.namespaces, permission: isolation.machine.permissionFlag }, 'isolation planned');
+  if (stale !== undefined) log.warn({ pid: stale, pidfile: files.pidfile }, 'replaced the stale pidfile of a supervisor that did not shut down cleanly');
+}
+
+/** Recovered (a torn tail cut, damage moved aside) and folded before any agent starts. */
+async function openJournal(cfg: Config, files: StateFiles, noteFailed: (err: Error) => void): Promise<Journal> {
+  try {
+    return await Journal.open(files.journal, {
+      fsync: cfg.journal.fsync, intervalMs: cfg.journal.interval, segmentBytes: cfg.journal.segment_size,
+      retainMs: cfg.journal.retain, maxBytes: cfg.journal.max_size, noteFailed,
+    });
+  } catch (err) {
+    throw new Error(`cannot open the journal in ${files.journal}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Each line an agent prints goes to its own log file and the console; bytes that could not be written are reported. */
+function writeAgentOutput(sup: Supervisor, logs: Logs): NodeJS.Timeout {
+  sup.on('output', (agent: string, stream: 'stdout' | 'stderr', line: string, truncated: boolean) => {
+    const rec = agentRecord(agent, stream, line, truncated);
+    logs.files.file(agent).write(rec);
+    logs.console.write(rec);
+  });
+  return setInterval(() => {
+    for (const [file, bytes] of logs.files.takeDropped()) logs.log.warn({ file: `${file}.log`, bytes }, 'log output lost');
+  }, LOSS_REPORT_MS).unref();
+}
+
+/** The control socket, once the lock is ours (so a socket left behind is stale, and replaced). */
+async function listenForControl(files: StateFiles, sup: Supervisor, log: Logger): Promise<ControlServer> {
+  const control = new ControlServer(files.socket, controlHandler(sup), log);
+  const { replacedStale } = await control.listen();
+  if (replacedStale) log.warn({ socket: files.socket }, 'replaced a stale control socket');
+  log.info({ socket: files.socket, pidfile: files.pidfile }, 'control socket listening');
+  return control;
+}
+
+function stopOnSignals(sup: Supervisor, log: Logger): void {
+  let stopping = false;
+  // SIGHUP too: a closed terminal must not kill the supervisor without stopping its agents.
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info({ signal: sig }, stopping ? 'already stopping: each agent gets its shutdown budget' : 'stopping on signal');
+    stopping = true;
+    void sup.halt(0);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  // A bug of ours must not leave agents running unsupervised: stop them, then exit non-zero.
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err: err.stack ?? String(err) }, 'supervisor bug: stopping all agents');
+    void sup.halt(1);
+  });
+}
