@@ -42,6 +42,8 @@ export function recover(journal: Journal, { router, slots, log }: RecoveryTarget
       redelivered: crashed || m.attempts > 0, attempts: m.attempts, segment: m.segment, done: false,
     });
   }
+  // Counted before the hand-over below empties the map.
+  const checkpoints = state.checkpoints.size;
   for (const [agent, c] of state.checkpoints) {
     const slot = slots.find(agent);
     if (slot) slot.checkpoint = { state: Buffer.from(c.state), segment: c.segment };
@@ -50,7 +52,6 @@ export function recover(journal: Journal, { router, slots, log }: RecoveryTarget
   // Handed over: the router and the slots own them now.
   state.owed.clear();
   state.checkpoints.clear();
-  const checkpoints = state.checkpoints.size;
   const rec = journal.recovery;
   log[crashed ? 'warn' : 'info']({
     records: rec.records, lastSeq: rec.lastSeq, owed, checkpoints, truncatedBytes: rec.truncatedBytes,
