@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AgentConfig, Config } from '../supervisor/config/index.js';
 import { which, type Machine } from './machine.js';
+import type { AgentManifest, Manifests, Qos } from './manifest.js';
 import type { Account } from './users.js';
 
 /** The layer names `status` and `doctor` show. */
@@ -35,7 +35,7 @@ export interface SandboxPlan {
  * by `nice` at the head of the chain, so every process of the sandbox starts with it:
  * a renice after spawn would race with the exec chain and land on some processes only.
  */
-export const NICE: Record<AgentConfig['qos'], number> = { interactive: 1, user: 2, utility: 5, background: 10 };
+export const NICE: Record<Qos, number> = { interactive: 1, user: 2, utility: 5, background: 10 };
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const requireHere = createRequire(import.meta.url);
@@ -115,13 +115,14 @@ function runtimeMounts(): string[] {
 }
 
 export interface PlanContext {
-  config: Config;
+  /** Every agent's manifest (other agents' domains are masked) and where the config lives. */
+  config: Manifests;
   machine: Machine;
   account: Account | undefined;
   nodeArgs?: string[];
 }
 
-export function planSandbox(agent: AgentConfig, ctx: PlanContext): SandboxPlan {
+export function planSandbox(agent: AgentManifest, ctx: PlanContext): SandboxPlan {
   const { machine, config } = ctx;
   const layers: string[] = [LAYERS.env, LAYERS.fds];
   const missing: string[] = [];
@@ -231,10 +232,10 @@ export function heapFlags(memory: number): string[] {
 
 /** The plan when isolation is off on purpose (--allow-weaker-isolation with nothing to apply, or tests): node alone. */
 /** The chain's first step: the QoS class's niceness, inherited by everything it execs. */
-function niceStep(qos: AgentConfig['qos'], nice: string | undefined): string[] {
+function niceStep(qos: Qos, nice: string | undefined): string[] {
   return nice ? [nice, '-n', String(NICE[qos])] : [];
 }
 
-export function planUnsandboxed(agent: AgentConfig, nodeArgs: string[] = []): SandboxPlan {
+export function planUnsandboxed(agent: AgentManifest, nodeArgs: string[] = []): SandboxPlan {
   return { argv: [...niceStep(agent.qos, which('nice')), process.execPath, ...nodeArgs, agent.run, ...agent.args], layers: [LAYERS.env, LAYERS.fds], missing: [], namespaced: false, account: undefined };
 }
