@@ -15,12 +15,12 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { agentEnv, findSandboxedNode } from '../supervisor/agent-process.js';
 import { parseConfig, type AgentConfig, type Config } from '../supervisor/config/index.js';
-import { closeInheritedFds } from '../supervisor/fds.js';
 import { prepareDomains } from './domains.js';
+import { closeInheritedFds } from './fds.js';
 import { probeMachine, type Machine } from './machine.js';
 import { LAYERS, planSandbox, type SandboxPlan } from './sandbox.js';
+import { agentEnv, findSandboxedNode } from './spawn.js';
 import { allocateAccounts, type Account } from './users.js';
 
 /** The probe script: not compiled, so resolved from dist/policies/ back to the package's policies/. */
@@ -602,7 +602,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
     const plan = planSandbox(agent, { config, machine, account });
     // 6. the environment the supervisor would give it, with a secret in ours that must not pass
     process.env[SECRET_VAR] = 'the probe must not see this';
-    const env = agentEnv({ name: PROBE_AGENT, argv: plan.argv, namespaced: plan.namespaced, cwd: dir, env: agent.env, heartbeatMs: agent.heartbeat, maxFrame: agent.limits.frame });
+    const env = agentEnv({ name: PROBE_AGENT, env: agent.env, heartbeatMs: agent.heartbeat, maxFrame: agent.limits.frame });
     const spec = { cwd: dir, env, namespaced: plan.namespaced, timeoutMs, outsideFile, dataFile: join(data, 'probe.txt') };
     // 7. the probe, as planned; then without the permission model
     const full = await runProbe({ ...spec, argv: plan.argv });
