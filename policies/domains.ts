@@ -4,7 +4,7 @@
 // that do not unveil it never see it at all (their mount namespace lacks it).
 import { chownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../supervisor/config/index.js';
+import type { Manifests } from './manifest.js';
 import type { Account } from './users.js';
 
 export class DomainError extends Error {}
@@ -18,7 +18,7 @@ function chownTree(path: string, uid: number, gid: number): void {
 }
 
 /** Create every unveiled path that is missing (as a directory), and give each writable one to its writer. */
-export function prepareDomains(config: Config, accounts: Map<string, Account> | undefined): void {
+export function prepareDomains(config: Manifests, accounts: Map<string, Account> | undefined): void {
   const writers = new Map<string, string[]>();
   for (const a of Object.values(config.agents)) {
     for (const p of a.owns) mkdirSync(p, { recursive: true, mode: 0o755 });

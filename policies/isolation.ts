@@ -4,11 +4,11 @@
 // --allow-weaker-isolation; then it is logged loudly and shown in `status`.
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Config } from '../supervisor/config/index.js';
 import { probeMachine, type Machine } from './machine.js';
 import { planSandbox, readableByOthers, type SandboxPlan } from './sandbox.js';
 import { allocateAccounts, type Account } from './users.js';
 import { prepareDomains } from './domains.js';
+import type { Manifests } from './manifest.js';
 
 export class IsolationError extends Error {}
 
@@ -27,7 +27,7 @@ function codeReadable(run: string): string | undefined {
   return undefined;
 }
 
-export function planIsolation(config: Config, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine }): IsolationPlans {
+export function planIsolation(config: Manifests, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine }): IsolationPlans {
   const machine = opts.machine ?? probeMachine();
   const accounts = machine.root ? allocateAccounts(config.order.map((n) => ({ name: n, user: config.agents[n]!.user }))) : undefined;
   const plans = new Map<string, SandboxPlan & { weaker: boolean }>();

@@ -1,4 +1,4 @@
-// The doctor's probe (policies/doctor.ts): a plain Node script, started through the
+// The doctor's probe (policies/doctor/): a plain Node script, started through the
 // same sandbox chain an agent gets, that tries each forbidden thing from inside and
 // reports what happened. It needs nothing but Node (no SDK, no channel). It prints
 // one JSON line, then waits for SIGTERM (so that the doctor can read /proc/<pid>/*

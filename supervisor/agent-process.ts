@@ -1,29 +1,13 @@
-// Spawning one agent: a separate Node process, its own process group, a scrubbed
-// environment, and exactly one channel (fd 3). The hardening steps read as a list.
-import { execa } from 'execa';
-import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { constants } from 'node:os';
+// Spawning one agent: the sandboxed launch (policies/spawn.ts: scrubbed environment,
+// its own process group, fd 3 the only channel), plus what the supervisor needs of
+// the wire: the channel gets a moment to deliver the agent's last frames.
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { ENV } from '../protocol/constants.js';
+import { launch, type ExitInfo, type LaunchSpec } from '../policies/spawn.js';
 
-export interface SpawnSpec {
-  name: string;
-  /** The whole command line, hardening chain included (policies/sandbox.ts): argv[0] is the program. */
-  argv: string[];
-  /** The command runs in a pid namespace (bubblewrap): node is a grandchild of the spawned pid. */
-  namespaced: boolean;
-  cwd: string;
-  /** Names of variables to pass through from the supervisor's environment. */
-  env: string[];
-  heartbeatMs: number;
-  maxFrame: number;
-}
+export { agentEnv, childrenByParent, descendantsOf, findSandboxedNode, type ExitInfo } from '../policies/spawn.js';
 
-export interface ExitInfo {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type SpawnSpec = Omit<LaunchSpec, 'channel'>;
 
 export interface AgentProcess {
   pid: number;
@@ -37,134 +21,21 @@ export interface AgentProcess {
   agentPid: number | undefined;
 }
 
-export function agentEnv(spec: SpawnSpec, source: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const env: Record<string, string> = {};
-  // 1. only the variables the manifest names pass through; everything else is scrubbed
-  for (const key of spec.env) {
-    const value = source[key];
-    if (value !== undefined) env[key] = value;
-  }
-  // 2. what the SDK needs, which the agent cannot override
-  env[ENV.name] = spec.name;
-  env[ENV.heartbeat] = String(spec.heartbeatMs);
-  env[ENV.maxFrame] = String(spec.maxFrame);
-  // msgpackr's optional native addon would be loaded in every agent for no gain on small frames
-  env.MSGPACKR_NATIVE_ACCELERATION_DISABLED = 'true';
-  return env;
-}
-
 /** How long an exited agent's channel may take to deliver its last frames. */
 const CHANNEL_DRAIN_MS = 200;
 
 export function spawnAgent(spec: SpawnSpec): AgentProcess {
-  const [file, ...args] = spec.argv;
-  const child = execa(file!, args, {
-    cwd: spec.cwd,
-    env: agentEnv(spec),
-    extendEnv: false,
-    // stdin closed; stdout/stderr captured; fd 3 is the channel. Node opens every
-    // other fd close-on-exec, and closeInheritedFds() handled the inherited ones.
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    // setsid(): a process group of its own, so a stop reaches its grandchildren too
-    detached: true,
-    buffer: false,
-    reject: false,
-    // we do our own staged termination; execa's would race it
-    forceKillAfterDelay: false,
-    stripFinalNewline: false,
-  });
-  const pid = child.pid;
-  if (pid === undefined) {
-    // execa reports the cause (EAGAIN, ENOMEM) through the promise; the caller logs and restarts by policy
-    child.catch(() => undefined);
-    throw new Error('the agent process could not be spawned');
-  }
-  const channel = child.stdio[3] as unknown as Socket;
-  const proc: AgentProcess = { pid, channel, stdout: child.stdout!, stderr: child.stderr!, exited: undefined!, signal: () => undefined, agentPid: spec.namespaced ? undefined : pid };
-  // A sandboxed agent is in a session of its own (bubblewrap --new-session), so the
-  // group signal reaches bubblewrap, whose death takes the sandbox with it
-  // (--die-with-parent); the agent itself is signalled too, so that SIGTERM is a
-  // graceful stage there as well.
-  const signal = (proc.signal = (sig: NodeJS.Signals) => {
-    for (const target of [-pid, proc.agentPid !== pid ? proc.agentPid : undefined]) {
-      if (target === undefined) continue;
-      try {
-        process.kill(target, sig);
-      } catch {
-        // ESRCH: already gone
-      }
-    }
-  });
-  // The process's own exit, not execa's result: that also waits for every pipe to
-  // close, which a grandchild holding stdout would put off indefinitely.
-  const exited = new Promise<ExitInfo>((resolve) => {
-    child.once('exit', (code, sig) => {
-      signal('SIGKILL'); // anything it left behind in its group
-      // bubblewrap reports a signal death of its child as exit 128+n
-      const info = spec.namespaced && code !== null && code > 128 ? { code: null, signal: signalName(code - 128) ?? null } : { code, signal: sig };
-      // Let the channel deliver what the agent wrote last (acks, replies), briefly.
-      if (channel.readableEnded || channel.destroyed) return resolve(info);
-      const timer = setTimeout(() => resolve(info), CHANNEL_DRAIN_MS);
-      channel.once('close', () => {
-        clearTimeout(timer);
-        resolve(info);
-      });
+  const launched = launch({ ...spec, channel: true });
+  const channel = launched.channel!;
+  // Let the channel deliver what the agent wrote last (acks, replies), briefly.
+  const exited = launched.exited.then((info) => new Promise<ExitInfo>((resolve) => {
+    if (channel.readableEnded || channel.destroyed) return resolve(info);
+    const timer = setTimeout(() => resolve(info), CHANNEL_DRAIN_MS);
+    channel.once('close', () => {
+      clearTimeout(timer);
+      resolve(info);
     });
-  });
-  child.catch(() => undefined); // reject: false; this only guards against the unexpected
-  proc.exited = exited;
-  return proc;
-}
-
-const signalName = (n: number): NodeJS.Signals | undefined =>
-  (Object.entries(constants.signals) as [NodeJS.Signals, number][]).find(([, num]) => num === n)?.[0];
-
-/**
- * The sandboxed node process: bubblewrap (the spawned pid) forks its namespace's
- * init, which runs node. Found by walking /proc from the spawned pid to the
- * first descendant running this node binary.
- */
-export function findSandboxedNode(root: number): number | undefined {
-  const node = realpathSync(process.execPath);
-  const children = childrenByParent();
-  const queue = [...(children.get(root) ?? [])];
-  while (queue.length) {
-    const pid = queue.shift()!;
-    try {
-      if (readlinkSync(`/proc/${pid}/exe`) === node) return pid;
-    } catch {
-      // not ours to read, or gone
-    }
-    queue.push(...(children.get(pid) ?? []));
-  }
-  return undefined;
-}
-
-/** Every process's children, from one pass over /proc. */
-export function childrenByParent(): Map<number, number[]> {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid);
-      if (list) list.push(Number(entry));
-      else children.set(ppid, [Number(entry)]);
-    } catch {
-      // exited while we looked
-    }
-  }
-  return children;
-}
-
-export function descendantsOf(pid: number, children: Map<number, number[]>): number[] {
-  const out: number[] = [];
-  const queue = [...(children.get(pid) ?? [])];
-  while (queue.length) {
-    const p = queue.shift()!;
-    out.push(p);
-    queue.push(...(children.get(p) ?? []));
-  }
-  return out;
+  }));
+  // The same object, not a copy: its signal() reads agentPid, which the supervisor fills in later.
+  return Object.assign(launched, { channel, exited });
 }

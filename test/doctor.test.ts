@@ -8,7 +8,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { DoctorReport, LayerReport } from '../policies/doctor.js';
+import type { DoctorReport, LayerReport } from '../policies/doctor/index.js';
 import { probeMachine } from '../policies/machine.js';
 import { CLI, ROOT, cliReadableBy } from './helpers/harness.js';
 import { scratchDirs } from './helpers/scratch.js';

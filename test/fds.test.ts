@@ -8,7 +8,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const FDS_MODULE = new URL('../supervisor/fds.js', import.meta.url).href;
+const FDS_MODULE = new URL('../policies/fds.js', import.meta.url).href;
 
 interface Report {
   /** The probe fds' close-on-exec flag as user code first sees it ('closed' if not open). */

@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import { parseConfig } from '../supervisor/config/index.js';
 import { planIsolation, IsolationError } from '../policies/isolation.js';
 import type { Machine } from '../policies/machine.js';
+import { commandLine } from '../policies/chain.js';
+import { manifestSchema } from '../policies/manifest.js';
 import { planSandbox } from '../policies/sandbox.js';
 import { allocateAccounts, DYNAMIC_MAX, DYNAMIC_MIN, UserError } from '../policies/users.js';
 import { tempDir } from './helpers/harness.js';
@@ -87,4 +89,47 @@ test('root: an agent whose uid could not read its own code is refused up front',
   const cfg = config({ a: { run: 'code/a.js' } });
   chmodSync(join(cfg.dir, 'code'), 0o700);
   assert.throws(() => planIsolation(cfg, { allowWeaker: false, machine: FULL }), /agents\.a: code: .*code is mode 0700; an agent's own uid needs o\+rx/);
+});
+
+test('the plan is data: steps in exec order with the layers each provides, mounts with their reasons, and argv rendered from them', () => {
+  const cfg = config({
+    shut: { run: 'code/a.js', unveil: { data: 'rw', docs: 'r' }, limits: { nofile: 64, nproc: 8, memory: '128MiB' } },
+    open: { run: 'code/a.js', pledge: ['net', 'spawn'], owns: ['code/theirs'] },
+  });
+  mkdirSync(join(cfg.dir, 'code', 'theirs'));
+  const plan = planSandbox(cfg.agents.shut!, { config: cfg, machine: FULL, account: { uid: 61200, gid: 61201, name: 'outheis-shut' } });
+  assert.deepEqual(plan.steps.map((s) => [s.tool, s.layers]), [
+    ['nice', []], ['setpriv', ['uid']], ['bwrap', ['netns', 'namespaces']], ['prlimit', ['rlimits']], ['node', ['permission', 'heap']],
+  ]);
+  assert.deepEqual(plan.argv, plan.steps.flatMap((s) => s.argv));
+  assert.deepEqual(plan.argv, commandLine(plan.chain));
+  assert.deepEqual(plan.chain.setpriv && [plan.chain.setpriv.uid, plan.chain.setpriv.gid], [61200, 61201]);
+  assert.deepEqual(plan.chain.prlimit && [plan.chain.prlimit.nofile, plan.chain.prlimit.nproc], [64, 8]);
+  assert.deepEqual(plan.chain.node.heap, { memory: 128 * 2 ** 20, semiSpaceMiB: 6, oldSpaceMiB: 78 });
+  assert.deepEqual(plan.chain.node.permission?.write, [join(cfg.dir, 'data')]);
+  assert.ok(plan.chain.node.permission?.read.includes(join(cfg.dir, 'docs')));
+  const mounts = plan.chain.bwrap!.mounts;
+  const at = (dest: string) => mounts.filter((m) => m.dest === dest).map((m) => [m.why, m.writable]);
+  assert.deepEqual(at(join(cfg.dir, 'data')), [['unveil', true]]);
+  assert.deepEqual(at(join(cfg.dir, 'docs')), [['unveil', false]]);
+  assert.deepEqual(at(join(cfg.dir, 'code')), [['code', false]]);
+  assert.deepEqual(at(join(cfg.dir, 'code', 'theirs')), [['mask', true]], 'another agent\'s domain inside the code directory is an empty tmpfs');
+  assert.deepEqual(at('/usr'), [['runtime', false]]);
+  assert.ok(mounts.some((m) => m.why === 'sdk' && m.dest === '/node_modules/outheis/package.json'));
+  assert.ok(!mounts.some((m) => m.why === 'net'), 'no name resolution without the net pledge');
+  assert.equal(plan.chain.bwrap!.shareNet, false);
+
+  const open = planSandbox(cfg.agents.open!, { config: cfg, machine: BARE, account: undefined });
+  assert.deepEqual(open.steps.map((s) => s.tool), ['nice', 'node']);
+  assert.deepEqual(open.chain.node.permission?.grants, ['child-process']);
+  assert.deepEqual(open.gaps.map((g) => [g.layer, g.fix]), [['uid', 'apt-get install util-linux (setpriv)'], ['namespaces', 'apt-get install bubblewrap']]);
+  assert.deepEqual(open.missing, open.gaps.map((g) => `${g.layer}: ${g.why}`));
+});
+
+test('a config\'s agent is a manifest: policies\' schema alone gives the same capability fields', () => {
+  const cfg = config({ a: { run: 'code/a.js', args: ['x'], qos: 'background', owns: ['vault'], unveil: { docs: 'r' }, pledge: ['net'], env: ['TZ'], limits: { memory: '64MiB', cpu: '50%' }, user: 'auto' } });
+  const manifest = manifestSchema(cfg.dir).parse({ run: 'code/a.js', args: ['x'], qos: 'background', owns: ['vault'], unveil: { docs: 'r' }, pledge: ['net'], env: ['TZ'], limits: { memory: '64MiB', cpu: '50%' }, user: 'auto' });
+  const a = cfg.agents.a!;
+  for (const key of Object.keys(manifest) as (keyof typeof manifest)[]) assert.deepEqual(a[key], manifest[key], key);
+  assert.throws(() => manifestSchema(cfg.dir).parse({ run: 'code/a.js', heartbeat: '1s' }), /unknown key/);
 });

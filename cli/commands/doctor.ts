@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { runDoctor, type DoctorReport, type LayerStatus } from '../../policies/doctor.js';
+import { runDoctor, type DoctorReport, type LayerStatus } from '../../policies/doctor/index.js';
 import { EXIT } from '../errors.js';
 import { colorEnabled, createPaint, type Paint, type Style } from '../render/color.js';
 import { renderTable, type Column } from '../render/table.js';

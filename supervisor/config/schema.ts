@@ -13,43 +13,36 @@
 
 import path from 'node:path';
 import { z } from 'zod';
-import { describeValue, durationSchema, percentSchema, sizeSchema } from '../../protocol/units.js';
+import { durationSchema, sizeSchema } from '../../protocol/units.js';
 import { crossCheck, startOrder } from './cross-checks.js';
-import { QOS } from '../../protocol/constants.js';
+import { manifestShape, mustBePositive, nonEmpty, NAME_PATTERN, resolvePaths, strict } from '../../policies/manifest.js';
 
-export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+// The manifest (what the sandbox enforces) is policies' schema; this file adds supervision, journal and logs.
+export {
+  NAME_PATTERN,
+  PLEDGES,
+  QOS_CLASSES,
+  UNKNOWN_KEY_PREFIX,
+  UNVEIL_MODES,
+  type Qos,
+  type UnveilMode,
+} from '../../policies/manifest.js';
+
 /** Names the router uses for itself and for the CLI; an agent by either name would be unaddressable. */
 export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['operator', 'supervisor']);
 
 export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as const;
 export const RESTART_TYPES = ['permanent', 'transient', 'temporary'] as const;
-/** The wire's QoS classes: config and frames share one list. */
-export const QOS_CLASSES = QOS;
 export const FSYNC_POLICIES = ['always', 'batch', 'interval', 'none'] as const;
-export const UNVEIL_MODES = ['r', 'rw'] as const;
-export const PLEDGES = ['net', 'spawn', 'worker', 'addons'] as const;
 
 export type Strategy = (typeof STRATEGIES)[number];
 export type RestartType = (typeof RESTART_TYPES)[number];
-export type Qos = (typeof QOS_CLASSES)[number];
 export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
-export type UnveilMode = (typeof UNVEIL_MODES)[number];
 
 /** Where the file came from; paths inside it are resolved against `dir`. */
 export interface ConfigContext {
   file: string;
   dir: string;
-}
-
-export const UNKNOWN_KEY_PREFIX = 'unknown key; expected one of: ';
-
-// Every object is strict: a misspelt `heartbaet` silently ignored would leave
-// hang detection at its default while the operator believes it is changed.
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (iss) => (iss.code === 'unrecognized_keys' ? `${UNKNOWN_KEY_PREFIX}${known}` : undefined),
-  });
 }
 
 const nameRules = 'a letter, then up to 62 letters, digits, "_" or "-"';
@@ -60,25 +53,6 @@ const agentName = z
   .refine((n) => !RESERVED_AGENT_NAMES.has(n), {
     error: (iss) => `agent name ${JSON.stringify(iss.input)} is reserved (operator and supervisor are names the router uses itself)`,
   });
-
-const nonEmpty = (what: string) => z.string().min(1, { error: `expected ${what}, got an empty string` });
-
-const pledgeSchema = z.string().refine((p) => (PLEDGES as readonly string[]).includes(p) || p === 'send:*' || (p.startsWith('send:') && NAME_PATTERN.test(p.slice(5))), {
-  error: (iss) => `expected a pledge: "send:<agent>", "send:*", ${PLEDGES.map((p) => `"${p}"`).join(', ')}; got ${JSON.stringify(iss.input)}`,
-});
-
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
-  error: (iss) => `expected an environment variable name (letters, digits, "_"; not starting with a digit), got ${JSON.stringify(iss.input)}`,
-});
-
-// POSIX portable user names (useradd's default rule), or "auto" for a uid per agent.
-const userSchema = z.string().regex(/^(?:auto|[a-z_][a-z0-9_-]{0,30}\$?)$/i, {
-  error: (iss) => `expected "auto" or a user name, got ${JSON.stringify(iss.input)}`,
-});
-
-function mustBePositive<T extends z.ZodType<number>>(schema: T, what: string) {
-  return schema.refine((v) => v > 0, { error: (iss) => `expected ${what} greater than 0, got ${describeValue(iss.input)}` });
-}
 
 const backoffSchema = strict({
   initial: durationSchema.prefault('100ms'),
@@ -109,43 +83,29 @@ function resolveGroup<G extends GroupIn>(g: G) {
 const rootGroupSchema = strict(groupShape).superRefine(checkBackoff).transform(resolveGroup);
 const nestedGroupSchema = strict({ ...groupShape, group: z.string().optional() }).superRefine(checkBackoff).transform(resolveGroup);
 
-const limitsSchema = strict({
-  memory: mustBePositive(sizeSchema, 'a memory limit').optional(),
-  nofile: z.int().min(1).optional(),
-  nproc: z.int().min(1).optional(),
-  cpu: mustBePositive(percentSchema, 'a cpu share').optional(),
-  // A message is one journal record, and records are capped at 16 MiB (logs/journal/record.ts).
-  frame: mustBePositive(sizeSchema.prefault('1MiB'), 'a frame size').refine((n) => n <= 16 * 1024 * 1024, 'expected a frame size of at most 16MiB (one message is one journal record)'),
-  mailbox: z.int().min(1).default(10_000),
-});
-
+// The manifest's keys keep their places among the supervision keys: an unknown
+// key's message lists them all in this order.
+const m = manifestShape;
 const agentObject = strict({
-  run: nonEmpty('the path of the agent\'s entry file'),
-  args: z.array(z.string()).default(() => []),
+  run: m.run,
+  args: m.args,
   group: z.string().optional(),
   after: z.array(z.string()).default(() => []),
   restart: z.enum(RESTART_TYPES).default('permanent'),
-  qos: z.enum(QOS_CLASSES).default('user'),
-  owns: z.array(nonEmpty('a path')).default(() => []),
-  unveil: z.record(nonEmpty('a path'), z.enum(UNVEIL_MODES)).default(() => ({})),
-  pledge: z.array(pledgeSchema).default(() => []),
-  env: z.array(envName).default(() => []),
-  limits: limitsSchema.prefault({}),
+  qos: m.qos,
+  owns: m.owns,
+  unveil: m.unveil,
+  pledge: m.pledge,
+  env: m.env,
+  limits: m.limits,
   heartbeat: durationSchema.prefault('5s'),
   shutdown: durationSchema.prefault('5s'),
   start_timeout: mustBePositive(durationSchema.prefault('10s'), 'a start timeout'),
-  user: userSchema.optional(),
+  user: m.user,
 });
 
 function agentSchema(ctx: ConfigContext) {
-  const abs = (p: string) => path.resolve(ctx.dir, p);
-  return agentObject.transform((a) => ({
-    ...a,
-    run: abs(a.run),
-    owns: a.owns.map(abs),
-    // `unveil` keeps the keys as written so messages can quote them; enforcement uses this list.
-    unveilResolved: Object.entries(a.unveil).map(([key, mode]) => ({ path: abs(key), mode, key })),
-  }));
+  return agentObject.transform((a) => resolvePaths(a, ctx.dir));
 }
 
 function resolvedSchema(ctx: ConfigContext) {

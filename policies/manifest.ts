@@ -1,0 +1,107 @@
+// An agent's manifest: the part of its config the sandbox enforces (what code it
+// runs, what it owns and may see, what it pledges, which variables pass, its limits
+// and uid, its QoS class for `nice`). The supervisor's config schema composes these
+// fields into its agent schema, so the messages and key paths are the config's; the
+// doctor builds its probe's manifest with this schema alone.
+import path from 'node:path';
+import { z } from 'zod';
+import { QOS } from '../protocol/constants.js';
+import { describeValue, percentSchema, sizeSchema } from '../protocol/units.js';
+
+export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+/** The wire's QoS classes: config and frames share one list. */
+export const QOS_CLASSES = QOS;
+export const UNVEIL_MODES = ['r', 'rw'] as const;
+export const PLEDGES = ['net', 'spawn', 'worker', 'addons'] as const;
+
+export type Qos = (typeof QOS_CLASSES)[number];
+export type UnveilMode = (typeof UNVEIL_MODES)[number];
+
+export const UNKNOWN_KEY_PREFIX = 'unknown key; expected one of: ';
+
+// Every object is strict: a misspelt `heartbaet` silently ignored would leave
+// hang detection at its default while the operator believes it is changed.
+export function strict<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `${UNKNOWN_KEY_PREFIX}${known}` : undefined),
+  });
+}
+
+export const nonEmpty = (what: string) => z.string().min(1, { error: `expected ${what}, got an empty string` });
+
+export function mustBePositive<T extends z.ZodType<number>>(schema: T, what: string) {
+  return schema.refine((v) => v > 0, { error: (iss) => `expected ${what} greater than 0, got ${describeValue(iss.input)}` });
+}
+
+const pledgeSchema = z.string().refine((p) => (PLEDGES as readonly string[]).includes(p) || p === 'send:*' || (p.startsWith('send:') && NAME_PATTERN.test(p.slice(5))), {
+  error: (iss) => `expected a pledge: "send:<agent>", "send:*", ${PLEDGES.map((p) => `"${p}"`).join(', ')}; got ${JSON.stringify(iss.input)}`,
+});
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+  error: (iss) => `expected an environment variable name (letters, digits, "_"; not starting with a digit), got ${JSON.stringify(iss.input)}`,
+});
+
+// POSIX portable user names (useradd's default rule), or "auto" for a uid per agent.
+const userSchema = z.string().regex(/^(?:auto|[a-z_][a-z0-9_-]{0,30}\$?)$/i, {
+  error: (iss) => `expected "auto" or a user name, got ${JSON.stringify(iss.input)}`,
+});
+
+const limitsSchema = strict({
+  memory: mustBePositive(sizeSchema, 'a memory limit').optional(),
+  nofile: z.int().min(1).optional(),
+  nproc: z.int().min(1).optional(),
+  cpu: mustBePositive(percentSchema, 'a cpu share').optional(),
+  // A message is one journal record, and records are capped at 16 MiB (logs/journal/record.ts).
+  frame: mustBePositive(sizeSchema.prefault('1MiB'), 'a frame size').refine((n) => n <= 16 * 1024 * 1024, 'expected a frame size of at most 16MiB (one message is one journal record)'),
+  mailbox: z.int().min(1).default(10_000),
+});
+
+/** The manifest's keys, each with its rule and default; the config's agent schema picks them in its own key order. */
+export const manifestShape = {
+  run: nonEmpty('the path of the agent\'s entry file'),
+  args: z.array(z.string()).default(() => []),
+  qos: z.enum(QOS_CLASSES).default('user'),
+  owns: z.array(nonEmpty('a path')).default(() => []),
+  unveil: z.record(nonEmpty('a path'), z.enum(UNVEIL_MODES)).default(() => ({})),
+  pledge: z.array(pledgeSchema).default(() => []),
+  env: z.array(envName).default(() => []),
+  limits: limitsSchema.prefault({}),
+  user: userSchema.optional(),
+};
+
+/**
+ * Paths in a manifest mean "relative to the config file's directory", not to
+ * wherever the supervisor was started (systemd starts it in /).
+ */
+export function resolvePaths<M extends { run: string; owns: string[]; unveil: Record<string, UnveilMode> }>(m: M, dir: string) {
+  const abs = (p: string) => path.resolve(dir, p);
+  return {
+    ...m,
+    run: abs(m.run),
+    owns: m.owns.map(abs),
+    // `unveil` keeps the keys as written so messages can quote them; enforcement uses this list.
+    unveilResolved: Object.entries(m.unveil).map(([key, mode]) => ({ path: abs(key), mode, key })),
+  };
+}
+
+/** One manifest on its own, its paths resolved against `dir`. */
+export function manifestSchema(dir: string) {
+  return strict(manifestShape).transform((m) => resolvePaths(m, dir));
+}
+
+/** What the sandbox enforces for one agent, and its name. The supervisor's AgentConfig is one. */
+export type AgentManifest = z.output<ReturnType<typeof manifestSchema>> & { name: string };
+
+/**
+ * Every agent's manifest, and what planning needs of the config around them:
+ * its directory (relative paths, the sandbox's working directory), the state
+ * directory (masked from every agent) and the start order. The supervisor's
+ * Config is one.
+ */
+export interface Manifests {
+  dir: string;
+  state_dir: string;
+  order: readonly string[];
+  agents: Readonly<Record<string, AgentManifest>>;
+}

@@ -1,0 +1,73 @@
+// The SDK inside a sandbox: where its files are, where they are bound, and whether
+// an agent's own uid can reach them at all.
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const requireHere = createRequire(import.meta.url);
+
+/** What an agent needs of outheis to run: the SDK's files and msgpackr. Bound read-only. */
+export function sdkPaths(forOthers = false): { real: string[]; mounts: [string, string][] } {
+  const root = PACKAGE_ROOT.replace(/\/$/, '');
+  // msgpackr's exports hide its package.json; its entry point lives in its package root or dist/.
+  let msgpackr = dirname(requireHere.resolve('msgpackr'));
+  while (!existsSync(join(msgpackr, 'package.json')) && msgpackr !== dirname(msgpackr)) msgpackr = dirname(msgpackr);
+  const files: [string, string][] = [
+    [join(root, 'package.json'), 'package.json'],
+    [join(root, 'dist/workers'), 'dist/workers'],
+    [join(root, 'dist/protocol'), 'dist/protocol'],
+    [msgpackr, 'node_modules/msgpackr'],
+  ];
+  // bubblewrap runs as the agent's uid, so it must reach what it binds: an install
+  // under /root is out of reach, and is then staged (once) to a world-readable copy.
+  const source = forOthers && !files.every(([src]) => readableByOthers(src)) ? stagedSdk(files) : (src: string) => src;
+  // At their real paths (for agents inside this package: self-reference) and as
+  // /node_modules/outheis (for agents anywhere else: `import 'outheis/worker'` walks up to /).
+  const mounts: [string, string][] = [
+    ...files.map(([src]) => [source(src), src] as [string, string]),
+    ...files.slice(0, 3).map(([src, rel]) => [source(src), `/node_modules/outheis/${rel}`] as [string, string]),
+    [source(msgpackr), '/node_modules/msgpackr'],
+  ];
+  return { real: files.map(([src]) => src), mounts };
+}
+
+/** Can a uid that is neither owner nor group read this path (every directory above it searchable)? */
+export function readableByOthers(path: string): boolean {
+  try {
+    if ((statSync(path).mode & 0o004) === 0) return false;
+    for (let dir = dirname(path); ; dir = dirname(dir)) {
+      if ((statSync(dir).mode & 0o001) === 0) return false;
+      if (dir === dirname(dir)) return true;
+    }
+  } catch {
+    return false;
+  }
+}
+
+let staged: Map<string, string> | undefined;
+
+/** A private, root-owned, world-readable copy of the SDK files (mkdtemp: nobody can plant one first). */
+function stagedSdk(files: [string, string][]): (src: string) => string {
+  if (!staged) {
+    const dir = mkdtempSync(join(tmpdir(), 'outheis-sdk-'));
+    chmodSync(dir, 0o755);
+    staged = new Map();
+    for (const [src, rel] of files) {
+      const dst = join(dir, rel);
+      cpSync(src, dst, { recursive: true });
+      openUp(join(dir, rel.split('/')[0]!));
+      staged.set(src, dst);
+    }
+  }
+  const map = staged;
+  return (src) => map.get(src) ?? src;
+}
+
+function openUp(path: string): void {
+  const st = statSync(path);
+  chmodSync(path, st.isDirectory() ? 0o755 : 0o644);
+  if (st.isDirectory()) for (const entry of readdirSync(path)) openUp(join(path, entry));
+}

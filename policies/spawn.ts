@@ -1,0 +1,165 @@
+// Launching one sandboxed command line, for the supervisor (an agent) and for the
+// doctor (its probe) alike: what the doctor proves is then what agents get. The
+// hardening steps read as a list: a scrubbed environment, stdio and at most the
+// channel on fd 3 (nothing else inherited), a process group of its own; and the
+// way back: the sandboxed node's host pid, and a signal to the whole group.
+import { execa } from 'execa';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { constants } from 'node:os';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { ENV } from '../protocol/constants.js';
+
+export interface LaunchSpec {
+  name: string;
+  /** The whole command line, hardening chain included (policies/sandbox.ts): argv[0] is the program. */
+  argv: string[];
+  /** The command runs in a pid namespace (bubblewrap): node is a grandchild of the spawned pid. */
+  namespaced: boolean;
+  cwd: string;
+  /** Names of variables to pass through from the supervisor's environment. */
+  env: string[];
+  heartbeatMs: number;
+  maxFrame: number;
+  /** A channel on fd 3 (agents speak the wire there; the doctor's probe speaks none). */
+  channel: boolean;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface Launched {
+  pid: number;
+  channel: Socket | undefined;
+  stdout: Readable;
+  stderr: Readable;
+  /** The process's own exit; bubblewrap's 128+n is reported as the signal. */
+  exited: Promise<ExitInfo>;
+  /** Signal the whole process group: the agent and anything it started. */
+  signal(sig: NodeJS.Signals): void;
+  /** The node process itself, once known: inside a sandbox it is not `pid` (see findSandboxedNode). */
+  agentPid: number | undefined;
+}
+
+export function agentEnv(spec: Pick<LaunchSpec, 'name' | 'env' | 'heartbeatMs' | 'maxFrame'>, source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  // 1. only the variables the manifest names pass through; everything else is scrubbed
+  for (const key of spec.env) {
+    const value = source[key];
+    if (value !== undefined) env[key] = value;
+  }
+  // 2. what the SDK needs, which the agent cannot override
+  env[ENV.name] = spec.name;
+  env[ENV.heartbeat] = String(spec.heartbeatMs);
+  env[ENV.maxFrame] = String(spec.maxFrame);
+  // msgpackr's optional native addon would be loaded in every agent for no gain on small frames
+  env.MSGPACKR_NATIVE_ACCELERATION_DISABLED = 'true';
+  return env;
+}
+
+export function launch(spec: LaunchSpec): Launched {
+  const [file, ...args] = spec.argv;
+  const child = execa(file!, args, {
+    cwd: spec.cwd,
+    env: agentEnv(spec),
+    extendEnv: false,
+    // stdin closed; stdout/stderr captured; fd 3 is the channel. Node opens every
+    // other fd close-on-exec, and closeInheritedFds() handled the inherited ones.
+    stdio: spec.channel ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+    // setsid(): a process group of its own, so a stop reaches its grandchildren too
+    detached: true,
+    buffer: false,
+    reject: false,
+    // we do our own staged termination; execa's would race it
+    forceKillAfterDelay: false,
+    stripFinalNewline: false,
+  });
+  const pid = child.pid;
+  if (pid === undefined) {
+    // execa reports the cause (EAGAIN, ENOMEM) through the promise; the caller logs and restarts by policy
+    child.catch(() => undefined);
+    throw new Error('the agent process could not be spawned');
+  }
+  const channel = spec.channel ? (child.stdio[3] as unknown as Socket) : undefined;
+  const proc: Launched = { pid, channel, stdout: child.stdout!, stderr: child.stderr!, exited: undefined!, signal: () => undefined, agentPid: spec.namespaced ? undefined : pid };
+  // A sandboxed agent is in a session of its own (bubblewrap --new-session), so the
+  // group signal reaches bubblewrap, whose death takes the sandbox with it
+  // (--die-with-parent); the agent itself is signalled too, so that SIGTERM is a
+  // graceful stage there as well.
+  const signal = (proc.signal = (sig: NodeJS.Signals) => {
+    for (const target of [-pid, proc.agentPid !== pid ? proc.agentPid : undefined]) {
+      if (target === undefined) continue;
+      try {
+        process.kill(target, sig);
+      } catch {
+        // ESRCH: already gone
+      }
+    }
+  });
+  // The process's own exit, not execa's result: that also waits for every pipe to
+  // close, which a grandchild holding stdout would put off indefinitely.
+  proc.exited = new Promise<ExitInfo>((resolve) => {
+    child.once('exit', (code, sig) => {
+      signal('SIGKILL'); // anything it left behind in its group
+      // bubblewrap reports a signal death of its child as exit 128+n
+      resolve(spec.namespaced && code !== null && code > 128 ? { code: null, signal: signalName(code - 128) ?? null } : { code, signal: sig });
+    });
+  });
+  child.catch(() => undefined); // reject: false; this only guards against the unexpected
+  return proc;
+}
+
+const signalName = (n: number): NodeJS.Signals | undefined =>
+  (Object.entries(constants.signals) as [NodeJS.Signals, number][]).find(([, num]) => num === n)?.[0];
+
+/**
+ * The sandboxed node process: bubblewrap (the spawned pid) forks its namespace's
+ * init, which runs node. Found by walking /proc from the spawned pid to the
+ * first descendant running this node binary.
+ */
+export function findSandboxedNode(root: number): number | undefined {
+  const node = realpathSync(process.execPath);
+  const children = childrenByParent();
+  const queue = [...(children.get(root) ?? [])];
+  while (queue.length) {
+    const pid = queue.shift()!;
+    try {
+      if (readlinkSync(`/proc/${pid}/exe`) === node) return pid;
+    } catch {
+      // not ours to read, or gone
+    }
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return undefined;
+}
+
+/** Every process's children, from one pass over /proc. */
+export function childrenByParent(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid);
+      if (list) list.push(Number(entry));
+      else children.set(ppid, [Number(entry)]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return children;
+}
+
+export function descendantsOf(pid: number, children: Map<number, number[]>): number[] {
+  const out: number[] = [];
+  const queue = [...(children.get(pid) ?? [])];
+  while (queue.length) {
+    const p = queue.shift()!;
+    out.push(p);
+    queue.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
