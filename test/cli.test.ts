@@ -2,10 +2,10 @@
 // way systemd runs it (stray inherited fds, SIGTERM to stop, nothing left behind).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CLI, ROOT, fixture, processesMatching, tempDir } from './helpers/harness.js';
+import { CLI, ROOT, fixture, processesMatching, tempDir, until } from './helpers/harness.js';
 
 test('check: a valid file exits 0', () => {
   const r = spawnSync(process.execPath, [CLI, 'check', '-c', join(ROOT, 'examples/outheis.yaml')], { encoding: 'utf8' });
@@ -66,12 +66,8 @@ test('start: no stray fd reaches an agent, SIGTERM stops everything, exit 0', as
   t.after(() => sup.kill('SIGKILL')); // never leave a supervisor behind a failed assertion
   let out = '';
   sup.stdout.on('data', (d) => (out += d));
-  const deadline = Date.now() + 15000;
   // Both agents' own "ready <name> <pid>" lines, and the fd listing printed before them.
-  while ((out.match(/"msg":"ready \w+ \d+"/g) ?? []).length < 2) {
-    assert.ok(Date.now() < deadline, `agents did not come up:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(() => `both agents to come up:\n${out}`, () => ((out.match(/"msg":"ready \w+ \d+"/g) ?? []).length >= 2 ? true : undefined), 15000);
   const fdsLine = out.split('\n').find((l) => l.includes('fds ['))!;
   const fds = JSON.parse(JSON.parse(fdsLine).msg.slice(4)) as string[];
   assert.ok(!fds.some((f) => f.startsWith('100=')), `the stray fd 100 leaked: ${fds}`);
@@ -95,20 +91,15 @@ test('a supervisor killed with SIGKILL leaves no agent and no grandchild behind'
   t.after(() => sup.kill('SIGKILL'));
   let out = '';
   sup.stdout.on('data', (d) => (out += d));
-  const deadline = Date.now() + 15000;
-  while ((out.match(/"msg":"ready \w+ \d+"/g) ?? []).length < 2 || !/grandchild \d+/.test(out)) {
-    assert.ok(Date.now() < deadline, `agents did not come up:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(() => `both agents and the grandchild to come up:\n${out}`, () => ((out.match(/"msg":"ready \w+ \d+"/g) ?? []).length >= 2 && /grandchild \d+/.test(out) ? true : undefined), 15000);
   // Pids inside a sandbox are its namespace's; ps finds the host's by the marker every process carries.
   const running = processesMatching(marker);
   assert.ok(running.some((l) => l.includes('setInterval')), `the grandchild runs: ${running.join('\n')}`);
   assert.ok(running.filter((l) => / node .*echo\.js/.test(l) || /^\s*\d+\s+\S+\s+\S*node .*echo\.js/.test(l)).length >= 2, `both agents run: ${running.join('\n')}`);
   sup.kill('SIGKILL');
   await new Promise((r) => sup.on('exit', r));
-  const gone = Date.now() + 5000;
-  while (processesMatching(marker).length && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(processesMatching(marker), [], 'no agent, no grandchild, no sandbox outlived the supervisor');
+  // They go as the channel closes; one still there after that fails here.
+  await until(() => `no agent, no grandchild, no sandbox to outlive the supervisor: ${processesMatching(marker).join('\n')}`, () => (processesMatching(marker).length === 0 ? true : undefined), 5000);
 });
 
 test('a closed stdout does not take the supervisor down, and SIGHUP stops it gracefully', async (t) => {
@@ -123,8 +114,16 @@ test('a closed stdout does not take the supervisor down, and SIGHUP stops it gra
   sup.stderr.on('data', (d) => (err += d));
   await new Promise<void>((resolve) => sup.stdout.on('data', (d) => { out += d; if (out.includes('"msg":"ready chatty')) resolve(); }));
   sup.stdout.destroy();
-  await new Promise((r) => setTimeout(r, 500));
-  assert.equal(sup.exitCode, null, `the supervisor died with its stdout: ${err}`);
+  // Not a fixed wait: chatty's log file (state dir) grows by 25 lines, each of which the
+  // supervisor also wrote to the closed stdout; then it must still be there.
+  const log = join(dir, '.outheis', 'logs', 'chatty.log');
+  const lines = (): number => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').length : 0);
+  const closedAt = lines();
+  await until('25 more lines written with stdout closed', () => {
+    if (sup.exitCode !== null || sup.signalCode !== null) throw new Error(`the supervisor died with its stdout (${sup.exitCode ?? sup.signalCode}): ${err}`);
+    return lines() >= closedAt + 25 ? true : undefined;
+  }, 15000);
+  assert.deepEqual([sup.exitCode, sup.signalCode], [null, null], `the supervisor died with its stdout: ${err}`);
   const code = await new Promise<number | null>((resolve) => {
     sup.on('exit', (c) => resolve(c));
     sup.kill('SIGHUP');
