@@ -53,6 +53,12 @@ test('logs rotate by size under a chatty agent, and logs -f follows across rotat
   await until(() => `the follower to read 6 × 64 KiB (has ${followed.length} bytes)`, () => (followed.length >= 6 * 64 * 1024 ? true : undefined), 60_000);
   follower.kill('SIGINT');
   await new Promise((r) => follower.on('exit', r));
+  // The files are read once chatty is stopped and its last output written: read while it
+  // writes, a rotation in progress (.1 renamed to .2, the live file not yet to .1) shows.
+  assert.equal(d.cli(['stop', 'chatty']).code, 0);
+  const snapshot = (): string => readdirSync(logDir).filter((f) => f.startsWith('chatty.log')).sort().map((f) => `${f}:${statSync(join(logDir, f)).size}`).join(' ');
+  let last = '';
+  await until('chatty\'s log files to stop changing', () => (last === (last = snapshot()) ? true : undefined), 10_000, 200);
   const files = readdirSync(logDir).filter((f) => f.startsWith('chatty.log')).sort();
   assert.deepEqual(files, ['chatty.log', 'chatty.log.1', 'chatty.log.2'], 'keep: 2 rotated files, older ones deleted');
   for (const f of files) assert.ok(statSync(join(logDir, f)).size <= 64 * 1024, `${f} within max_size`);
