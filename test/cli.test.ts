@@ -1,11 +1,12 @@
 // The real `outheis` binary: check's exit codes, and start in the foreground the
 // way systemd runs it (stray inherited fds, SIGTERM to stop, nothing left behind).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CLI, ROOT, fixture, processesMatching, tempDir } from './helpers/harness.js';
+import { startDaemon, stop } from './helpers/daemon.js';
+import { CLI, ROOT, fixture, processesMatching, tempDir, until } from './helpers/harness.js';
 
 test('check: a valid file exits 0', () => {
   const r = spawnSync(process.execPath, [CLI, 'check', '-c', join(ROOT, 'examples/outheis.yaml')], { encoding: 'utf8' });
@@ -51,83 +52,57 @@ test('usage errors exit 2', () => {
 });
 
 test('start: no stray fd reaches an agent, SIGTERM stops everything, exit 0', async (t) => {
-  const dir = tempDir();
   const marker = `outheis-cli-${process.pid}-${Date.now()}`;
-  const file = join(dir, 'outheis.yaml');
-  writeFileSync(file, [
+  // fd 100 is opened by the shell without close-on-exec, as a careless parent would
+  // (node itself already protects fds 0-15).
+  const d = await startDaemon([
     'agents:',
     `  one: { run: ${fixture('echo.js')}, args: [${marker}, --print-fds] }`,
     `  two: { run: ${fixture('echo.js')}, args: [${marker}], after: [one] }`,
-    '',
-  ].join('\n'));
-  // fd 100 is opened by the shell without close-on-exec, as a careless parent would
-  // (node itself already protects fds 0-15).
-  const sup = spawn('bash', ['-c', `exec 100</etc/hostname; exec "${process.execPath}" "${CLI}" start -c "${file}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => sup.kill('SIGKILL')); // never leave a supervisor behind a failed assertion
-  let out = '';
-  sup.stdout.on('data', (d) => (out += d));
-  const deadline = Date.now() + 15000;
+  ], { wrap: (argv) => ['bash', '-c', 'exec 100</etc/hostname && exec "$@"', 'bash', ...argv] });
+  t.after(() => stop(d, 'SIGKILL')); // never leave a supervisor behind a failed assertion
   // Both agents' own "ready <name> <pid>" lines, and the fd listing printed before them.
-  while ((out.match(/"msg":"ready \w+ \d+"/g) ?? []).length < 2) {
-    assert.ok(Date.now() < deadline, `agents did not come up:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const fdsLine = out.split('\n').find((l) => l.includes('fds ['))!;
+  await until(() => `both agents to come up:\n${d.out()}`, () => ((d.out().match(/"msg":"ready \w+ \d+"/g) ?? []).length >= 2 ? true : undefined), 15000);
+  const fdsLine = d.out().split('\n').find((l) => l.includes('fds ['))!;
   const fds = JSON.parse(JSON.parse(fdsLine).msg.slice(4)) as string[];
   assert.ok(!fds.some((f) => f.startsWith('100=')), `the stray fd 100 leaked: ${fds}`);
   assert.ok(fds.includes('3=socket'), `fd 3 is the channel: ${fds}`);
-  assert.match(out, /closed inherited file descriptors/);
+  assert.match(d.out(), /closed inherited file descriptors/);
   assert.ok(processesMatching(marker).length >= 2, 'both agents run');
-  const code = await new Promise<number | null>((resolve) => {
-    sup.on('exit', (c) => resolve(c));
-    sup.kill('SIGTERM');
-  });
-  assert.equal(code, 0);
+  assert.equal(await stop(d, 'SIGTERM'), 0);
   assert.deepEqual(processesMatching(marker), []);
 });
 
 test('a supervisor killed with SIGKILL leaves no agent and no grandchild behind', async (t) => {
-  const dir = tempDir();
   const marker = `outheis-kill9-${process.pid}-${Date.now()}`;
-  const file = join(dir, 'outheis.yaml');
-  writeFileSync(file, ['agents:', `  one: { run: ${fixture('echo.js')}, args: [${marker}, --grandchild-on-start], pledge: [spawn] }`, `  two: { run: ${fixture('echo.js')}, args: [${marker}] }`, ''].join('\n'));
-  const sup = spawn(process.execPath, [CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => sup.kill('SIGKILL'));
-  let out = '';
-  sup.stdout.on('data', (d) => (out += d));
-  const deadline = Date.now() + 15000;
-  while ((out.match(/"msg":"ready \w+ \d+"/g) ?? []).length < 2 || !/grandchild \d+/.test(out)) {
-    assert.ok(Date.now() < deadline, `agents did not come up:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const d = await startDaemon(['agents:', `  one: { run: ${fixture('echo.js')}, args: [${marker}, --grandchild-on-start], pledge: [spawn] }`, `  two: { run: ${fixture('echo.js')}, args: [${marker}] }`]);
+  t.after(() => stop(d, 'SIGKILL'));
+  await until(() => `both agents and the grandchild to come up:\n${d.out()}`, () => ((d.out().match(/"msg":"ready \w+ \d+"/g) ?? []).length >= 2 && /grandchild \d+/.test(d.out()) ? true : undefined), 15000);
   // Pids inside a sandbox are its namespace's; ps finds the host's by the marker every process carries.
   const running = processesMatching(marker);
   assert.ok(running.some((l) => l.includes('setInterval')), `the grandchild runs: ${running.join('\n')}`);
   assert.ok(running.filter((l) => / node .*echo\.js/.test(l) || /^\s*\d+\s+\S+\s+\S*node .*echo\.js/.test(l)).length >= 2, `both agents run: ${running.join('\n')}`);
-  sup.kill('SIGKILL');
-  await new Promise((r) => sup.on('exit', r));
-  const gone = Date.now() + 5000;
-  while (processesMatching(marker).length && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(processesMatching(marker), [], 'no agent, no grandchild, no sandbox outlived the supervisor');
+  await stop(d, 'SIGKILL');
+  // They go as the channel closes; one still there after that fails here.
+  await until(() => `no agent, no grandchild, no sandbox to outlive the supervisor: ${processesMatching(marker).join('\n')}`, () => (processesMatching(marker).length === 0 ? true : undefined), 5000);
 });
 
 test('a closed stdout does not take the supervisor down, and SIGHUP stops it gracefully', async (t) => {
-  const dir = tempDir();
-  const file = join(dir, 'outheis.yaml');
   // `chatty` prints every 20 ms, so the supervisor keeps writing into the closed pipe.
-  writeFileSync(file, ['agents:', `  chatty: { run: ${fixture('echo.js')}, args: [--chatty] }`, ''].join('\n'));
-  const sup = spawn(process.execPath, [CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => sup.kill('SIGKILL'));
-  let out = '';
-  let err = '';
-  sup.stderr.on('data', (d) => (err += d));
-  await new Promise<void>((resolve) => sup.stdout.on('data', (d) => { out += d; if (out.includes('"msg":"ready chatty')) resolve(); }));
-  sup.stdout.destroy();
-  await new Promise((r) => setTimeout(r, 500));
-  assert.equal(sup.exitCode, null, `the supervisor died with its stdout: ${err}`);
-  const code = await new Promise<number | null>((resolve) => {
-    sup.on('exit', (c) => resolve(c));
-    sup.kill('SIGHUP');
-  });
-  assert.equal(code, 0, err);
+  const d = await startDaemon(['agents:', `  chatty: { run: ${fixture('echo.js')}, args: [--chatty] }`]);
+  t.after(() => stop(d, 'SIGKILL'));
+  await d.printed(/"msg":"ready chatty/);
+  d.proc.stdout!.destroy();
+  // Not a fixed wait: chatty's log file grows by 25 lines, each of which the supervisor
+  // also wrote to the closed stdout; then it must still be there.
+  const log = join(d.stateDir, 'logs', 'chatty.log');
+  const lines = (): number => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').length : 0);
+  const closedAt = lines();
+  const gone = () => d.proc.exitCode !== null || d.proc.signalCode !== null;
+  await until('25 more lines written with stdout closed', () => {
+    if (gone()) throw new Error(`the supervisor died with its stdout (${d.proc.exitCode ?? d.proc.signalCode}): ${d.out()}`);
+    return lines() >= closedAt + 25 ? true : undefined;
+  }, 15000);
+  assert.equal(gone(), false, `the supervisor died with its stdout: ${d.out()}`);
+  assert.equal(await stop(d, 'SIGHUP'), 0, d.out());
 });

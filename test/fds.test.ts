@@ -1,12 +1,15 @@
 // closeInheritedFds in a real child process: a descriptor inherited without
 // close-on-exec (a shell's `exec 7<file`) is closed, stdio is kept, the process
 // keeps working afterwards, and nothing non-cloexec but stdio (and `keep`) remains.
+// And in a real `outheis start`: a stray fd the supervisor inherited never reaches an agent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startDaemon, stop } from './helpers/daemon.js';
+import { fixture } from './helpers/harness.js';
 
 const FDS_MODULE = new URL('../policies/fds.js', import.meta.url).href;
 
@@ -49,6 +52,8 @@ for (const fd of probe) {
 const sh = spawnSync('/bin/sh', ['-c', 'for f in "$@"; do [ -e /proc/self/fd/$f ] && echo $f; done; true', 'sh', ...new Set(['0', '1', '2', ...probe.map(String)])],
   { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 const grandchild = sh.stdout.split('\\n').filter(Boolean).map(Number);
+// A timer and an async read: the event loop's own fds (epoll, eventfd) survived the call.
+// The 10 ms is what is exercised here, not a wait for anything.
 await new Promise((r) => setTimeout(r, 10));
 const readBack = (await fsp.readFile(process.env.READ_BACK, 'utf8')).trim();
 process.stdout.write(JSON.stringify({ before, closed, after, probes, grandchild, readBack }));
@@ -163,4 +168,24 @@ test('stdio fds are kept even when they point at files', async () => {
   assert.deepEqual(r.probes, { 0: 'ok', 1: 'ok', 2: 'ok' });
   assert.ok(r.closed.every((fd) => fd > 2));
   assertOnlyStdioAndKeptRemainInheritable(r);
+});
+
+test('outheis start: a stray fd inherited without close-on-exec never reaches an agent', async (t) => {
+  const { data } = setup();
+  const d = await startDaemon(['agents:', `  one: { run: ${fixture('echo.js')}, args: [--print-fds] }`], {
+    waitReady: ['one'],
+    // A careless parent: the shell opens fd 100 without close-on-exec and execs the
+    // supervisor (Node itself marks only 0-15 close-on-exec at start-up).
+    wrap: (argv) => ['bash', '-c', 'exec 100<"$0" && exec "$@"', data, ...argv],
+  });
+  t.after(() => stop(d, 'SIGKILL'));
+  // The supervisor did inherit it, inheritable: it says it closed it.
+  await d.printed(/"fds":\[[\d,]*\b100\b[\d,]*\].*"msg":"closed inherited file descriptors/);
+  // The agent lists its own fds before it says ready.
+  await d.printed(/"msg":"fds \[/);
+  const line = d.out().split('\n').find((l) => l.includes('"msg":"fds ['))!;
+  const fds = JSON.parse((JSON.parse(line) as { msg: string }).msg.slice('fds '.length)) as string[];
+  assert.ok(fds.includes('3=socket'), `fd 3 is the channel: ${fds}`);
+  // Not as fd 100, nor as any other (the agent's own Node has fds of its own above 3).
+  assert.ok(!fds.some((f) => f.startsWith('100=') || f.endsWith(`=file:${statSync(data).ino}`)), `the stray fd 100 reached the agent: ${fds}`);
 });

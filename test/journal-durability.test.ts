@@ -13,8 +13,9 @@ import type { AnyRecord } from '../logs/journal/schema.js';
 import { listSegments } from '../logs/journal/segment.js';
 import type { StateView } from '../logs/journal/replay.js';
 import type { StatusResult } from '../supervisor/control/protocol.js';
-import { fixture, sleep, tempDir, until } from './helpers/harness.js';
-import { startDaemon, type Daemon } from './helpers/daemon.js';
+import { fixture, tempDir, until } from './helpers/harness.js';
+import { agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
+import { seededRng } from './helpers/rng.js';
 
 function workDir(): string {
   const dir = tempDir('outheis-durable-');
@@ -41,14 +42,6 @@ async function records(stateDir: string): Promise<AnyRecord[]> {
 }
 
 const statusOf = (d: Daemon): StatusResult => d.cliJson<StatusResult>(['status']);
-const agentOf = (d: Daemon, name: string) => statusOf(d).agents.find((a) => a.name === name)!;
-
-async function stop(d: Daemon): Promise<void> {
-  if (d.proc.exitCode !== null) return;
-  const r = d.cli(['stop']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(await d.exited, 0);
-}
 
 async function drained(d: Daemon, name: string): Promise<void> {
   await until(`${name} drained`, () => {
@@ -76,8 +69,7 @@ test('checkpoints come back after an agent restart and after a supervisor restar
     // Messages owed to an agent that is then dropped from the config are not left hanging.
     assert.equal(d.cli(['stop', 'other']).code, 0);
     for (const n of [1, 2]) assert.equal(d.cli(['send', 'other', 'record', `{"n":${n}}`]).code, 0);
-    d.kill('SIGKILL');
-    await d.exited;
+    await stop(d, 'SIGKILL');
     d = await startDaemon(lines.slice(0, 2), { dir, waitReady: ['echo'] });
     assert.deepEqual(d.cliJson(['send', 'echo', 'restored', '--wait']), { reply: { n: 3, tags: ['a', 3] } }, 'and across a supervisor crash');
     await d.printed(/message dead-lettered/);
@@ -126,7 +118,8 @@ test('a poison message is dead-lettered after journal.max_attempts deliveries; t
   assert.equal(all.filter((r) => r.type === 'ack' && r.ids.includes(poison.id)).length, 0);
 });
 
-test('replay --until <seq> matches the state the running supervisor reported at that seq', { timeout: 180_000 }, async () => {
+test('replay --until <seq> matches the state the running supervisor reported at that seq', { timeout: 180_000 }, async (t) => {
+  const random = seededRng(t);
   const dir = workDir();
   const d = await startDaemon([
     'supervisor: { intensity: 100, period: 10s, backoff: { initial: 10ms, max: 50ms } }',
@@ -138,7 +131,9 @@ test('replay --until <seq> matches the state the running supervisor reported at 
   const snapshots: StateView[] = [];
   try {
     for (let i = 0; i < 8; i++) {
-      await sleep(50 + Math.random() * 200);
+      // The next moment: once the consumer has handled 30 to 200 more (8 × 200 leaves room in the producer's 3,000).
+      const next = Math.min(3000, handledNs(dir).size + 30 + Math.floor(random() * 170));
+      await until(`${next} handled`, () => (handledNs(dir).size >= next ? true : undefined), 60_000);
       if (i === 2 || i === 5) {
         const pid = agentOf(d, 'consumer').pid;
         if (pid) process.kill(pid, 'SIGKILL');
@@ -165,7 +160,8 @@ test('replay --until <seq> matches the state the running supervisor reported at 
   }
 });
 
-test('a torn tail is cut at any offset, and damage in a middle segment is moved aside and reported', { timeout: 180_000 }, async () => {
+test('a torn tail is cut at any offset, and damage in a middle segment is moved aside and reported', { timeout: 180_000 }, async (t) => {
+  const random = seededRng(t);
   const dir = workDir();
   const lines = ['journal: { segment_size: 64KiB, max_size: 64MiB }', 'agents:', consumer(dir, 0), producer(3000, 100)];
   let d = await startDaemon(lines, { dir, waitReady: ['consumer', 'producer'] });
@@ -187,7 +183,7 @@ test('a torn tail is cut at any offset, and damage in a middle segment is moved 
   for (let i = 0; i < 6; i++) {
     const copy = join(tempDir('outheis-torn-'), 'journal');
     cpSync(jdir, copy, { recursive: true });
-    const cut = 1 + Math.floor(Math.random() * (lastBytes.length - 1));
+    const cut = 1 + Math.floor(random() * (lastBytes.length - 1));
     truncateSync(join(copy, last.name), cut);
     let whole = 0;
     for (let off = 0, k = 0; k < lastCount; k++) {
@@ -254,18 +250,18 @@ test('retention: over max_size, what old segments still owe is carried forward (
     await drained(d, 'consumer');
     assert.equal(agentOf(d, 'sink').mailbox, 400 - sinkNs().size);
     let carried = 0;
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(200)) {
+    // Retention runs on its own clock: until it has carried forward and brought the journal within bounds (the asserts say which did not).
+    await until('owed messages carried forward, the journal within max_size', async () => {
       carried = (await records(d.stateDir)).filter((r) => r.type === 'accept' && r.carried !== undefined).length;
-      if (carried > 0 && statusOf(d).supervisor.journal!.bytes <= 256 * 1024) break;
-    }
+      return carried > 0 && statusOf(d).supervisor.journal!.bytes <= 256 * 1024 ? true : undefined;
+    }, 30_000, 200).catch(() => undefined);
     const j = statusOf(d).supervisor.journal!;
     assert.ok(carried > 0, `owed messages were carried forward; journal: ${JSON.stringify(j)}`);
     assert.ok(!existsSync(join(jdir, '0000000000000001.seg')), 'the oldest segment is gone');
     assert.ok(j.bytes <= 256 * 1024, `within max_size: ${JSON.stringify(j)}`);
     assert.equal(j.bytes, readdirSync(jdir).filter((f) => f.endsWith('.seg')).reduce((n, f) => n + statSync(join(jdir, f)).size, 0), 'status says what is on disk');
   } finally {
-    d.kill('SIGKILL');
-    await d.exited;
+    await stop(d, 'SIGKILL');
   }
   // After a crash, the carried copies are what brings the sink's messages back.
   d = await startDaemon(lines, { dir, waitReady: ['sink'] });

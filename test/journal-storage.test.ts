@@ -12,6 +12,7 @@ import { listSegments, segmentName, parseSegmentName } from '../logs/journal/seg
 import { JournalWriter } from '../logs/journal/writer.js';
 import { readRecords, recover } from '../logs/journal/recover.js';
 import { Journal } from '../logs/journal/journal.js';
+import { seededRng } from './helpers/rng.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'outheis-journal-'));
 const jdir = (root: string): string => join(root, 'journal');
@@ -71,6 +72,7 @@ test('batch: 1000 concurrent appends share far fewer fsyncs', async () => {
     let calls = 0;
     const w = await JournalWriter.open(jdir(root), {
       fsync: 'batch',
+      // A slow disk (2 ms a sync) is the condition under test, not a wait: appends arrive while a commit is in flight.
       fsyncFn: async (fd) => { calls++; await new Promise((r) => setTimeout(r, 2)); await realFsync(fd); },
     });
     // 1000 appends arriving in 10 bursts while commits are in flight.
@@ -94,7 +96,8 @@ test('batch: 1000 concurrent appends share far fewer fsyncs', async () => {
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
 
-test('torn tail at random offsets: complete records kept, next append continues seq', async () => {
+test('torn tail at random offsets: complete records kept, next append continues seq', async (t) => {
+  const random = seededRng(t);
   const root = tmp();
   try {
     const dir = jdir(root);
@@ -109,7 +112,7 @@ test('torn tail at random offsets: complete records kept, next append continues 
     const ends: number[] = [];
     { let off = 0; for (const r of frames) { off += encodeRecord(r).length; ends.push(off); } }
     assert.equal(ends[ends.length - 1], pristine.length);
-    const offsets = [1, 7, 8, 9, pristine.length - 1, ...Array.from({ length: 15 }, () => 1 + Math.floor(Math.random() * (pristine.length - 1)))];
+    const offsets = [1, 7, 8, 9, pristine.length - 1, ...Array.from({ length: 15 }, () => 1 + Math.floor(random() * (pristine.length - 1)))];
     for (const cut of offsets) {
       writeFileSync(last.path, pristine.subarray(0, cut));
       const completeInLast = ends.filter((e) => e <= cut).length;
@@ -238,10 +241,11 @@ test('a failed write truncates back: acknowledged records survive', async () => 
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
 
-test('records are encoded as plain msgpack: random flat records decode to what was written, nested values too', () => {
-  const rnd = (n: number) => Math.floor(Math.random() * n);
+test('records are encoded as plain msgpack: random flat records decode to what was written, nested values too', (t) => {
+  const random = seededRng(t);
+  const rnd = (n: number) => Math.floor(random() * n);
   const values = (): unknown[] => [
-    rnd(128), rnd(256) + 128, rnd(65536), rnd(2 ** 32), 2 ** 32 + rnd(2 ** 20), Date.now(), -rnd(2 ** 31) - 1, Math.random() * 1e6,
+    rnd(128), rnd(256) + 128, rnd(65536), rnd(2 ** 32), 2 ** 32 + rnd(2 ** 20), Date.now(), -rnd(2 ** 31) - 1, random() * 1e6,
     'a'.repeat(rnd(40)), 'é€'.repeat(rnd(200)), 'x'.repeat(70_000), true, false, null,
     Buffer.from(Array.from({ length: rnd(300) }, () => rnd(256))), Buffer.alloc(70_000, 7),
     Array.from({ length: rnd(40) }, () => rnd(2 ** 31)), { nested: [1, { deep: 'yes' }] },

@@ -7,16 +7,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { StatusResult } from '../supervisor/control/protocol.js';
-import { startDaemon, type Daemon } from './helpers/daemon.js';
-import { CLI, fixture, sleep, tempDir, until } from './helpers/harness.js';
+import { agentOf, startDaemon, stop } from './helpers/daemon.js';
+import { CLI, fixture, tempDir, until } from './helpers/harness.js';
 
-
-async function stopped(d: Daemon): Promise<void> {
-  if (d.proc.exitCode === null) d.kill('SIGTERM');
-  await d.exited;
-}
-
-const agentOf = (d: Daemon, name: string) => d.cliJson<StatusResult>(['status']).agents.find((a) => a.name === name)!;
+/** A process's resident set now, from /proc (the status's figure is a sample up to an interval old). */
+const rssOf = (pid: number): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 
 test('limits.memory: an agent that allocates without bound is restarted, with the reason in status and the log', async (t) => {
   const d = await startDaemon([
@@ -25,7 +20,7 @@ test('limits.memory: an agent that allocates without bound is restarted, with th
     `  hog: { run: ${fixture('hog.js')}, args: [--hog], limits: { memory: 160MiB } }`,
     `  calm: { run: ${fixture('hog.js')}, limits: { memory: 160MiB } }`,
   ]);
-  t.after(() => stopped(d));
+  t.after(() => stop(d, 'SIGTERM'));
   const hog = await until('a memory-limit restart', () => {
     const a = agentOf(d, 'hog');
     return a.restarts >= 1 && a.lastExit ? a : undefined;
@@ -48,16 +43,22 @@ test('logs rotate by size under a chatty agent, and logs -f follows across rotat
     'agents:',
     `  chatty: { run: ${fixture('noisy.js')}, args: [--lines-per-tick=20, --pad=60] }`,
   ], { waitReady: ['chatty'] });
-  t.after(() => stopped(d));
+  t.after(() => stop(d, 'SIGTERM'));
   const logDir = join(d.stateDir, 'logs');
   const follower = spawn(process.execPath, [CLI, 'logs', 'chatty', '-f', '-n', '0', '--json'], { cwd: d.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => follower.kill('SIGKILL'));
   let followed = '';
   follower.stdout.on('data', (c) => (followed += c));
-  // Several rotations' worth: 64 KiB at ~20 × 110 bytes per 5 ms is about one rotation every 150 ms.
-  await sleep(2500);
+  // Several rotations' worth: the follower has read six times what one file holds.
+  await until(() => `the follower to read 6 × 64 KiB (has ${followed.length} bytes)`, () => (followed.length >= 6 * 64 * 1024 ? true : undefined), 60_000);
   follower.kill('SIGINT');
   await new Promise((r) => follower.on('exit', r));
+  // The files are read once chatty is stopped and its last output written: read while it
+  // writes, a rotation in progress (.1 renamed to .2, the live file not yet to .1) shows.
+  assert.equal(d.cli(['stop', 'chatty']).code, 0);
+  const snapshot = (): string => readdirSync(logDir).filter((f) => f.startsWith('chatty.log')).sort().map((f) => `${f}:${statSync(join(logDir, f)).size}`).join(' ');
+  let last = '';
+  await until('chatty\'s log files to stop changing', () => (last === (last = snapshot()) ? true : undefined), 10_000, 200);
   const files = readdirSync(logDir).filter((f) => f.startsWith('chatty.log')).sort();
   assert.deepEqual(files, ['chatty.log', 'chatty.log.1', 'chatty.log.2'], 'keep: 2 rotated files, older ones deleted');
   for (const f of files) assert.ok(statSync(join(logDir, f)).size <= 64 * 1024, `${f} within max_size`);
@@ -72,8 +73,8 @@ test('logs rotate by size under a chatty agent, and logs -f follows across rotat
 
 test('a 50 MB line and binary junk on stdout do not hurt the supervisor', async (t) => {
   const d = await startDaemon(['metrics: { interval: 200ms }', 'agents:', `  noisy: { run: ${fixture('noisy.js')} }`], { waitReady: ['noisy'] });
-  t.after(() => stopped(d));
-  const rssBefore = d.cliJson<StatusResult>(['status']).supervisor.rss!;
+  t.after(() => stop(d, 'SIGTERM'));
+  const rssBefore = rssOf(d.proc.pid!);
   // Three of them: were lines held, that would be 150 MB; reading them costs churn that the next one reuses.
   for (let i = 0; i < 3; i++) {
     const big = d.cli(['send', 'noisy', 'bigline', '{"mb":50}', '--wait', '--timeout', '60s'], { timeout: 90000 });
@@ -93,14 +94,14 @@ test('a 50 MB line and binary junk on stdout do not hurt the supervisor', async 
   assert.equal(Buffer.byteLength(cut.msg), 64 * 1024, 'cut at logs.max_line');
   assert.ok(records.some((r) => r.msg === 'after the big line'), 'the next line is intact');
   assert.ok(records.some((r) => r.stream === 'stderr' && r.msg === 'to stderr'));
-  // Still serving, and its memory did not take the 50 MB in.
-  await sleep(500);
+  // Still serving, and its memory (read now, the lines all written out above) did not take the 50 MB in.
   const after = d.cliJson<StatusResult>(['status']);
+  const grown = rssOf(d.proc.pid!) - rssBefore;
   assert.equal(after.supervisor.pid, d.proc.pid);
   assert.equal(after.agents[0]!.restarts, 0);
-  t.diagnostic(`supervisor RSS grew by ${((after.supervisor.rss! - rssBefore) / 2 ** 20).toFixed(1)} MiB over three 50 MB lines`);
+  t.diagnostic(`supervisor RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB over three 50 MB lines`);
   // Holding the lines would cost at least their 150 MB; what is left is the churn of reading them in 64 KiB chunks.
-  assert.ok(after.supervisor.rss! - rssBefore < 100 * 1024 * 1024, `supervisor RSS grew by ${((after.supervisor.rss! - rssBefore) / 2 ** 20).toFixed(1)} MiB`);
+  assert.ok(grown < 100 * 1024 * 1024, `supervisor RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
 });
 
 test('limits.cpu: an agent over its CPU share for several samples in a row is restarted, with the reason', async (t) => {
@@ -110,7 +111,7 @@ test('limits.cpu: an agent over its CPU share for several samples in a row is re
     // heartbeat 0: the busy loop must be caught by the CPU limit, not by the hang watchdog
     `  spin: { run: ${fixture('echo.js')}, heartbeat: 0, limits: { cpu: 20% } }`,
   ], { waitReady: ['spin'] });
-  t.after(() => stopped(d));
+  t.after(() => stop(d, 'SIGTERM'));
   assert.equal(d.cli(['send', 'spin', 'hang']).code, 0);
   const spin = await until('a cpu-limit restart', () => {
     const a = agentOf(d, 'spin');
@@ -126,7 +127,7 @@ test('a full disk under an agent\'s log: the supervisor says so once and carries
   // Every write to /dev/full fails with ENOSPC, as on a full disk.
   symlinkSync('/dev/full', join(dir, '.outheis', 'logs', 'noisy.log'));
   const d = await startDaemon(['agents:', `  noisy: { run: ${fixture('noisy.js')} }`], { dir, waitReady: ['noisy'] });
-  t.after(() => stopped(d));
+  t.after(() => stop(d, 'SIGTERM'));
   for (let i = 0; i < 20; i++) assert.equal(d.cli(['send', 'noisy', 'say', JSON.stringify({ text: `line ${i}` }), '--wait']).code, 0);
   await d.printed(/"file":"noisy.log","code":"ENOSPC".*"msg":"cannot write a log file/);
   await d.printed(/"file":"noisy.log","bytes":\d+,"msg":"log output lost"/, 15000);

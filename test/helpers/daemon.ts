@@ -1,8 +1,10 @@
 // A real `outheis start` in a child process, and the real CLI against it.
+import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, cliReadableBy, sleep, tempDir } from './harness.js';
+import type { AgentStatusJson, StatusResult } from '../../supervisor/control/protocol.js';
+import { CLI, cliReadableBy, tempDir, until } from './harness.js';
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
@@ -54,11 +56,7 @@ export async function startDaemon(lines: string[], opts: { dir?: string; waitRea
     dir, file, stateDir, proc, exited,
     out: () => out,
     async printed(pattern, timeoutMs = 10000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!pattern.test(out)) {
-        if (Date.now() > deadline) throw new Error(`${pattern} never printed; got:\n${out}`);
-        await sleep(30);
-      }
+      await until(() => `${pattern} to be printed; got:\n${out}`, () => (pattern.test(out) ? true : undefined), timeoutMs);
     },
     cli,
     cliJson<T>(args: string[]): T {
@@ -68,11 +66,35 @@ export async function startDaemon(lines: string[], opts: { dir?: string; waitRea
     },
     kill: (sig = 'SIGKILL') => proc.kill(sig),
   };
-  const deadline = Date.now() + 15000;
-  while (!existsSync(join(stateDir, 'outheis.sock')) || (opts.waitReady ?? []).some((a) => !new RegExp(`"msg":"ready".*"agent":"${a}"|"agent":"${a}".*"msg":"ready"`).test(out))) {
+  const ready = (a: string) => new RegExp(`"msg":"ready".*"agent":"${a}"|"agent":"${a}".*"msg":"ready"`).test(out);
+  await until(() => `the supervisor to come up:\n${out}`, () => {
     if (proc.exitCode !== null) throw new Error(`the supervisor exited ${proc.exitCode}:\n${out}`);
-    if (Date.now() > deadline) throw new Error(`the supervisor did not come up:\n${out}`);
-    await sleep(30);
-  }
+    return existsSync(join(stateDir, 'outheis.sock')) && (opts.waitReady ?? []).every(ready) ? true : undefined;
+  }, 15000);
   return d;
+}
+
+/** One agent's line of `outheis status --json`; fails the test if there is none. */
+export function agentOf(d: Daemon, name: string): AgentStatusJson {
+  const a = d.cliJson<StatusResult>(['status']).agents.find((x) => x.name === name);
+  assert.ok(a, `no agent ${name} in status`);
+  return a;
+}
+
+/**
+ * Stop a supervisor and wait for it to exit; resolves with its exit code.
+ * 'cli' (the default) is `outheis stop`, which must succeed and exit 0; a signal
+ * is sent as it is. One that has already exited is left as it is.
+ */
+export async function stop(d: Daemon, how: 'cli' | NodeJS.Signals = 'cli'): Promise<number | null> {
+  if (d.proc.exitCode !== null || d.proc.signalCode !== null) return d.exited;
+  if (how !== 'cli') {
+    d.kill(how);
+    return d.exited;
+  }
+  const r = d.cli(['stop']);
+  assert.equal(r.code, 0, `outheis stop: ${r.stderr}${r.stdout}`);
+  const code = await d.exited;
+  assert.equal(code, 0, 'a graceful stop exits 0');
+  return code;
 }

@@ -93,11 +93,8 @@ export function startSupervisor(raw: Record<string, unknown>): Harness {
 
 /** Wait until the n-th event matching pred has happened. */
 export async function waitCount(h: Harness, pred: (e: Recorded) => boolean, n: number, timeoutMs = 15000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (h.events.filter(pred).length < n) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} events; have ${h.events.filter(pred).length}: ${h.events.map((e) => `${e.event}:${e.agent}`).join(' ')}`);
-    await sleep(20);
-  }
+  await until(() => `${n} events; have ${h.events.filter(pred).length}: ${h.events.map((e) => `${e.event}:${e.agent}`).join(' ')}`,
+    () => (h.events.filter(pred).length >= n ? true : undefined), timeoutMs);
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -153,13 +150,18 @@ export function cliReadableBy(user: string): string {
   return join(copyForOthers, 'dist/cli/main.js');
 }
 
-/** Poll `probe` every 100 ms until it returns something other than undefined. */
-export async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20000): Promise<T> {
+/**
+ * The one polling helper of the tests: call `probe` until it returns something
+ * other than undefined, and resolve with that. The probe may be async, and may
+ * throw to give up at once (a process that died). `what` names the condition in
+ * the timeout's error; a function is called then, to say how far things got.
+ */
+export async function until<T>(what: string | (() => string), probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = probe();
+    const v = await probe();
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    await sleep(everyMs);
   }
 }
