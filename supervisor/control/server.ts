@@ -5,7 +5,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../logs/logger.js';
-import { MAX_REQUEST_BYTES, requestSchema, type ControlErrorCode, type Reply, type Request } from './protocol.js';
+import { MAX_REQUEST_BYTES, requestSchema, type ControlErrorCode, type Op, type Reply, type Request, type ResultOf } from './protocol.js';
 import { encodeReply } from './encode.js';
 import { StateDirError } from './state-dir.js';
 
@@ -15,7 +15,7 @@ export class ControlError extends Error {
   }
 }
 
-export type Handler = (req: Request) => Promise<unknown>;
+export type Handler = (req: Request) => Promise<ResultOf<Op>>;
 
 /** Enough for `top` and a few scripts; a runaway client loop must not eat all fds. */
 const MAX_CONNECTIONS = 128;
