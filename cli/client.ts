@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { stateDirOf } from '../supervisor/config/index.js';
 import { stateFiles } from '../supervisor/control/state-dir.js';
-import { replySchema, resultSchemas, type Op, type RequestOf, type ResultOf } from '../supervisor/control/protocol.js';
+import { firstIssue, replySchema, resultSchemas, type Op, type RequestOf, type ResultOf } from '../supervisor/control/protocol.js';
 import { VERSION } from '../supervisor/version.js';
 import type { z } from 'zod';
 import { configPath } from './config-arg.js';
@@ -101,9 +101,9 @@ export class ControlClient {
       this.waiting.set(id, { resolve, reject });
       this.sock.write(JSON.stringify({ ...req, id }) + '\n');
     });
-    const reply = checked(req.op, replySchema, raw, '');
+    const reply = checked(req.op, replySchema, raw);
     if (!reply.ok) throw new ClientError(reply.error.code, reply.error.message);
-    checked(req.op, resultSchemas[req.op], reply.result, 'result.');
+    checked(req.op, resultSchemas[req.op], reply.result, 'result');
     // Handed on as it came, not as parsed: --json then prints what the supervisor said, fields a newer one added included.
     return reply.result as ResultOf<O>;
   }
@@ -114,12 +114,10 @@ export class ControlClient {
 }
 
 /** `value` as `schema` says, or EBADREPLY with the first field that is not. */
-function checked<S extends z.ZodType>(op: Op, schema: S, value: unknown, prefix: string): z.infer<S> {
+function checked<S extends z.ZodType>(op: Op, schema: S, value: unknown, prefix?: string): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const where = issue?.path.length ? `${prefix}${issue.path.join('.')}` : prefix ? prefix.slice(0, -1) : 'the reply';
-  throw new ClientError('EBADREPLY', `the supervisor's reply to ${op} is not one outheis ${VERSION} understands: ${where}: ${issue?.message ?? 'invalid'} (is the supervisor another version?)`);
+  throw new ClientError('EBADREPLY', `the supervisor's reply to ${op} is not one outheis ${VERSION} understands: ${firstIssue(parsed.error, prefix)} (is the supervisor another version?)`);
 }
 
 /** Connect, ask once, disconnect. */

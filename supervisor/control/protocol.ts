@@ -37,6 +37,14 @@ export const requestSchema = z.discriminatedUnion('op', [
 export type Request = z.infer<typeof requestSchema>;
 export type Op = Request['op'];
 
+/** A failed parse as its first issue, `path: message` (`result.agents.0.state: Invalid option: …`), for a request or a reply alike. */
+export function firstIssue(error: z.ZodError, prefix?: string): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  const path = [...(prefix ? [prefix] : []), ...issue.path.map(String)].join('.');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
 /** Error codes on the control socket: the wire's, plus the socket's own. */
 export const CONTROL_ERRORS = ['EBADREQ', 'ETOOBIG', 'ENOAGENT', 'EDENIED', 'ETIMEDOUT', 'EHANDLER', 'ESHUTDOWN', 'EJOURNAL', 'EINTERNAL'] as const;
 export type ControlErrorCode = (typeof CONTROL_ERRORS)[number];
