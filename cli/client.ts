@@ -3,7 +3,9 @@ import { connect, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { stateDirOf } from '../supervisor/config/index.js';
 import { stateFiles } from '../supervisor/control/state-dir.js';
-import type { Reply, Request } from '../supervisor/control/protocol.js';
+import { firstIssue, replySchema, resultSchemas, type Op, type RequestOf, type ResultOf } from '../supervisor/control/protocol.js';
+import { VERSION } from '../supervisor/version.js';
+import type { z } from 'zod';
 import { configPath } from './config-arg.js';
 
 /** The supervisor refused a request, or is not there to ask: exit 1 with this message. */
@@ -39,7 +41,7 @@ function connectError(err: NodeJS.ErrnoException, dir: string, path: string): Cl
 export class ControlClient {
   private nextId = 1;
   private buffered = '';
-  private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
   private closedError: Error | undefined;
 
   private constructor(private readonly sock: Socket, readonly dir: string) {
@@ -72,29 +74,38 @@ export class ControlClient {
     while ((nl = this.buffered.indexOf('\n')) >= 0) {
       const line = this.buffered.slice(0, nl);
       this.buffered = this.buffered.slice(nl + 1);
-      let reply: Reply;
+      let reply: unknown;
       try {
-        reply = JSON.parse(line) as Reply;
+        reply = JSON.parse(line);
       } catch {
         continue; // not ours to fix; the waiting request times out or the socket closes
       }
-      const w = reply.id !== undefined ? this.waiting.get(reply.id) : undefined;
+      // Routed by its id before anything else is believed of it: call() checks the rest.
+      const id = (reply as { id?: unknown } | null)?.id;
+      const w = typeof id === 'number' ? this.waiting.get(id) : undefined;
       if (!w) continue;
-      this.waiting.delete(reply.id!);
+      this.waiting.delete(id as number);
       w.resolve(reply);
     }
   }
 
-  /** Send a request; resolves with its result, rejects with a ClientError carrying the supervisor's error code. */
-  async call<T>(req: Request): Promise<T> {
+  /**
+   * Send a request; resolves with its result, rejects with a ClientError carrying the
+   * supervisor's error code, or EBADREPLY naming the field when the reply is not what
+   * this version of the protocol says it is.
+   */
+  async call<O extends Op>(req: RequestOf<O>): Promise<ResultOf<O>> {
     if (this.closedError) throw this.closedError;
     const id = this.nextId++;
-    const reply = await new Promise<Reply>((resolve, reject) => {
+    const raw = await new Promise<unknown>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.sock.write(JSON.stringify({ ...req, id }) + '\n');
     });
+    const reply = checked(req.op, replySchema, raw);
     if (!reply.ok) throw new ClientError(reply.error.code, reply.error.message);
-    return reply.result as T;
+    checked(req.op, resultSchemas[req.op], reply.result, 'result');
+    // Handed on as it came, not as parsed: --json then prints what the supervisor said, fields a newer one added included.
+    return reply.result as ResultOf<O>;
   }
 
   close(): void {
@@ -102,11 +113,18 @@ export class ControlClient {
   }
 }
 
+/** `value` as `schema` says, or EBADREPLY with the first field that is not. */
+function checked<S extends z.ZodType>(op: Op, schema: S, value: unknown, prefix?: string): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new ClientError('EBADREPLY', `the supervisor's reply to ${op} is not one outheis ${VERSION} understands: ${firstIssue(parsed.error, prefix)} (is the supervisor another version?)`);
+}
+
 /** Connect, ask once, disconnect. */
-export async function ask<T>(args: Target, req: Request): Promise<T> {
+export async function ask<O extends Op>(args: Target, req: RequestOf<O>): Promise<ResultOf<O>> {
   const client = await ControlClient.connect(stateDirFor(args));
   try {
-    return await client.call<T>(req);
+    return await client.call(req);
   } finally {
     client.close();
   }

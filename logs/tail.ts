@@ -1,6 +1,7 @@
 // The last lines of a log and its rotated predecessors, read backwards from the end
 // in chunks: `outheis logs -n 50` on a 100 MB log reads a few kilobytes, not 100 MB.
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { openIfExists } from './file-cursor.js';
 
 const CHUNK = 64 * 1024;
 const NL = 0x0a;
@@ -15,7 +16,7 @@ export async function readLastLines(files: string[], n: number): Promise<string[
   const newestFirst: string[] = [];
   for (let i = files.length - 1; i >= 0 && newestFirst.length < n; i--) {
     const fd = await openIfExists(files[i]!);
-    if (!fd) continue;
+    if (!fd) continue; // rotated away, or never rotated yet
     try {
       await collectBackwards(fd, n - newestFirst.length, newestFirst);
     } finally {
@@ -23,15 +24,6 @@ export async function readLastLines(files: string[], n: number): Promise<string[
     }
   }
   return newestFirst.reverse();
-}
-
-async function openIfExists(path: string): Promise<FileHandle | null> {
-  try {
-    return await open(path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null; // rotated away, or never rotated yet
-    throw err;
-  }
 }
 
 /** Pushes up to `want` lines of the file onto `out`, last line first. */

@@ -120,3 +120,36 @@ function unitSchema(parse: (v: unknown) => Parsed) {
 export const durationSchema = unitSchema(tryParseDuration);
 export const sizeSchema = unitSchema(tryParseSize);
 export const percentSchema = unitSchema(tryParsePercent);
+
+/** How a size is written: `41.2M` in a table column (nearly fixed width), `301 MiB` in a sentence. */
+export type SizeStyle = 'compact' | 'spelled';
+const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'] as const;
+export type BinaryUnit = (typeof BINARY_UNITS)[number];
+
+// Compact keeps one decimal below 100 so that a column does not jitter from frame to
+// frame; spelled keeps one only below 10, where it still says something.
+const STYLES: Record<SizeStyle, { units: readonly string[]; space: string; decimals: (value: number) => number }> = {
+  compact: { units: ['B', 'K', 'M', 'G', 'T', 'P', 'E'], space: '', decimals: (v) => (v < 99.95 ? 1 : 0) },
+  spelled: { units: BINARY_UNITS, space: ' ', decimals: (v) => (v < 10 ? 1 : 0) },
+};
+
+/**
+ * Bytes for people, in binary units: `formatSize(n, { style: 'compact' })` → `512B`,
+ * `41.2M`, `1.0M` (the unit steps up when rounding reaches 1024); the default spelled
+ * style → `512 B`, `9.5 MiB`, `301 MiB`. `unit` fixes the unit (`{ unit: 'MiB' }` →
+ * `2048 MiB`). `-` when there is no size to show (null, negative, not finite).
+ */
+export function formatSize(bytes: number | null, opts: { style?: SizeStyle; unit?: BinaryUnit } = {}): string {
+  if (bytes === null || !Number.isFinite(bytes) || bytes < 0) return '-';
+  const style = STYLES[opts.style ?? 'spelled'];
+  const shown = (value: number, unit: number): string => value.toFixed(unit === 0 ? 0 : style.decimals(value));
+  let unit = opts.unit ? BINARY_UNITS.indexOf(opts.unit) : 0;
+  let value = bytes / 1024 ** unit;
+  if (!opts.unit) {
+    while (unit < BINARY_UNITS.length - 1 && Number(shown(value, unit)) >= 1024) {
+      value /= 1024;
+      unit++;
+    }
+  }
+  return shown(value, unit) + style.space + style.units[unit];
+}

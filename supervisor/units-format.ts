@@ -1,2 +1,5 @@
-// Sizes as the supervisor's own messages say them (log lines, exit reasons).
-export const formatMiB = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(bytes < 10 * 1024 ** 2 ? 1 : 0)} MiB`;
+// Kept for supervisor.ts until it imports formatSize from protocol/units.ts itself.
+import { formatSize } from '../protocol/units.js';
+
+/** `301 MiB`, `9.5 MiB`: sizes as the supervisor's own messages say them (exit reasons). */
+export const formatMiB = (bytes: number): string => formatSize(bytes, { unit: 'MiB' });

@@ -9,7 +9,6 @@ import { createRenderer } from '../../logs/render.js';
 import { readLastLines } from '../../logs/tail.js';
 import { stateFiles } from '../../supervisor/control/state-dir.js';
 import { ask, stateDirFor, ClientError } from '../client.js';
-import type { StatusResult } from '../../supervisor/control/protocol.js';
 import { colorEnabled } from '../render/color.js';
 import { UsageError } from '../errors.js';
 import { withTarget, type TargetArgs } from './target.js';
@@ -73,7 +72,7 @@ export const logs: CommandModule<object, Args> = {
     // for every agent, so that their first lines are followed too.
     const following = new Set(names);
     if (argv.agent === undefined) {
-      const running = await ask<StatusResult>(argv, { op: 'status' }).catch(() => undefined);
+      const running = await ask(argv, { op: 'status' }).catch(() => undefined);
       for (const a of running?.agents ?? []) following.add(a.name);
     }
     await followFiles([...following].map((n) => logFileOf(dir, n)), { onLine: (line) => print(line), signal: abort.signal });

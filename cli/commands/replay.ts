@@ -24,7 +24,7 @@ export const replay: CommandModule<object, Args> = {
   handler: async (argv) => {
     let view: StateView;
     if (argv.live) {
-      view = await ask<StateView>(argv, { op: 'snapshot' });
+      view = await ask(argv, { op: 'snapshot' });
     } else {
       const until: Until = argv.until === undefined ? { seq: Number.MAX_SAFE_INTEGER } : parsePoint('--until', argv.until, Date.now());
       view = await replayJournal(journalDirOf(argv), until);

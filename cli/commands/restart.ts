@@ -3,14 +3,13 @@ import { ask } from '../client.js';
 import { printJson, withTarget, type TargetArgs } from './target.js';
 
 interface Args extends TargetArgs { agent: string }
-interface Restarted { agent: string; ready: boolean; previousPid: number | null; pid: number | null; state: string }
 
 export const restart: CommandModule<object, Args> = {
   command: 'restart <agent>',
   describe: 'restart one agent (graceful stop, then start); waits until it is ready',
   builder: (y) => withTarget(y).positional('agent', { type: 'string', demandOption: true }) as never,
   handler: async (argv) => {
-    const r = await ask<Restarted>(argv, { op: 'restart', agent: argv.agent });
+    const r = await ask(argv, { op: 'restart', agent: argv.agent });
     if (!r.ready) process.exitCode = 1;
     if (argv.json) return printJson(r);
     const pids = `pid ${r.previousPid ?? '-'} → ${r.pid ?? '-'}`;

@@ -40,9 +40,9 @@ export const send: CommandModule<object, Args> = {
     const body = parseBody(argv.body);
     const timeout = parseTimeout(argv.timeout);
     if (timeout !== undefined && !argv.wait) throw new UsageError('--timeout only applies with --wait');
-    const r = await ask<{ accepted?: true; reply?: unknown }>(argv, { op: 'send', to: argv.agent, kind: argv.kind, body, qos: argv.qos, wait: argv.wait, timeout });
+    const r = await ask(argv, { op: 'send', to: argv.agent, kind: argv.kind, body, qos: argv.qos, wait: argv.wait, timeout });
     if (argv.json) return printJson(r);
-    if (argv.wait) console.log(JSON.stringify(r.reply, null, 2));
+    if ('reply' in r) console.log(JSON.stringify(r.reply, null, 2));
     else console.log(`accepted: ${argv.kind} → ${argv.agent}`);
   },
 };

@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import type { StatusResult } from '../../supervisor/control/protocol.js';
 import { ask } from '../client.js';
 import { colorEnabled, createPaint } from '../render/color.js';
 import { renderStatus } from '../render/status.js';
@@ -12,7 +11,7 @@ export const status: CommandModule<object, Args> = {
   describe: 'every agent: pid, state, uptime, restarts, last exit, cpu, memory, mailbox, qos, isolation',
   builder: (y) => withTarget(y).option('wide', { alias: 'w', type: 'boolean', describe: 'do not drop columns to fit the terminal; long exit reasons' }),
   handler: async (argv) => {
-    const s = await ask<StatusResult>(argv, { op: 'status' });
+    const s = await ask(argv, { op: 'status' });
     if (argv.json) return printJson(s);
     const out = process.stdout;
     const width = out.isTTY && !argv.wide ? out.columns : undefined;

@@ -9,12 +9,9 @@ export const stop: CommandModule<object, Args> = {
   describe: 'stop everything gracefully, in reverse start order (the supervisor exits); or one agent, which stays stopped until restarted',
   builder: (y) => withTarget(y).positional('agent', { type: 'string', describe: 'only this agent' }),
   handler: async (argv) => {
-    if (argv.agent !== undefined) {
-      const r = await ask<{ agent: string; state: string }>(argv, { op: 'stop', agent: argv.agent });
-      return argv.json ? printJson(r) : console.log(`stopped ${r.agent} (${r.state}); 'outheis restart ${r.agent}' starts it again`);
-    }
-    const r = await ask<{ stopped: string[] }>(argv, { op: 'stop' });
+    const r = await ask(argv, { op: 'stop', agent: argv.agent });
     if (argv.json) return printJson(r);
-    console.log(r.stopped.length ? `stopped ${r.stopped.join(', ')}; the supervisor has exited` : 'the supervisor has exited');
+    if ('stopped' in r) console.log(r.stopped.length ? `stopped ${r.stopped.join(', ')}; the supervisor has exited` : 'the supervisor has exited');
+    else console.log(`stopped ${r.agent} (${r.state}); 'outheis restart ${r.agent}' starts it again`);
   },
 };

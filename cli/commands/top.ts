@@ -1,7 +1,6 @@
 // `outheis top`: the status table, live, in place. One connection, one status
 // request per refresh; q or Ctrl-C quits, s changes the sort order.
 import type { CommandModule } from 'yargs';
-import type { StatusResult } from '../../supervisor/control/protocol.js';
 import { ControlClient, stateDirFor } from '../client.js';
 import { colorEnabled, createPaint } from '../render/color.js';
 import { cycleSort, renderTopFrame, TopScreen, type SortKey } from '../render/top-screen.js';
@@ -50,7 +49,7 @@ export const top: CommandModule<object, Args> = {
     let frames = 0;
     try {
       while (!quit) {
-        const s = await client.call<StatusResult>({ op: 'status' });
+        const s = await client.call({ op: 'status' });
         if (argv.json) printJson(s);
         else screen!.draw(renderTopFrame(s, { now: Date.now(), width: out.columns || 80, height: out.rows || 24, paint, sortBy: sort }));
         if (argv.iterations !== undefined && ++frames >= argv.iterations) break;

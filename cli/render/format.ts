@@ -1,6 +1,7 @@
 // Compact, nearly fixed-width renderings of the numbers `status` and `top` show.
 // Short on purpose: a table column stays narrow and does not jitter from one
 // frame to the next, the way `top` and `ps` print them.
+import { formatSize } from '../../protocol/units.js';
 import type { LastExitJson } from '../../supervisor/control/protocol.js';
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
@@ -17,25 +18,8 @@ export function formatDuration(ms: number | null): string {
   return `${Math.floor(h / 24)}d${pad2(h % 24)}h`;
 }
 
-const UNITS = ['B', 'K', 'M', 'G', 'T', 'P', 'E'] as const;
-
-/** What `value` prints as in `unit`, so that the unit can step up when rounding reaches 1024 (1023.97K is 1.0M, not 1024K). */
-function shown(value: number, unit: number): string {
-  if (unit === 0 || value >= 99.95) return String(Math.round(value));
-  return value.toFixed(1);
-}
-
 /** Binary units, one decimal under 100: `512B`, `41.2M`, `812K`, `1.2G`; `-` for null. */
-export function formatBytes(n: number | null): string {
-  if (n === null || !Number.isFinite(n) || n < 0) return '-';
-  let value = n;
-  let unit = 0;
-  while (unit < UNITS.length - 1 && Number(shown(value, unit)) >= 1024) {
-    value /= 1024;
-    unit++;
-  }
-  return shown(value, unit) + UNITS[unit];
-}
+export const formatBytes = (n: number | null): string => formatSize(n, { style: 'compact' });
 
 /** `0%`, `0.3%`, `12%`, `101%`; `-` for null. One decimal only where it tells idle from busy. */
 export function formatPercent(p: number | null): string {

@@ -2,10 +2,10 @@
 // match, or every match from a seq or a time on. Files only, read-only, so it
 // works on a stopped system and beside a running writer. Damage is reported
 // through onDamage and reading goes on with the next segment, as readRecords does.
-import { open } from 'node:fs/promises';
+import { openIfExists } from '../file-cursor.js';
 import { decodeRecordAt, MAX_RECORD_PAYLOAD, RECORD_HEADER, type JournalRecord } from './record.js';
 import { listSegments, type SegmentInfo } from './segment.js';
-import { SegmentReader, segmentFor, type Damage } from './tail.js';
+import { damageOf, segmentCursor, segmentFor, takeRecords, type Damage } from './tail.js';
 
 /** Which records: by agent (any of them) and by record type or message kind (any of them). */
 export interface RecordFilter {
@@ -43,13 +43,13 @@ export interface ScanOptions {
 
 /** One whole segment through `onRecord`. A record cut short counts as damage except at the journal's end (a write under way, or a torn tail). */
 async function readSegment(seg: SegmentInfo, last: boolean, onRecord: (r: JournalRecord) => void, onDamage?: (d: Damage) => void): Promise<void> {
-  const reader = new SegmentReader(seg);
+  const cursor = segmentCursor(seg);
   try {
-    const out = await reader.read(onRecord);
-    if (out.kind === 'bad') onDamage?.({ file: seg.path, offset: out.offset, reason: out.reason });
-    else if (out.kind === 'end' && out.partial && !last) onDamage?.({ file: seg.path, offset: reader.boundary, reason: 'record cut short at the end of the segment' });
+    const out = await cursor.read(takeRecords(onRecord));
+    const damage = out.kind === 'end' && last ? undefined : damageOf(seg.path, out, cursor.boundary);
+    if (damage) onDamage?.(damage);
   } finally {
-    await reader.close();
+    await cursor.close();
   }
 }
 
@@ -80,13 +80,8 @@ export async function lastRecords(dir: string, n: number, opts: ScanOptions): Pr
 
 /** A segment's first record, read alone (a few bytes, not the segment); undefined when there is none to read. */
 export async function firstRecordOf(seg: SegmentInfo): Promise<JournalRecord | undefined> {
-  let file;
-  try {
-    file = await open(seg.path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const file = await openIfExists(seg.path);
+  if (!file) return undefined;
   try {
     const head = Buffer.alloc(RECORD_HEADER);
     if ((await file.read(head, 0, RECORD_HEADER, 0)).bytesRead < RECORD_HEADER) return undefined;

@@ -3,7 +3,7 @@
 import type { Supervisor } from '../supervisor.js';
 import type { AgentStatus } from '../agent-slot.js';
 import { ControlError, type Handler } from './server.js';
-import type { AgentStatusJson, JournalStatusJson, StatusResult } from './protocol.js';
+import type { AgentStatusJson, JournalStatusJson, Op, Request, RequestOf, ResultOf, StatusResult } from './protocol.js';
 import { VERSION } from '../version.js';
 
 function agentJson(a: AgentStatus): AgentStatusJson {
@@ -45,39 +45,43 @@ function known(sup: Supervisor, name: string): string {
 /** How long `restart` waits to report the new process up: its start timeout, plus spawn time. */
 const READY_SLACK_MS = 2000;
 
-export function controlHandler(sup: Supervisor): Handler {
-  return async (req) => {
-    switch (req.op) {
-      case 'ping':
-        return { pid: process.pid, version: VERSION };
-      case 'status':
-        return statusOf(sup);
-      case 'snapshot':
-        return sup.snapshot();
-      case 'stop': {
-        if (req.agent === undefined) {
-          const order = [...sup.config.order].reverse();
-          await sup.halt(0);
-          return { stopped: order };
-        }
-        const name = known(sup, req.agent);
-        await sup.stop(name);
-        return { agent: name, state: sup.status().find((a) => a.name === name)?.state };
+/** One function per operation, each checked against its result's schema type: what the CLI validates is what is produced. */
+type Operations = { [O in Op]: (req: RequestOf<O>) => Promise<ResultOf<O>> };
+
+function operations(sup: Supervisor): Operations {
+  return {
+    ping: async () => ({ pid: process.pid, version: VERSION }),
+    status: () => statusOf(sup),
+    snapshot: () => sup.snapshot(),
+    stop: async (req) => {
+      if (req.agent === undefined) {
+        const order = [...sup.config.order].reverse();
+        await sup.halt(0);
+        return { stopped: order };
       }
-      case 'restart': {
-        const name = known(sup, req.agent);
-        if (sup.stopping) throw new ControlError('ESHUTDOWN', 'the supervisor is stopping');
-        const before = sup.pid(name);
-        await sup.restart(name);
-        const ready = await sup.whenReady(name, sup.config.agents[name]!.start_timeout + READY_SLACK_MS);
-        const now = sup.status().find((a) => a.name === name)!;
-        return { agent: name, ready, previousPid: before ?? null, pid: now.pid ?? null, state: now.state };
-      }
-      case 'send': {
-        if (sup.stopping) throw new ControlError('ESHUTDOWN', 'the supervisor is stopping');
-        const reply = await sup.operator.send(req.to, req.kind, req.body, { wait: req.wait, timeout: req.timeout, qos: req.qos });
-        return req.wait ? { reply: reply ?? null } : { accepted: true };
-      }
-    }
+      const name = known(sup, req.agent);
+      await sup.stop(name);
+      return { agent: name, state: sup.status().find((a) => a.name === name)!.state };
+    },
+    restart: async (req) => {
+      const name = known(sup, req.agent);
+      if (sup.stopping) throw new ControlError('ESHUTDOWN', 'the supervisor is stopping');
+      const before = sup.pid(name);
+      await sup.restart(name);
+      const ready = await sup.whenReady(name, sup.config.agents[name]!.start_timeout + READY_SLACK_MS);
+      const now = sup.status().find((a) => a.name === name)!;
+      return { agent: name, ready, previousPid: before ?? null, pid: now.pid ?? null, state: now.state };
+    },
+    send: async (req) => {
+      if (sup.stopping) throw new ControlError('ESHUTDOWN', 'the supervisor is stopping');
+      const reply = await sup.operator.send(req.to, req.kind, req.body, { wait: req.wait, timeout: req.timeout, qos: req.qos });
+      return req.wait ? { reply: reply ?? null } : { accepted: true as const };
+    },
   };
+}
+
+export function controlHandler(sup: Supervisor): Handler {
+  const ops = operations(sup);
+  // The request's op picks its function; TypeScript cannot correlate the two through a union, hence the widening.
+  return (req: Request) => (ops[req.op] as (r: Request) => Promise<ResultOf<Op>>)(req);
 }

@@ -1,8 +1,11 @@
 // The control socket's protocol: one JSON object per line each way. zod is the
-// single source of the request and reply types; the CLI imports the types, the
-// server validates every request with the schemas.
+// single source of the request and reply types: the server validates every request
+// with the schemas and is type-checked against the result types; the CLI validates
+// every reply, so that a supervisor of another version, or garbage, is an error that
+// names the field rather than a crash somewhere in rendering.
 import { z } from 'zod';
 import { NAME_MAX, KIND_MAX, QOS } from '../../protocol/constants.js';
+import { AGENT_STATES } from '../agent-slot.js';
 
 /** A request line longer than this is refused (and the connection closed): a send body is capped by the frame limit anyway. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -34,98 +37,164 @@ export const requestSchema = z.discriminatedUnion('op', [
 export type Request = z.infer<typeof requestSchema>;
 export type Op = Request['op'];
 
+/** A failed parse as its first issue, `path: message` (`result.agents.0.state: Invalid option: …`), for a request or a reply alike. */
+export function firstIssue(error: z.ZodError, prefix?: string): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  const path = [...(prefix ? [prefix] : []), ...issue.path.map(String)].join('.');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
 /** Error codes on the control socket: the wire's, plus the socket's own. */
 export const CONTROL_ERRORS = ['EBADREQ', 'ETOOBIG', 'ENOAGENT', 'EDENIED', 'ETIMEDOUT', 'EHANDLER', 'ESHUTDOWN', 'EJOURNAL', 'EINTERNAL'] as const;
 export type ControlErrorCode = (typeof CONTROL_ERRORS)[number];
 
-export interface ErrorReply { id?: number; ok: false; error: { code: ControlErrorCode | string; message: string } }
-export interface OkReply<T = unknown> { id?: number; ok: true; result: T }
-export type Reply<T = unknown> = OkReply<T> | ErrorReply;
+export const errorReplySchema = z.object({ id, ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) });
+export const okReplySchema = z.object({ id, ok: z.literal(true), result: z.unknown() });
+export const replySchema = z.discriminatedUnion('ok', [okReplySchema, errorReplySchema]);
+export type ErrorReply = z.infer<typeof errorReplySchema>;
+export type OkReply = z.infer<typeof okReplySchema>;
+export type Reply = z.infer<typeof replySchema>;
 
 // ---- status ----------------------------------------------------------------
 
 export type { AgentState } from '../agent-slot.js';
-import type { AgentState } from '../agent-slot.js';
 
-export interface LastExitJson {
-  code: number | null;
-  signal: string | null;
-  /** ms since the epoch */
-  at: number;
+// Types, not ranges: the schemas catch a reply of another shape, and a clock that
+// stepped back must not make an uptime a protocol error.
+const count = z.number().int().nonnegative();
+const pid = z.number().int().positive();
+/** ms since the epoch */
+const time = z.number();
+
+export const lastExitSchema = z.object({
+  code: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  at: time,
   /** why: "exited with code 3", "killed by SIGKILL", "memory limit: rss 301 MiB over 64 MiB", "stopped", … */
-  reason: string;
+  reason: z.string(),
   /** exit code 0, or stopped on purpose: not a failure */
-  clean: boolean;
-}
+  clean: z.boolean(),
+});
+export type LastExitJson = z.infer<typeof lastExitSchema>;
 
-export interface IsolationJson {
+export const isolationSchema = z.object({
   /** The layers in force for this agent, e.g. ["env", "fds"]; the sandbox adds "uid", "bwrap", "permission", "rlimits". */
-  layers: string[];
+  layers: z.array(z.string()),
   /** True when the agent runs with less isolation than its manifest asks for (--allow-weaker-isolation). */
-  weaker: boolean;
-}
+  weaker: z.boolean(),
+});
+export type IsolationJson = z.infer<typeof isolationSchema>;
 
-export interface AgentStatusJson {
-  name: string;
-  group: string | null;
-  pid: number | null;
-  state: AgentState;
+export const agentStatusSchema = z.object({
+  name: z.string(),
+  group: z.string().nullable(),
+  pid: pid.nullable(),
+  state: z.enum(AGENT_STATES),
   /** since it became ready; 0 when not running */
-  uptimeMs: number;
-  restarts: number;
-  lastExit: LastExitJson | null;
+  uptimeMs: z.number(),
+  restarts: count,
+  lastExit: lastExitSchema.nullable(),
   /** percent of one core over the last sampling interval; null before the first sample or when not running */
-  cpu: number | null;
+  cpu: z.number().nullable(),
   /** resident set size in bytes; null as for cpu */
-  rss: number | null;
+  rss: z.number().nullable(),
   /** limits.memory in bytes, when set */
-  memoryLimit: number | null;
+  memoryLimit: z.number().nullable(),
   /** messages queued, not yet delivered */
-  mailbox: number;
+  mailbox: count,
   /** delivered, not yet acked */
-  inflight: number;
-  qos: (typeof QOS)[number];
-  isolation: IsolationJson;
+  inflight: count,
+  qos: z.enum(QOS),
+  isolation: isolationSchema,
   /** messages to it given up on since start (too many failed deliveries) */
-  deadLetters: number;
-}
+  deadLetters: count,
+});
+export type AgentStatusJson = z.infer<typeof agentStatusSchema>;
 
-export interface JournalStatusJson {
-  dir: string;
+export const journalStatusSchema = z.object({
+  dir: z.string(),
   /** bytes of segment files on disk */
-  bytes: number;
-  segments: number;
+  bytes: count,
+  segments: count,
   /** the last seq written */
-  lastSeq: number;
-  fsync: string;
+  lastSeq: count,
+  fsync: z.string(),
   /** writes that failed since start (a full disk): sends were refused with EJOURNAL */
-  failures: number;
-  lastError: string | null;
-  maxAttempts: number;
+  failures: count,
+  lastError: z.string().nullable(),
+  maxAttempts: count,
   /** where recovery at this start moved damaged records aside (journal/damaged/…): the operator should look */
-  damaged: { file: string; movedTo: string; bytes: number; reason: string }[];
+  damaged: z.array(z.object({ file: z.string(), movedTo: z.string(), bytes: count, reason: z.string() })),
   /** journal.max_size and journal.retain, as configured */
-  maxBytes: number;
-  retainMs: number;
-}
+  maxBytes: count,
+  retainMs: count,
+});
+export type JournalStatusJson = z.infer<typeof journalStatusSchema>;
 
-export interface SupervisorStatusJson {
-  pid: number;
-  version: string;
-  /** ms since the epoch */
-  startedAt: number;
-  uptimeMs: number;
-  cpu: number | null;
-  rss: number | null;
-  config: string;
-  stateDir: string;
+export const supervisorStatusSchema = z.object({
+  pid,
+  version: z.string(),
+  startedAt: time,
+  uptimeMs: z.number(),
+  cpu: z.number().nullable(),
+  rss: z.number().nullable(),
+  config: z.string(),
+  stateDir: z.string(),
   /** true once a stop of everything has begun */
-  stopping: boolean;
+  stopping: z.boolean(),
   /** null when the supervisor runs without a journal (embedded, in tests) */
-  journal: JournalStatusJson | null;
-}
+  journal: journalStatusSchema.nullable(),
+});
+export type SupervisorStatusJson = z.infer<typeof supervisorStatusSchema>;
 
-export interface StatusResult {
-  supervisor: SupervisorStatusJson;
-  agents: AgentStatusJson[];
-}
+export const statusResultSchema = z.object({ supervisor: supervisorStatusSchema, agents: z.array(agentStatusSchema) });
+export type StatusResult = z.infer<typeof statusResultSchema>;
+
+// ---- the other operations ----------------------------------------------------
+
+export const pingResultSchema = z.object({ pid, version: z.string() });
+
+/** Everything stopped (the supervisor exits), in this order; or one agent, now in this state. */
+export const stopResultSchema = z.union([
+  z.object({ stopped: z.array(z.string()) }),
+  z.object({ agent: z.string(), state: z.enum(AGENT_STATES) }),
+]);
+
+/** ready: the new process came up within the agent's start timeout. */
+export const restartResultSchema = z.object({ agent: z.string(), ready: z.boolean(), previousPid: pid.nullable(), pid: pid.nullable(), state: z.enum(AGENT_STATES) });
+
+/** Accepted (journaled); or, with `wait`, the reply's body. */
+export const sendResultSchema = z.union([z.object({ accepted: z.literal(true) }), z.object({ reply: z.unknown() })]);
+
+/** The state the journal describes, in replay's shape (logs/journal/replay.ts, StateView): `replay --live` sets the two side by side. */
+export const snapshotResultSchema = z.object({
+  /** The last record folded in. */
+  seq: count,
+  at: time,
+  supervisor: z.object({ running: z.boolean(), pid: pid.nullable(), runs: count }),
+  agents: z.record(z.string(), z.object({
+    up: z.boolean(),
+    pid: pid.nullable(),
+    restarts: count,
+    /** ids of the messages owed to it, ascending */
+    pending: z.array(count),
+    /** its latest checkpoint, decoded; null if none */
+    checkpoint: z.unknown(),
+    deadLetters: count,
+    lastExit: lastExitSchema.omit({ at: true }).nullable(),
+  })),
+  deadLetters: count,
+});
+
+/** Each operation's result, by op: what the server must produce and the client checks. */
+export const resultSchemas = {
+  ping: pingResultSchema,
+  status: statusResultSchema,
+  stop: stopResultSchema,
+  restart: restartResultSchema,
+  snapshot: snapshotResultSchema,
+  send: sendResultSchema,
+} satisfies Record<Op, z.ZodTypeAny>;
+export type RequestOf<O extends Op> = Extract<Request, { op: O }>;
+export type ResultOf<O extends Op> = z.infer<(typeof resultSchemas)[O]>;

@@ -5,7 +5,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../logs/logger.js';
-import { MAX_REQUEST_BYTES, requestSchema, type ControlErrorCode, type Reply, type Request } from './protocol.js';
+import { firstIssue, MAX_REQUEST_BYTES, requestSchema, type ControlErrorCode, type Op, type Reply, type Request, type ResultOf } from './protocol.js';
 import { encodeReply } from './encode.js';
 import { StateDirError } from './state-dir.js';
 
@@ -15,7 +15,7 @@ export class ControlError extends Error {
   }
 }
 
-export type Handler = (req: Request) => Promise<unknown>;
+export type Handler = (req: Request) => Promise<ResultOf<Op>>;
 
 /** Enough for `top` and a few scripts; a runaway client loop must not eat all fds. */
 const MAX_CONNECTIONS = 128;
@@ -131,9 +131,7 @@ export class ControlServer {
     const id = typeof raw === 'object' && raw !== null && Number.isSafeInteger((raw as { id?: unknown }).id) ? (raw as { id: number }).id : undefined;
     const parsed = requestSchema.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
-      return this.reply(sock, { id, ok: false, error: { code: 'EBADREQ', message: `invalid request: ${where}${issue?.message ?? 'unknown'}` } });
+      return this.reply(sock, { id, ok: false, error: { code: 'EBADREQ', message: `invalid request: ${firstIssue(parsed.error)}` } });
     }
     this.inflight++;
     try {
