@@ -101,7 +101,7 @@ export type AgentManifest = z.output<ReturnType<typeof manifestSchema>> & { name
  */
 export interface Manifests {
   dir: string;
-  state_dir: string;
+  stateDir: string;
   order: readonly string[];
   agents: Readonly<Record<string, AgentManifest>>;
 }

@@ -116,7 +116,7 @@ function mountsOf(agent: AgentManifest, config: Manifests, sdk: ReturnType<typeo
   const mine = new Set(agent.unveilResolved.map((u) => u.path));
   const others = Object.values(config.agents).filter((a) => a.name !== agent.name)
     .flatMap((a) => [...a.owns, ...a.unveilResolved.map((u) => u.path)]);
-  for (const p of new Set([...others, config.state_dir])) {
+  for (const p of new Set([...others, config.stateDir])) {
     if (!mine.has(p) && inside(p, codeDir) && existsSync(p)) mounts.push({ type: 'tmpfs', dest: p, writable: true, why: 'mask' });
   }
   for (const [src, dst] of sdk.mounts) mounts.push(ro(src, 'sdk', dst));

@@ -1,6 +1,5 @@
 // Human units, shared by every layer that speaks limits (config, manifests, CLI): the
-// one place sizes, durations and percentages are parsed (and, for sizes, written).
-// Human units in the config file: durations, sizes and percentages.
+// one place durations, sizes and percentages are parsed, and sizes written.
 //
 // DESIGN fixes these as strings ("5s", "256MiB", "50%"). A bare number is
 // refused on purpose: `heartbeat: 5` could mean 5 ms or 5 s, `memory: 256`

@@ -5,7 +5,7 @@ import { childrenByParent, descendantsOf } from './agent-process.js';
 import type { AgentSlot, AgentSlots } from './agent-slot.js';
 import type { Usage } from './metrics.js';
 import type { Reports } from './reports.js';
-import { formatMiB } from './units-format.js';
+import { formatSize } from '../protocol/units.js';
 
 /** limits.cpu is a sustained share: a burst over it is normal, this many samples in a row is not. */
 export const CPU_OVER_SAMPLES = 5;
@@ -34,7 +34,7 @@ export function* samplingTargets(slots: AgentSlots): Iterable<[string, number[]]
 export function limitBroken(slot: AgentSlot, usage: Usage): { limit: Limit; reason: string } | undefined {
   const { memory, cpu } = slot.cfg.limits;
   if (memory !== undefined && usage.rss > memory) {
-    return { limit: 'memory', reason: `memory limit: rss ${formatMiB(usage.rss)} over ${formatMiB(memory)}` };
+    return { limit: 'memory', reason: `memory limit: rss ${formatSize(usage.rss, { unit: 'MiB' })} over ${formatSize(memory, { unit: 'MiB' })}` };
   }
   if (cpu !== undefined) {
     slot.cpuOver = usage.cpu > cpu * 100 ? slot.cpuOver + 1 : 0;

@@ -27,7 +27,7 @@ const LOSS_REPORT_MS = 5000;
 /** Runs until the supervisor stops, then exits the process with its code. The config is loaded and preflighted (as `outheis check` does). */
 export async function main(cfg: Config, opts: MainOptions = {}): Promise<never> {
   const closedFds = closeInheritedFds(); // no fd leaks into agents beyond the channel
-  const files = stateFiles(cfg.state_dir);
+  const files = stateFiles(cfg.stateDir);
   const fixed = prepareStateDir(files.dir); // ours, 0700
   const { stale } = acquirePidfile(files); // one supervisor per state directory (throws AlreadyRunning)
   const isolation = await unlockOnError(files, () => planIsolation(cfg, { allowWeaker: opts.allowWeakerIsolation === true }));
@@ -71,7 +71,7 @@ function openLogs(cfg: Config, files: StateFiles, color: boolean): Logs {
   const console = consoleSink(color);
   let log: Logger | undefined;
   const logFiles = new LogFiles(files.logs, {
-    maxSize: cfg.logs.max_size,
+    maxSize: cfg.logs.maxSize,
     keep: cfg.logs.keep,
     // Deferred: the failing file may be supervisor.log itself, mid-write.
     failed: (name, err) => setImmediate(() => log?.error({ file: `${name}.log`, code: err.code, err: err.message }, 'cannot write a log file: its lines are dropped until it can be written again')),
@@ -108,8 +108,8 @@ function reportStartUp(log: Logger, found: { closedFds: number[]; fixed: string[
 async function openJournal(cfg: Config, files: StateFiles, noteFailed: (err: Error) => void): Promise<Journal> {
   try {
     return await Journal.open(files.journal, {
-      fsync: cfg.journal.fsync, intervalMs: cfg.journal.interval, segmentBytes: cfg.journal.segment_size,
-      retainMs: cfg.journal.retain, maxBytes: cfg.journal.max_size, noteFailed,
+      fsync: cfg.journal.fsync, intervalMs: cfg.journal.interval, segmentBytes: cfg.journal.segmentSize,
+      retainMs: cfg.journal.retain, maxBytes: cfg.journal.maxSize, noteFailed,
     });
   } catch (err) {
     throw new Error(`cannot open the journal in ${files.journal}: ${(err as Error).message}`, { cause: err });

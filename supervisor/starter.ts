@@ -107,7 +107,7 @@ export class Starter {
       // Where lines go (the agent's log file, the console) is the listener's business.
       forEachLine(src, ctx.maxLogLine, (line, truncated) => ctx.emit('output', cfg.name, stream, line, truncated));
     }
-    slot.startTimer = setTimeout(() => ctx.fault(slot, `not ready within ${cfg.start_timeout} ms`), cfg.start_timeout);
+    slot.startTimer = setTimeout(() => ctx.fault(slot, `not ready within ${cfg.startTimeout} ms`), cfg.startTimeout);
     ctx.tree.started(cfg.name, slot.spawnedAt);
     ctx.log.info({ agent: cfg.name, pid: proc.pid }, 'spawned');
     ctx.note({ type: 'spawn', agent: cfg.name, pid: proc.pid });

@@ -33,7 +33,7 @@ export type { SupervisorEvents } from './reports.js';
 
 export interface SupervisorOptions {
   log: Logger;
-  /** Max bytes kept of one stdout/stderr line (default: logs.max_line). */
+  /** Max bytes kept of one stdout/stderr line (default: logs.maxLine). */
   maxLogLine?: number;
   /** Extra node flags for every agent (tests and benchmarks). */
   nodeArgs?: string[];
@@ -93,7 +93,7 @@ export class Supervisor extends EventEmitter {
       checkpointed: (agent, state, segment) => keepCheckpoint(this.slots.get(agent), state, segment, journal),
       deadLettered: (env, reason) => this.exits.deadLettered(env, reason),
       journalFailed: (err, refused) => this.journalFailures.failed(err, refused),
-    }, { journal, maxAttempts: config.journal.max_attempts });
+    }, { journal, maxAttempts: config.journal.maxAttempts });
     this.operator = new OperatorOutlet(this.router, this.router.operator);
     this.tree = new SupervisionTree(treeSpecOf(config));
     this.slots = new AgentSlots(config.order.map((name) => {
@@ -105,7 +105,7 @@ export class Supervisor extends EventEmitter {
     const fault = (slot: AgentSlot, reason: string) => this.exits.fault(slot, reason);
     this.starter = new Starter({
       ...reports, slots, router, tree, halting, fault,
-      cwd: config.dir, isolation: opts.isolation, nodeArgs: opts.nodeArgs, maxLogLine: opts.maxLogLine ?? config.logs.max_line,
+      cwd: config.dir, isolation: opts.isolation, nodeArgs: opts.nodeArgs, maxLogLine: opts.maxLogLine ?? config.logs.maxLine,
       exited: (slot, proc, info, spawnError) => this.exits.exited(slot, proc, info, spawnError),
     });
     const limits = { ...reports, fault };

@@ -28,9 +28,9 @@ import {
 type Expected = {
   file: string;
   dir: string;
-  state_dir: string;
-  journal: { fsync: 'always' | 'batch' | 'interval' | 'none'; interval: number; max_attempts: number; retain: number; max_size: number; segment_size: number };
-  logs: { max_size: number; keep: number; max_line: number };
+  stateDir: string;
+  journal: { fsync: 'always' | 'batch' | 'interval' | 'none'; interval: number; maxAttempts: number; retain: number; maxSize: number; segmentSize: number };
+  logs: { maxSize: number; keep: number; maxLine: number };
   metrics: { interval: number };
   supervisor: { strategy: Strategy; intensity: number; period: number; backoff: { initial: number; max: number; reset: number } };
   groups: Record<string, GroupConfig & { group?: string | undefined }>;
@@ -39,7 +39,7 @@ type Expected = {
     owns: string[]; unveil: Record<string, 'r' | 'rw'>; unveilResolved: { path: string; mode: 'r' | 'rw'; key: string }[];
     pledge: string[]; env: string[];
     limits: { memory?: number | undefined; nofile?: number | undefined; nproc?: number | undefined; cpu?: number | undefined; frame: number; mailbox: number };
-    heartbeat: number; shutdown: number; start_timeout: number; user?: string | undefined;
+    heartbeat: number; shutdown: number; startTimeout: number; user?: string | undefined;
   }>;
   order: string[];
 };
@@ -148,7 +148,7 @@ describe('defaults and resolution', () => {
     const c = parseConfig({ agents: { a: { run: 'a.js' } } }, FILE);
     assert.equal(c.file, FILE);
     assert.equal(c.dir, DIR);
-    assert.equal(c.state_dir, path.join(DIR, '.outheis'));
+    assert.equal(c.stateDir, path.join(DIR, '.outheis'));
     assert.deepEqual(c.journal, { fsync: 'batch', interval: 100, max_attempts: 5, retain: 86_400_000, max_size: 1024 ** 3, segment_size: 64 * 1024 ** 2 });
     assert.deepEqual(c.logs, { max_size: 10 * 1024 * 1024, keep: 5, max_line: 64 * 1024 });
     assert.deepEqual(c.metrics, { interval: 2000 });
@@ -202,7 +202,7 @@ describe('defaults and resolution', () => {
       FILE,
     );
     const a = c.agents.a!;
-    assert.equal(c.state_dir, '/var/lib/outheis');
+    assert.equal(c.stateDir, '/var/lib/outheis');
     assert.equal(a.run, path.join(DIR, 'bin/a.js'));
     assert.deepEqual(a.owns, [path.join(DIR, 'vault'), '/abs/x']);
     assert.deepEqual(a.unveil, { vault: 'rw', '../shared': 'r', '/etc/ssl': 'r' });
@@ -249,7 +249,7 @@ describe('defaults and resolution', () => {
     assert.deepEqual(d.limits, { memory: 268_435_456, nofile: 256, nproc: 16, cpu: 0.5, frame: 65_536, mailbox: 100 });
     assert.equal(d.heartbeat, 0);
     assert.equal(d.shutdown, 2000);
-    assert.equal(d.start_timeout, 60_000);
+    assert.equal(d.startTimeout, 60_000);
     assert.equal(d.user, 'auto');
   });
 
@@ -565,7 +565,7 @@ agents:
     fs.writeFileSync(file, DESIGN_EXAMPLE);
     const c = loadConfig(file);
     assert.equal(c.file, file);
-    assert.equal(c.state_dir, path.join(dir, '.outheis'));
+    assert.equal(c.stateDir, path.join(dir, '.outheis'));
     assert.equal(c.groups.core!.strategy, 'rest_for_one');
     assert.equal(c.groups.core!.period, 10_000);
     const data = c.agents.data!;

@@ -1,35 +1,41 @@
 // `outheis replay`: the state the journal describes as of a seq or a time, in the
 // same shape as the running supervisor's `snapshot` (so the two can be compared).
 // It reads segment files only, and works on a stopped system's journal.
+import { z } from 'zod';
 import { unpackValue } from '../../protocol/frame.js';
 import { readRecords } from './recover.js';
 import { journalRecordSchema, type AnyRecord } from './schema.js';
 import { JournalState } from './state.js';
 
-export interface AgentView {
+// zod is the single source of this shape: the control socket's `snapshot` reply is
+// this schema (supervisor/control/protocol.ts), so `replay --live` compares like with like.
+// Numbers are checked for type, not range: a clock stepped back must not make a reply invalid.
+export const agentViewSchema = z.object({
   /** A process of it was running. */
-  up: boolean;
-  pid: number | null;
+  up: z.boolean(),
+  pid: z.number().nullable(),
   /** Restarts in the supervisor run at that point. */
-  restarts: number;
+  restarts: z.number(),
   /** Ids of the messages owed to it (accepted, neither acked nor dead-lettered), ascending. */
-  pending: number[];
+  pending: z.array(z.number()),
   /** Its latest checkpoint, decoded; null if none. */
-  checkpoint: unknown;
+  checkpoint: z.unknown(),
   /** Messages to it dead-lettered in that run. */
-  deadLetters: number;
-  lastExit: { code: number | null; signal: string | null; reason: string; clean: boolean } | null;
-}
+  deadLetters: z.number(),
+  lastExit: z.object({ code: z.number().nullable(), signal: z.string().nullable(), reason: z.string(), clean: z.boolean() }).nullable(),
+});
+export type AgentView = z.infer<typeof agentViewSchema>;
 
-export interface StateView {
+export const stateViewSchema = z.object({
   /** The last record folded in. */
-  seq: number;
-  at: number;
-  supervisor: { running: boolean; pid: number | null; runs: number };
-  agents: Record<string, AgentView>;
+  seq: z.number(),
+  at: z.number(),
+  supervisor: z.object({ running: z.boolean(), pid: z.number().nullable(), runs: z.number() }),
+  agents: z.record(z.string(), agentViewSchema),
   /** Dead letters in the whole journal. */
-  deadLetters: number;
-}
+  deadLetters: z.number(),
+});
+export type StateView = z.infer<typeof stateViewSchema>;
 
 /** A checkpoint's bytes as a value; bytes that do not decode are shown as such rather than thrown on. */
 export function decodeState(bytes: Uint8Array | undefined): unknown {

@@ -103,7 +103,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
         limits: { nofile: 64, nproc: 64, memory: '128MiB' },
       }),
     };
-    const manifests: Manifests = { dir, state_dir: join(dir, 'state'), order: [PROBE_AGENT], agents: { [PROBE_AGENT]: agent } };
+    const manifests: Manifests = { dir, stateDir: join(dir, 'state'), order: [PROBE_AGENT], agents: { [PROBE_AGENT]: agent } };
     // 4. its own uid when root, and its data directory made and handed over
     const accounts = machine.root ? allocateAccounts([{ name: PROBE_AGENT, user: agent.user }]) : undefined;
     prepareDomains(manifests, accounts);

@@ -7,6 +7,7 @@ import { FIXES, namespacesFix, type SandboxPlan } from '../sandbox.js';
 import { mayRead, mayWrite, type Expected } from './expect.js';
 import { parseLimits } from './proc.js';
 import type { Attempt, ProbeRun } from './run.js';
+import { formatSize } from '../../protocol/units.js';
 
 /** Set in the doctor's environment while the probe starts; the probe must not see it. */
 export const SECRET_VAR = 'OUTHEIS_DOCTOR_SECRET';
@@ -37,7 +38,7 @@ export interface Evidence {
 }
 
 const MiB = 2 ** 20;
-const mib = (n: number): string => `${Math.round(n / MiB)} MiB`;
+const mib = (n: number): string => formatSize(n, { unit: 'MiB' });
 const refused = (a: Attempt | undefined): boolean => a !== undefined && !a.ok;
 const said = (a: Attempt | undefined): string => (a === undefined ? 'not tried' : a.ok ? 'ok' : a.code ?? 'refused');
 

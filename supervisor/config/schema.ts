@@ -163,17 +163,33 @@ export function configSchema(ctx: ConfigContext) {
       for (const issue of crossCheck(c)) rc.addIssue({ code: 'custom', path: issue.path, message: issue.message, input: undefined });
     })
     .transform((c) => ({
-      ...c,
+      ...codeNames(c),
       // Duplicates are harmless, but only dropped now so that cross-check
       // paths (agents.x.pledge.2) still index the lists as written.
       agents: Object.fromEntries(
-        Object.entries(c.agents).map(([name, a]) => [
+        Object.entries(c.agents).map(([name, { start_timeout, ...a }]) => [
           name,
-          { ...a, after: dedupe(a.after), owns: dedupe(a.owns), pledge: dedupe(a.pledge), env: dedupe(a.env) },
+          { ...a, startTimeout: start_timeout, after: dedupe(a.after), owns: dedupe(a.owns), pledge: dedupe(a.pledge), env: dedupe(a.env) },
         ]),
       ),
       order: startOrder(c.agents),
     }));
+}
+
+/**
+ * The one place where the file's snake_case keys become the code's names. Everything
+ * before it (validation, cross-checks) speaks the file's keys, so that an error quotes
+ * the key the operator wrote; everything after it reads a Config.
+ */
+function codeNames({ state_dir, journal, logs, ...rest }: ResolvedConfig) {
+  const { max_attempts, max_size, segment_size, ...j } = journal;
+  const { max_size: logMax, max_line, ...l } = logs;
+  return {
+    ...rest,
+    stateDir: state_dir,
+    journal: { ...j, maxAttempts: max_attempts, maxSize: max_size, segmentSize: segment_size },
+    logs: { ...l, maxSize: logMax, maxLine: max_line },
+  };
 }
 
 export type Config = z.output<ReturnType<typeof configSchema>>;

@@ -20,7 +20,7 @@ async function journalOf(sup: Supervisor): Promise<JournalStatusJson | null> {
   const usage = await sup.journal.usage();
   const cfg = sup.config.journal;
   const damaged = sup.journal.recovery.movedAside.map((m) => ({ file: m.file, movedTo: m.to, bytes: m.bytes, reason: m.reason }));
-  return { ...usage, maxAttempts: cfg.max_attempts, maxBytes: cfg.max_size, retainMs: cfg.retain, damaged };
+  return { ...usage, maxAttempts: cfg.maxAttempts, maxBytes: cfg.maxSize, retainMs: cfg.retain, damaged };
 }
 
 export async function statusOf(sup: Supervisor): Promise<StatusResult> {
@@ -31,7 +31,7 @@ export async function statusOf(sup: Supervisor): Promise<StatusResult> {
     supervisor: {
       pid: process.pid, version: VERSION, startedAt: sup.startedAt, uptimeMs: now - sup.startedAt,
       cpu: own?.cpu ?? null, rss: own?.rss ?? process.memoryUsage.rss(),
-      config: sup.config.file, stateDir: sup.config.state_dir, stopping: sup.stopping, journal,
+      config: sup.config.file, stateDir: sup.config.stateDir, stopping: sup.stopping, journal,
     },
     agents: sup.status().map(agentJson),
   };
@@ -68,7 +68,7 @@ function operations(sup: Supervisor): Operations {
       if (sup.stopping) throw new ControlError('ESHUTDOWN', 'the supervisor is stopping');
       const before = sup.pid(name);
       await sup.restart(name);
-      const ready = await sup.whenReady(name, sup.config.agents[name]!.start_timeout + READY_SLACK_MS);
+      const ready = await sup.whenReady(name, sup.config.agents[name]!.startTimeout + READY_SLACK_MS);
       const now = sup.status().find((a) => a.name === name)!;
       return { agent: name, ready, previousPid: before ?? null, pid: now.pid ?? null, state: now.state };
     },

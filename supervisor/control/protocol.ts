@@ -4,6 +4,7 @@
 // every reply, so that a supervisor of another version, or garbage, is an error that
 // names the field rather than a crash somewhere in rendering.
 import { z } from 'zod';
+import { stateViewSchema } from '../../logs/journal/replay.js';
 import { NAME_MAX, KIND_MAX, QOS } from '../../protocol/constants.js';
 import { AGENT_STATES } from '../agent-slot.js';
 
@@ -167,25 +168,8 @@ export const restartResultSchema = z.object({ agent: z.string(), ready: z.boolea
 /** Accepted (journaled); or, with `wait`, the reply's body. */
 export const sendResultSchema = z.union([z.object({ accepted: z.literal(true) }), z.object({ reply: z.unknown() })]);
 
-/** The state the journal describes, in replay's shape (logs/journal/replay.ts, StateView): `replay --live` sets the two side by side. */
-export const snapshotResultSchema = z.object({
-  /** The last record folded in. */
-  seq: count,
-  at: time,
-  supervisor: z.object({ running: z.boolean(), pid: pid.nullable(), runs: count }),
-  agents: z.record(z.string(), z.object({
-    up: z.boolean(),
-    pid: pid.nullable(),
-    restarts: count,
-    /** ids of the messages owed to it, ascending */
-    pending: z.array(count),
-    /** its latest checkpoint, decoded; null if none */
-    checkpoint: z.unknown(),
-    deadLetters: count,
-    lastExit: lastExitSchema.omit({ at: true }).nullable(),
-  })),
-  deadLetters: count,
-});
+/** The state the journal describes, in replay's own schema (logs/journal/replay.ts): `replay --live` sets the two side by side. */
+export const snapshotResultSchema = stateViewSchema;
 
 /** Each operation's result, by op: what the server must produce and the client checks. */
 export const resultSchemas = {
