@@ -149,8 +149,8 @@ describe('defaults and resolution', () => {
     assert.equal(c.file, FILE);
     assert.equal(c.dir, DIR);
     assert.equal(c.stateDir, path.join(DIR, '.outheis'));
-    assert.deepEqual(c.journal, { fsync: 'batch', interval: 100, max_attempts: 5, retain: 86_400_000, max_size: 1024 ** 3, segment_size: 64 * 1024 ** 2 });
-    assert.deepEqual(c.logs, { max_size: 10 * 1024 * 1024, keep: 5, max_line: 64 * 1024 });
+    assert.deepEqual(c.journal, { fsync: 'batch', interval: 100, maxAttempts: 5, retain: 86_400_000, maxSize: 1024 ** 3, segmentSize: 64 * 1024 ** 2 });
+    assert.deepEqual(c.logs, { maxSize: 10 * 1024 * 1024, keep: 5, maxLine: 64 * 1024 });
     assert.deepEqual(c.metrics, { interval: 2000 });
     assert.deepEqual(c.supervisor, { strategy: 'one_for_one', intensity: 5, period: 30_000, backoff: { initial: 100, max: 15_000, reset: 30_000 } });
     assert.deepEqual(c.groups, {});
@@ -170,7 +170,7 @@ describe('defaults and resolution', () => {
       limits: { frame: 1_048_576, mailbox: 10_000 },
       heartbeat: 5000,
       shutdown: 5000,
-      start_timeout: 10_000,
+      startTimeout: 10_000,
     });
   });
 
@@ -676,4 +676,22 @@ agents:
     fs.writeFileSync(path.join(dir, 'outheis.yaml'), '');
     assert.equal(findConfigFile(dir), path.join(dir, 'outheis.yaml'));
   });
+});
+
+test('the file\'s snake_case keys reach the code under its own names, in one place, and errors still quote the file\'s keys', () => {
+  const c = parseConfig({
+    state_dir: 'st',
+    journal: { max_attempts: 7, max_size: '4MiB', segment_size: '1MiB' },
+    logs: { max_size: '2MiB', max_line: '1KiB' },
+    agents: { a: { run: 'a.js', start_timeout: '3s' } },
+  }, FILE);
+  assert.equal(c.stateDir, path.join(DIR, 'st'));
+  assert.deepEqual([c.journal.maxAttempts, c.journal.maxSize, c.journal.segmentSize], [7, 4 * 1024 ** 2, 1024 ** 2]);
+  assert.deepEqual([c.logs.maxSize, c.logs.maxLine], [2 * 1024 ** 2, 1024]);
+  assert.equal(c.agents.a!.startTimeout, 3000);
+  const snake = /^[a-z]+_[a-z_]+$/;
+  const keys = (o: object): string[] => Object.entries(o).flatMap(([k, v]) => [k, ...(v && typeof v === 'object' && !Array.isArray(v) && k !== 'unveil' ? keys(v) : [])]);
+  assert.deepEqual(keys(c).filter((k) => snake.test(k)), [], 'no snake_case key is left in a parsed config');
+  const issues = issuesOf(() => parseConfig({ journal: { max_attempts: 0 }, agents: { a: { run: 'a.js', start_timeout: '0s' } } }, FILE));
+  assert.deepEqual(issues.map((i) => i.path).sort(), ['agents.a.start_timeout', 'journal.max_attempts']);
 });
