@@ -147,7 +147,7 @@ test('the memory journal commits before stage returns, in no segment, and keeps 
   const landed: [Error | undefined, number][] = [];
   journal.stage([{ type: 'checkpoint', agent: 'a', state: Buffer.from('s') }], 1, (err, segment) => landed.push([err, segment]));
   assert.deepEqual(landed, [[undefined, -1]], 'done ran synchronously');
-  assert.equal(journal.commitsAtOnce, true);
+  assert.equal(journal.keepsNothing, true);
 });
 
 test('without a journal, a send is delivered within its frame, a checkpoint reported at once (segment -1), and acc waits for the end of the read', () => {

@@ -9,7 +9,7 @@ import type { AnyNewRecord } from './schema.js';
 import type { RouterJournal } from './port.js';
 
 export class MemoryJournal implements RouterJournal {
-  readonly commitsAtOnce = true;
+  readonly keepsNothing = true;
 
   /** Segment -1: nothing is on disk, so there is no segment for retention to keep. */
   stage(_recs: AnyNewRecord[], _live: number, done: (err: Error | undefined, segment: number) => void): void {

@@ -27,18 +27,37 @@ type Staged =
   | { t: 'msg'; env: Envelope; sender: Route; target: Route }
   | { t: 'ckpt'; sender: Route; seq: number; epoch: number; state: Buffer };
 
+const NO_RECORDS: AnyNewRecord[] = [];
+
+function records(group: readonly Staged[]): AnyNewRecord[] {
+  const recs: AnyNewRecord[] = new Array(group.length);
+  for (let i = 0; i < group.length; i++) {
+    const s = group[i]!;
+    recs[i] = s.t === 'ckpt' ? { type: 'checkpoint', agent: s.sender.spec.name, state: s.state } : acceptRecord(s.env);
+  }
+  return recs;
+}
+
 export class Staging {
   private staging: Staged[] = [];
   /** Groups handed to the journal and not yet committed. */
   private inJournal = 0;
   /** Inside handOver's loop: what is staged meanwhile joins that loop, not a nested one. */
   private handing = false;
+  /** The journal keeps nothing and commits at once: see RouterJournal.keepsNothing. */
   private readonly atOnce: boolean;
+  /** With an at-once journal: the group being committed, and the array the next one is staged in. */
+  private landing: Staged[] = [];
+  private spare: Staged[] = [];
+  private readonly landedAtOnce = (err: Error | undefined, segment: number): void => {
+    this.inJournal--;
+    this.commit(this.landing, err, segment);
+  };
   /** Senders owed an acc at the next flush. */
   private readonly dirty = new Set<Route>();
 
   constructor(private readonly journal: RouterJournal, private readonly events: RouterEvents, private readonly delivery: Delivery) {
-    this.atOnce = journal.commitsAtOnce === true;
+    this.atOnce = journal.keepsNothing === true;
   }
 
   /** Reserve room in the target's mailbox and queue the message for the next journal group. */
@@ -65,14 +84,24 @@ export class Staging {
     try {
       while (this.staging.length) {
         const group = this.staging;
-        this.staging = [];
-        const recs: AnyNewRecord[] = group.map((s) => (s.t === 'ckpt' ? { type: 'checkpoint', agent: s.sender.spec.name, state: s.state } : acceptRecord(s.env)));
         this.inJournal++;
+        if (this.atOnce) {
+          // Committed before stage returns, one send at a time: one callback and two arrays, taking
+          // turns, serve every group, so that the hot path allocates no group and no closure per send.
+          this.staging = this.spare;
+          this.landing = group;
+          this.journal.stage(NO_RECORDS, 0, this.landedAtOnce);
+          group.length = 0;
+          this.spare = group;
+          continue;
+        }
+        this.staging = [];
+        const recs = records(group);
         // Every record of a group is live (a message owed, a latest checkpoint) until settled.
         this.journal.stage(recs, recs.length, (err, segment) => {
           this.inJournal--;
           this.commit(group, err, segment);
-          // Committed inside the loop above (at once): the read that staged it flushes its accs.
+          // Committed inside the loop above (the writer closed or broken): that loop's flush follows.
           if (!this.handing) this.flush();
         });
       }
@@ -83,7 +112,9 @@ export class Staging {
 
   /** A staged group is durable (or failed): admit each message to its mailbox (or refuse it), in order. */
   private commit(group: Staged[], err: Error | undefined, segment: number): void {
-    const touched = new Set<Route>();
+    // Mostly one target per group: a Set only once there is a second.
+    let touched: Route | undefined;
+    let moreTouched: Set<Route> | undefined;
     let refused = 0;
     for (const s of group) {
       const sender = s.sender;
@@ -115,10 +146,12 @@ export class Staging {
         continue;
       }
       target.mailbox.put(env);
-      touched.add(target);
+      if (touched === undefined) touched = target;
+      else if (target !== touched) (moreTouched ??= new Set()).add(target);
     }
     if (err) this.events.journalFailed?.(err, refused);
-    for (const target of touched) this.delivery.pump(target);
+    if (touched) this.delivery.pump(touched);
+    if (moreTouched) for (const target of moreTouched) this.delivery.pump(target);
   }
 
   /** Whether every staged group has been journaled (or failed). */
