@@ -29,14 +29,7 @@ type Staged =
 
 const NO_RECORDS: AnyNewRecord[] = [];
 
-function records(group: readonly Staged[]): AnyNewRecord[] {
-  const recs: AnyNewRecord[] = new Array(group.length);
-  for (let i = 0; i < group.length; i++) {
-    const s = group[i]!;
-    recs[i] = s.t === 'ckpt' ? { type: 'checkpoint', agent: s.sender.spec.name, state: s.state } : acceptRecord(s.env);
-  }
-  return recs;
-}
+const toRecord = (s: Staged): AnyNewRecord => (s.t === 'ckpt' ? { type: 'checkpoint', agent: s.sender.spec.name, state: s.state } : acceptRecord(s.env));
 
 export class Staging {
   private staging: Staged[] = [];
@@ -96,7 +89,7 @@ export class Staging {
           continue;
         }
         this.staging = [];
-        const recs = records(group);
+        const recs = group.map(toRecord);
         // Every record of a group is live (a message owed, a latest checkpoint) until settled.
         this.journal.stage(recs, recs.length, (err, segment) => {
           this.inJournal--;
