@@ -84,7 +84,7 @@ export class Staging {
           this.staging = this.spare;
           this.landing = group;
           this.journal.stage(NO_RECORDS, 0, this.landedAtOnce);
-          group.length = 0;
+          while (group.length) group.pop(); // cheaper than setting length, for the one or few items here
           this.spare = group;
           continue;
         }
