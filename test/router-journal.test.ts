@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AnyNewRecord } from '../logs/journal/schema.js';
 import { SEND_WINDOW, type RouterJournal } from '../supervisor/router.js';
+import { MemoryJournal } from '../logs/journal/memory.js';
 import { assertRejBeforeCoveringAcc, body, fixture, send } from './helpers/router-fixture.js';
 
 class HeldJournal implements RouterJournal {
@@ -137,4 +138,36 @@ test('after max_attempts deliveries a message is dead-lettered, journaled, its s
   assert.deepEqual(journal.released, [5]);
   assert.deepEqual(a.out.ress.map((r) => [r.corr, r.err?.code]), [[1, 'EHANDLER']]);
   assert.equal(journal.notes.filter((n) => n.type === 'deliver').length, 2);
+});
+
+// ---- without a journal: the memory journal stands in ----------------------------
+
+test('the memory journal commits before stage returns, in no segment, and keeps nothing', () => {
+  const journal = new MemoryJournal();
+  const landed: [Error | undefined, number][] = [];
+  journal.stage([{ type: 'checkpoint', agent: 'a', state: Buffer.from('s') }], 1, (err, segment) => landed.push([err, segment]));
+  assert.deepEqual(landed, [[undefined, -1]], 'done ran synchronously');
+  assert.equal(journal.keepsNothing, true);
+});
+
+test('without a journal, a send is delivered within its frame, a checkpoint reported at once (segment -1), and acc waits for the end of the read', () => {
+  const events: string[] = [];
+  const f = fixture({}, { checkpointed: (n, s, seg) => events.push(`${n}:${s.toString()}:${seg}`) });
+  const a = f.add({ name: 'a', pledge: ['send:b'] });
+  const b = f.add({ name: 'b' });
+  f.router.frame(a.route, send(1, 'b', { kind: 'x' }), body(1));
+  assert.deepEqual(b.out.msgs.map((m) => m.kind), ['x'], 'delivered before the read ends');
+  assert.equal(b.route.mailbox.reserved, 0);
+  f.router.frame(a.route, { t: 'ckpt', seq: 2 }, Buffer.from('state-1'));
+  assert.deepEqual(events, ['a:state-1:-1']);
+  assert.equal(f.router.settled, true, 'nothing is ever waiting for a commit');
+  assert.deepEqual(a.out.accs, [], 'no acc before the flush');
+  f.router.flushAccepts();
+  assert.deepEqual(a.out.accs, [2]);
+  // A lone request is accepted by its reply, not by an acc.
+  f.router.frame(a.route, send(3, 'b', { req: true }), body(3));
+  f.router.flushAccepts();
+  assert.deepEqual(a.out.accs, [2]);
+  f.router.frame(b.route, { t: 'reply', corr: b.out.msgs[1]!.id }, body('ok'));
+  assert.deepEqual(a.out.ress.map((r) => r.corr), [3]);
 });

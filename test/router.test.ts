@@ -336,6 +336,20 @@ test('parked sends from several senders are un-parked per sender in seq order', 
   assert.deepEqual(kinds.filter((k) => k.startsWith('z')), Array.from({ length: 20 }, (_, i) => `z${i + 1}`));
 });
 
+test('sends un-parked together are delivered in QoS order, within the delivery that made room for them', () => {
+  const f = fixture();
+  const { route: a } = f.add({ name: 'a', pledge: ['send:b'], qos: 'background' });
+  const { route: z } = f.add({ name: 'z', pledge: ['send:b'], qos: 'interactive' });
+  const { route: b, out: bOut } = f.add({ name: 'b', mailbox: 2, prefetch: 4 });
+  for (let s = 1; s <= 5; s++) f.router.frame(a, send(s, 'b', { kind: `m${s}` }), body(s)); // 3 in flight (refill at half the window), 2 queued
+  f.router.frame(a, send(6, 'b', { kind: 'late-bg' }), body(6)); // parked
+  f.router.frame(z, send(1, 'b', { kind: 'late-now' }), body(1)); // parked behind it, but interactive
+  f.router.flushAccepts();
+  assert.equal(a.parkedCount + z.parkedCount, 2);
+  f.router.frame(b, { t: 'ack', ids: bOut.msgs.map((m) => m.id) }, Buffer.alloc(0));
+  assert.deepEqual(bOut.msgs.map((m) => m.kind), ['m1', 'm2', 'm3', 'm4', 'm5', 'late-now', 'late-bg']);
+});
+
 test('more than SEND_WINDOW parked sends from one sender is flooding', () => {
   const f = fixture();
   const { route: a } = f.add({ name: 'a', pledge: ['send:b'] });

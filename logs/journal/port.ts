@@ -4,6 +4,13 @@
 import type { AnyNewRecord } from './schema.js';
 
 export interface RouterJournal {
+  /**
+   * Keeps no records, and `stage` calls `done` before it returns (memory.ts). There is
+   * then no group commit to share: the router hands each send over as it comes, and
+   * delivers it within its frame instead of at the end of the read, and it builds no
+   * records for it (`recs` is empty).
+   */
+  readonly keepsNothing?: boolean;
   /** Journal records as one group; `done` runs once, when they are durable or have failed. */
   stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void): void;
   /** Journal a record nobody waits for. */

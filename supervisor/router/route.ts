@@ -1,0 +1,54 @@
+// A route: one agent's (or the operator's) place in the router: its pledge, its
+// mailbox, and the bookkeeping of its own sends that the admission, staging and
+// delivery parts share.
+import { Fifo, Mailbox, type Envelope } from '../mailbox.js';
+import type { Qos, SupervisorHeader } from '../../protocol/header.js';
+
+/** Where a route's outgoing frames go: an agent's link, or the operator's callbacks. */
+export interface Outlet {
+  write(header: SupervisorHeader, body?: Uint8Array): void;
+}
+
+export interface RouteSpec {
+  name: string;
+  qos: Qos;
+  pledge: readonly string[];
+  mailbox: number;
+  /** The largest frame this route's reader accepts: nothing bigger is routed to it. */
+  maxFrame: number;
+  prefetch?: number;
+}
+
+export class Route {
+  readonly mailbox: Mailbox;
+  readonly sendAll: boolean;
+  readonly sendTo: ReadonlySet<string>;
+  outlet: Outlet | undefined;
+  /** Delivery starts at the ready handshake. */
+  ready = false;
+  /** Gone for good (not restarted): sends to it are refused. */
+  removed = false;
+  /** Bumped at every (re)start, so that replies to a previous incarnation are dropped. */
+  epoch = 0;
+  /** Sends waiting for room in a full mailbox, FIFO per target; not yet accepted. */
+  readonly parked = new Map<string, Fifo<Envelope>>();
+  parkedCount = 0;
+  /** This incarnation's sends being journaled, by seq, oldest first: acc stops below them. */
+  readonly staged = new Fifo<number>();
+  lastSeq = 0;
+  /**
+   * Inside a delivery loop: a commit that lands during it (a journal that commits at
+   * once) only fills the mailbox, and the running loop delivers, in QoS order.
+   */
+  delivering = false;
+
+  constructor(readonly spec: RouteSpec) {
+    this.mailbox = new Mailbox(spec.mailbox, spec.prefetch ?? 1024);
+    this.sendAll = spec.pledge.includes('send:*');
+    this.sendTo = new Set(spec.pledge.filter((p) => p.startsWith('send:')).map((p) => p.slice(5)));
+  }
+
+  mayMessage(to: string): boolean {
+    return this.sendAll || this.sendTo.has(to);
+  }
+}

@@ -1,0 +1,180 @@
+// Staging: a send that passed admission waits here for the journal. The sends of one
+// read are journaled as one group, and only once that group is durable does each
+// message enter its mailbox and its sender hear `acc` (cumulative: one frame per
+// sender per read, not one per send). A failed group is refused (`rej`) instead.
+import type { AnyNewRecord, NewRecordOf } from '../../logs/journal/schema.js';
+import type { RouterJournal } from '../../logs/journal/port.js';
+import type { Envelope } from '../mailbox.js';
+import type { ErrorCode } from '../../protocol/header.js';
+import type { RouterEvents } from './events.js';
+import type { Route } from './route.js';
+import type { Delivery } from './delivery.js';
+
+/** The journal record of an accepted message; `attempts` on a copy carried forward by retention. */
+export function acceptRecord(e: Envelope, attempts?: number): NewRecordOf<'accept'> {
+  const rec: NewRecordOf<'accept'> = { type: 'accept', id: e.id, from: e.from, to: e.to, kind: e.kind, qos: e.qos, body: e.body };
+  if (e.req) rec.req = true;
+  if (attempts !== undefined) rec.attempts = attempts;
+  return rec;
+}
+
+export function refuse(from: Route, seq: number, code: ErrorCode, message: string): void {
+  from.outlet?.write({ t: 'rej', seq, code, message });
+}
+
+/** A send or checkpoint on its way into the journal. */
+type Staged =
+  | { t: 'msg'; env: Envelope; sender: Route; target: Route }
+  | { t: 'ckpt'; sender: Route; seq: number; epoch: number; state: Buffer };
+
+const NO_RECORDS: AnyNewRecord[] = [];
+
+const toRecord = (s: Staged): AnyNewRecord => (s.t === 'ckpt' ? { type: 'checkpoint', agent: s.sender.spec.name, state: s.state } : acceptRecord(s.env));
+
+export class Staging {
+  private staging: Staged[] = [];
+  /** Groups handed to the journal and not yet committed. */
+  private inJournal = 0;
+  /** Inside handOver's loop: what is staged meanwhile joins that loop, not a nested one. */
+  private handing = false;
+  /** The journal keeps nothing and commits at once: see RouterJournal.keepsNothing. */
+  private readonly atOnce: boolean;
+  /** With an at-once journal: the group being committed, and the array the next one is staged in. */
+  private landing: Staged[] = [];
+  private spare: Staged[] = [];
+  private readonly landedAtOnce = (err: Error | undefined, segment: number): void => {
+    this.inJournal--;
+    this.commit(this.landing, err, segment);
+  };
+  /** Senders owed an acc at the next flush. */
+  private readonly dirty = new Set<Route>();
+
+  constructor(private readonly journal: RouterJournal, private readonly events: RouterEvents, private readonly delivery: Delivery) {
+    this.atOnce = journal.keepsNothing === true;
+  }
+
+  /** Reserve room in the target's mailbox and queue the message for the next journal group. */
+  stage(env: Envelope, sender: Route, target: Route): void {
+    target.mailbox.reserved++;
+    sender.staged.push(env.seq);
+    this.staging.push({ t: 'msg', env, sender, target });
+  }
+
+  stageCheckpoint(from: Route, seq: number, state: Buffer): void {
+    from.staged.push(seq);
+    this.staging.push({ t: 'ckpt', sender: from, seq, epoch: from.epoch, state: Buffer.from(state) });
+  }
+
+  /** With a journal that commits at once there is no group to fill: what is staged is committed now. */
+  commitIfAtOnce(): void {
+    if (this.atOnce) this.handOver();
+  }
+
+  /** Hand what was staged to the journal as one group commit. */
+  private handOver(): void {
+    if (this.handing) return;
+    this.handing = true;
+    try {
+      while (this.staging.length) {
+        const group = this.staging;
+        this.inJournal++;
+        if (this.atOnce) {
+          // Committed before stage returns, one send at a time: one callback and two arrays, taking
+          // turns, serve every group, so that the hot path allocates no group and no closure per send.
+          this.staging = this.spare;
+          this.landing = group;
+          this.journal.stage(NO_RECORDS, 0, this.landedAtOnce);
+          while (group.length) group.pop(); // cheaper than setting length, for the one or few items here
+          this.spare = group;
+          continue;
+        }
+        this.staging = [];
+        const recs = group.map(toRecord);
+        // Every record of a group is live (a message owed, a latest checkpoint) until settled.
+        this.journal.stage(recs, recs.length, (err, segment) => {
+          this.inJournal--;
+          this.commit(group, err, segment);
+          // Committed inside the loop above (the writer closed or broken): that loop's flush follows.
+          if (!this.handing) this.flush();
+        });
+      }
+    } finally {
+      this.handing = false;
+    }
+  }
+
+  /** A staged group is durable (or failed): admit each message to its mailbox (or refuse it), in order. */
+  private commit(group: Staged[], err: Error | undefined, segment: number): void {
+    // Mostly one target per group: a Set only once there is a second.
+    let touched: Route | undefined;
+    let moreTouched: Set<Route> | undefined;
+    let refused = 0;
+    for (const s of group) {
+      const sender = s.sender;
+      const current = (s.t === 'msg' ? s.env.fromEpoch : s.epoch) === sender.epoch;
+      // A sender that restarted meanwhile has a fresh seq space: its old incarnation's bookkeeping is gone.
+      if (current) {
+        sender.staged.shift();
+        // A lone request is accepted by its reply; with later sends behind it, their acc waited on it.
+        if (s.t === 'ckpt' || !s.env.req || sender.lastSeq > s.env.seq || err) this.markAcc(sender);
+      }
+      if (s.t === 'ckpt') {
+        if (err) {
+          refused++;
+          if (current) refuse(sender, s.seq, 'EJOURNAL', `checkpoint not saved: ${err.message}`);
+        } else this.events.checkpointed?.(sender.spec.name, s.state, segment);
+        continue;
+      }
+      const { env, target } = s;
+      target.mailbox.reserved--;
+      if (err) {
+        refused++;
+        if (current) refuse(sender, env.seq, 'EJOURNAL', `not accepted: ${err.message}`);
+        continue;
+      }
+      env.segment = segment;
+      // Accepted, but its agent is gone for good meanwhile: it goes where the undeliverable go.
+      if (target.removed) {
+        this.delivery.deadLetter(env, `agent "${target.spec.name}" stopped for good`, 'ENOAGENT');
+        continue;
+      }
+      target.mailbox.put(env);
+      if (touched === undefined) touched = target;
+      else if (target !== touched) (moreTouched ??= new Set()).add(target);
+    }
+    if (err) this.events.journalFailed?.(err, refused);
+    if (touched) this.delivery.pump(touched);
+    if (moreTouched) for (const target of moreTouched) this.delivery.pump(target);
+  }
+
+  /** Whether every staged group has been journaled (or failed). */
+  get settled(): boolean {
+    return this.staging.length === 0 && this.inJournal === 0;
+  }
+
+  markAcc(route: Route): void {
+    this.dirty.add(route);
+  }
+
+  /** Journal what was staged, and flush cumulative accepts: one frame per sender per read, not one per send. */
+  flush(): void {
+    this.handOver();
+    for (const route of this.dirty) {
+      let through = route.lastSeq;
+      if (route.staged.length) through = Math.min(through, route.staged.peek()! - 1);
+      for (const queue of route.parked.values()) through = Math.min(through, queue.peek()!.seq - 1);
+      if (through > 0) route.outlet?.write({ t: 'acc', seq: through });
+    }
+    this.dirty.clear();
+  }
+
+  /**
+   * The sender's process is gone. What it has being journaled is accepted already and
+   * is delivered; only its incarnation's bookkeeping goes.
+   */
+  forget(route: Route): void {
+    route.staged.drain();
+    route.lastSeq = 0;
+    this.dirty.delete(route);
+  }
+}
