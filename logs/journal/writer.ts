@@ -1,4 +1,6 @@
 // JournalWriter: appends records to the tail segment with group commit.
+// (About 320 lines, one state machine: the queued group, the tail segment's fd and its
+// roll, and the failure latch are read and changed together by every commit path.)
 //
 // Appends queue up; one commit takes everything queued (one record at a time
 // for `always`), encodes it into one buffer, does one positional write and, per
@@ -11,8 +13,9 @@ import { RecordBatch, type JournalRecord, type NewRecord } from './record.js';
 import { recover, type RecoveryReport } from './recover.js';
 import { DEFAULT_SEGMENT_BYTES, listSegments, openSegment, syncDir, type OpenSegment } from './segment.js';
 
-export type FsyncPolicy = 'always' | 'batch' | 'interval' | 'none';
-export const FSYNC_POLICIES: readonly FsyncPolicy[] = ['always', 'batch', 'interval', 'none'];
+/** The journal's fsync policies; the config's `journal.fsync` takes its list from here. */
+export const FSYNC_POLICIES = ['always', 'batch', 'interval', 'none'] as const;
+export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
 
 export interface JournalWriterOptions {
   /** Default 'batch': one fsync per group commit. */

@@ -16,6 +16,9 @@ import { z } from 'zod';
 import { durationSchema, sizeSchema } from '../../protocol/units.js';
 import { crossCheck, startOrder } from './cross-checks.js';
 import { manifestShape, mustBePositive, nonEmpty, NAME_PATTERN, resolvePaths, strict } from '../../policies/manifest.js';
+import { FSYNC_POLICIES, type FsyncPolicy } from '../../logs/journal/writer.js';
+
+export { FSYNC_POLICIES, type FsyncPolicy };
 
 // The manifest (what the sandbox enforces) is policies' schema; this file adds supervision, journal and logs.
 export {
@@ -33,11 +36,9 @@ export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['operator', 's
 
 export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as const;
 export const RESTART_TYPES = ['permanent', 'transient', 'temporary'] as const;
-export const FSYNC_POLICIES = ['always', 'batch', 'interval', 'none'] as const;
 
 export type Strategy = (typeof STRATEGIES)[number];
 export type RestartType = (typeof RESTART_TYPES)[number];
-export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
 
 /** Where the file came from; paths inside it are resolved against `dir`. */
 export interface ConfigContext {
