@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { launch, type ExitInfo, type LaunchSpec } from '../policies/spawn.js';
 
-export { agentEnv, childrenByParent, descendantsOf, findSandboxedNode, type ExitInfo } from '../policies/spawn.js';
+export type { ExitInfo };
 
 export type SpawnSpec = Omit<LaunchSpec, 'channel'>;
 

@@ -1,7 +1,7 @@
 // limits.memory and limits.cpu, enforced by sampling (metrics.ts): what is sampled
 // for each agent, and what an agent over its limit gets (a fault: killed, then
 // restarted by policy). The other limits are the sandbox's (policies/).
-import { childrenByParent, descendantsOf } from './agent-process.js';
+import { childrenByParent, descendantsOf } from '../policies/spawn.js';
 import type { AgentSlot, AgentSlots } from './agent-slot.js';
 import type { Usage } from './metrics.js';
 import type { Reports } from './reports.js';

@@ -11,7 +11,7 @@ import type { Config } from './config/index.js';
 import { controlHandler } from './control/handlers.js';
 import { ControlServer } from './control/server.js';
 import { acquirePidfile, prepareStateDir, releasePidfile, stateFiles, type StateFiles } from './control/state-dir.js';
-import { closeInheritedFds } from './fds.js';
+import { closeInheritedFds } from '../policies/fds.js';
 import { Supervisor } from './supervisor.js';
 
 export interface MainOptions {
