@@ -6,8 +6,8 @@ import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startDaemon, type Daemon } from './helpers/daemon.js';
-import { alive, fixture, sleep } from './helpers/harness.js';
+import { startDaemon, stop } from './helpers/daemon.js';
+import { alive, fixture, until } from './helpers/harness.js';
 
 const config = (extra: string[] = []) => ['metrics: { interval: 200ms }', 'agents:', `  a: { run: ${fixture('echo.js')} }`, ...extra];
 
@@ -32,30 +32,25 @@ function raw(path: string, payload: Buffer | string, replies: number): Promise<{
   });
 }
 
-async function stopped(d: Daemon): Promise<void> {
-  if (d.proc.exitCode === null) d.kill('SIGTERM');
-  await d.exited;
-}
-
 test('the state directory is 0700 and the socket and pidfile 0600, even when the directory existed wider', async (t) => {
   const d = await startDaemon(config());
-  t.after(() => stopped(d));
+  t.after(() => stop(d, 'SIGTERM'));
   assert.equal(statSync(d.stateDir).mode & 0o777, 0o700);
   assert.equal(statSync(join(d.stateDir, 'outheis.sock')).mode & 0o777, 0o600);
   assert.equal(statSync(join(d.stateDir, 'outheis.pid')).mode & 0o777, 0o600);
   assert.equal(readFileSync(join(d.stateDir, 'outheis.pid'), 'utf8').split('\n')[0], String(d.proc.pid));
-  await stopped(d);
+  await stop(d, 'SIGTERM');
   // A directory left 0755 (by hand, or an older tool) is tightened on start, and the fix is logged.
   chmodSync(d.stateDir, 0o755);
   const again = await startDaemon(config(), { dir: d.dir });
-  t.after(() => stopped(again));
+  t.after(() => stop(again, 'SIGTERM'));
   assert.equal(statSync(d.stateDir).mode & 0o777, 0o700);
   await again.printed(/state_dir mode was 0755, set to 0700/);
 });
 
 test('a user other than the owner cannot connect to the control socket', async (t) => {
   const d = await startDaemon(config());
-  t.after(() => stopped(d));
+  t.after(() => stop(d, 'SIGTERM'));
   const sock = join(d.stateDir, 'outheis.sock');
   const tryAs = () => spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e',
     `require('net').connect(${JSON.stringify(sock)}).on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(3); })`], { encoding: 'utf8' });
@@ -82,7 +77,7 @@ test('a user other than the owner cannot connect to the control socket', async (
 
 test('malformed and oversized requests get error replies; the supervisor keeps serving', async (t) => {
   const d = await startDaemon(config());
-  t.after(() => stopped(d));
+  t.after(() => stop(d, 'SIGTERM'));
   const sock = join(d.stateDir, 'outheis.sock');
   const bad = await raw(sock, [
     'this is not json',
@@ -116,7 +111,7 @@ test('malformed and oversized requests get error replies; the supervisor keeps s
 
 test('a second supervisor on the same state directory is refused; the first carries on', async (t) => {
   const d = await startDaemon(config());
-  t.after(() => stopped(d));
+  t.after(() => stop(d, 'SIGTERM'));
   const second = d.cli(['start', '-c', d.file], { timeout: 15000 });
   assert.equal(second.code, 1, second.stdout + second.stderr);
   assert.match(second.stderr, new RegExp(`another supervisor \\(pid ${d.proc.pid}\\) is running on ${d.stateDir.replace(/[.]/g, '\\.')}`));
@@ -128,15 +123,14 @@ test('a second supervisor on the same state directory is refused; the first carr
 test('after a SIGKILL, the stale socket and pidfile are reported by the CLI and replaced by the next start', async (t) => {
   const d = await startDaemon(config());
   const agentPid = d.cliJson<{ agents: { pid: number }[] }>(['status']).agents[0]!.pid;
-  d.kill('SIGKILL');
-  await d.exited;
+  await stop(d, 'SIGKILL');
   assert.ok(existsSync(join(d.stateDir, 'outheis.sock')) && existsSync(join(d.stateDir, 'outheis.pid')), 'SIGKILL leaves both behind');
-  for (let i = 0; i < 100 && alive(agentPid); i++) await sleep(50);
+  await until('the agent to exit once its supervisor is gone', () => (alive(agentPid) ? undefined : true));
   const down = d.cli(['status']);
   assert.equal(down.code, 1);
   assert.match(down.stderr, /no supervisor is running .*stale socket/);
   const next = await startDaemon(config(), { dir: d.dir });
-  t.after(() => stopped(next));
+  t.after(() => stop(next, 'SIGTERM'));
   await next.printed(/replaced the stale pidfile/);
   await next.printed(/replaced a stale control socket/);
   assert.equal(next.cliJson<{ supervisor: { pid: number } }>(['status']).supervisor.pid, next.proc.pid);
@@ -144,7 +138,7 @@ test('after a SIGKILL, the stale socket and pidfile are reported by the CLI and 
 
 test('with no supervisor at all, client verbs say so and exit 1', async () => {
   const d = await startDaemon(config());
-  await stopped(d);
+  await stop(d, 'SIGTERM');
   for (const verb of [['status'], ['top', '-n', '1'], ['send', 'a', 'echo'], ['restart', 'a'], ['stop']]) {
     const r = d.cli(verb);
     assert.equal(r.code, 1, `${verb.join(' ')}: ${r.stdout}${r.stderr}`);

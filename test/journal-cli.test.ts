@@ -14,7 +14,7 @@ import { listSegments } from '../logs/journal/segment.js';
 import { followRecords } from '../logs/journal/tail.js';
 import { JournalWriter } from '../logs/journal/writer.js';
 import { packValue } from '../protocol/frame.js';
-import { startDaemon } from './helpers/daemon.js';
+import { startDaemon, stop } from './helpers/daemon.js';
 import { CLI, cliReadableBy, fixture, until } from './helpers/harness.js';
 import { scratchDirs } from './helpers/scratch.js';
 
@@ -354,10 +354,7 @@ test('replay: a bad --until, or --until with --live, is a usage error (exit 2)',
 
 test('beside a running supervisor: replay --live asks it, journal and replay read its files, and after stop replay says so', async (t) => {
   const d = await startDaemon(['agents:', `  echo: { run: ${fixture('echo.js')} }`], { waitReady: ['echo'] });
-  t.after(async () => {
-    if (d.proc.exitCode === null) d.kill('SIGKILL');
-    await d.exited;
-  });
+  t.after(() => stop(d, 'SIGKILL'));
   const live = d.cliJson<View>(['replay', '--live']);
   assert.deepEqual(live.supervisor, { running: true, pid: d.proc.pid!, runs: 1 });
   assert.equal(live.agents.echo!.up, true);
@@ -375,8 +372,7 @@ test('beside a running supervisor: replay --live asks it, journal and replay rea
   assert.equal(recs.length, 1);
   assert.equal(recs[0]!.agent, 'echo');
 
-  assert.equal(d.cli(['stop']).code, 0);
-  assert.equal(await d.exited, 0);
+  await stop(d); // `outheis stop` exits 0, and so does the supervisor
   const after = d.cliJson<View>(['replay']);
   assert.equal(after.supervisor.running, false);
   assert.equal(after.agents.echo!.up, false);

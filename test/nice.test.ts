@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { NICE } from '../policies/sandbox.js';
 import { QOS } from '../protocol/constants.js';
 import type { StatusResult } from '../supervisor/control/protocol.js';
-import { startDaemon } from './helpers/daemon.js';
+import { startDaemon, stop } from './helpers/daemon.js';
 import { fixture, startSupervisor } from './helpers/harness.js';
 
 /** Field 19 of /proc/<pid>/stat (the fields after the command's closing parenthesis start at 3). */
@@ -52,15 +52,11 @@ async function checkNiceness(supervisor: number, pidOf: (name: string) => number
   }
 }
 
-test('a sandboxed agent: every process of its sandbox runs at its class\'s niceness above the supervisor\'s, exactly', async () => {
+test('a sandboxed agent: every process of its sandbox runs at its class\'s niceness above the supervisor\'s, exactly', async (t) => {
   const d = await startDaemon(['agents:', ...QOS.flatMap((qos) => [`  a_${qos}:`, `    run: ${fixture('echo.js')}`, `    qos: ${qos}`])], { waitReady: NAMES });
-  try {
-    const status = d.cliJson<StatusResult>(['status']);
-    await checkNiceness(status.supervisor.pid, (name) => status.agents.find((a) => a.name === name)?.pid ?? undefined, true);
-  } finally {
-    d.cli(['stop']);
-    await d.exited;
-  }
+  t.after(() => stop(d));
+  const status = d.cliJson<StatusResult>(['status']);
+  await checkNiceness(status.supervisor.pid, (name) => status.agents.find((a) => a.name === name)?.pid ?? undefined, true);
 });
 
 test('an agent without a sandbox gets the same niceness, once', async () => {

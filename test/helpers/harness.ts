@@ -109,10 +109,30 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** Every live process whose command line mentions `marker` (ps, as an operator would check). */
-export function processesMatching(marker: string): string[] {
+/**
+ * Every live process whose command line mentions `marker` (ps, as an operator would
+ * check); with `below`, only those descended from that pid (not other runs' processes).
+ */
+export function processesMatching(marker: string, opts: { below?: number } = {}): string[] {
   const out = execFileSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes(marker) && !/\bps -eo\b/.test(l) && !/^\s*\d+\s+Z/.test(l));
+  const lines = out.split('\n').filter((l) => l.includes(marker) && !/\bps -eo\b/.test(l) && !/^\s*\d+\s+Z/.test(l));
+  if (opts.below === undefined) return lines;
+  const children = new Map<number, number[]>();
+  for (const row of execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' }).trim().split('\n')) {
+    const [pid, ppid] = row.trim().split(/\s+/).map(Number) as [number, number];
+    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  }
+  const below = new Set<number>();
+  const todo = [opts.below];
+  while (todo.length) {
+    for (const child of children.get(todo.pop()!) ?? []) {
+      if (!below.has(child)) {
+        below.add(child);
+        todo.push(child);
+      }
+    }
+  }
+  return lines.filter((l) => below.has(Number(l.trim().split(/\s+/)[0])));
 }
 
 /** Zombie children of this process: exited but never reaped. */
