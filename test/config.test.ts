@@ -1,3 +1,6 @@
+// The config's rules, one test per rule (defaults, units, every cross-check, key paths
+// and line numbers in errors). Long because it is the whole table of rules, with the
+// fixtures they share; split by rule, the shared fixtures would be repeated.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -2,6 +2,8 @@
 // supervisor started as root through the real CLI. Each attack must be refused by
 // the OS while the supervisor and the other agents carry on, and each refusal has a
 // matching grant beside it, so that a refusal for the wrong reason cannot pass.
+// (Long on purpose: one hostile agent, one supervisor per mode, and every attack
+// beside its grant; the attacks share the fixture and its setup in root and rootless mode.)
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -2,6 +2,7 @@
 // JournalWriter, with no supervisor running: filters, --since, --json, damage,
 // --follow across segments, and replay's state at a seq, a time and the end;
 // then both beside a real supervisor, and replay --live.
+// (Long because the verbs share one set of journal files written up front.)
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';

@@ -2,6 +2,7 @@
 // agent and supervisor restarts, poison messages go to the dead letters, replay
 // agrees with the live state, damage is moved aside and a torn tail cut, retention
 // bounds the disk, and a full disk refuses sends without losing what was accepted.
+// (Long because each guarantee needs its own real supervisor run; they share the setup.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,6 @@
 // Journal storage layer on real files: framing, segments, group commit,
 // torn-tail and mid-journal damage recovery, a full disk.
+// (Long because framing, rolling and recovery share the segment fixtures.)
 import { test } from 'node:test';
 import { execFileSync, spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';

@@ -1,5 +1,6 @@
 // The router, driven in memory: routes get plain Outlet objects that record the
 // frames written to them. No processes; the router is a pure component.
+// (Long because every routing rule is pinned here against the same in-memory routes.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OPERATOR, SEND_WINDOW, type Route } from '../supervisor/router.js';

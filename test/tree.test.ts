@@ -1,5 +1,6 @@
 // The supervision decisions, pinned the way OTP's supervisor_SUITE pins them: which
 // children restart, in which order, when intensity escalates, and how restarts back off.
+// (Long because it is the table of OTP decisions, one test per rule.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SupervisionTree, type Action, type ChildSpec, type Policy, type RestartType, type Strategy } from '../supervisor/tree/index.js';

@@ -1,6 +1,7 @@
 // The wire: FrameReader must split frames identically whatever the chunking, refuse
 // oversized or malformed frames from the prefix alone, and hand bodies through byte
 // for byte. agentHeaderSchema must accept exactly the agent's frame types.
+// (Long because reader, writer and header schema are pinned against the same frames.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameError, FrameReader, FrameWriter, PREFIX, encodeFrame, frameBytes, packValue, unpackValue } from '../protocol/frame.js';
