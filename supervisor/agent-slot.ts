@@ -2,7 +2,7 @@
 import type { AgentLink } from './agent-link.js';
 import type { AgentProcess, ExitInfo } from './agent-process.js';
 import type { AgentConfig } from './config/index.js';
-import type { Route } from './router.js';
+import type { Route } from './router/index.js';
 import type { Qos } from '../protocol/header.js';
 
 /** An agent's state, as status shows it: the one meaning of the word (the tree's view of a child is its ChildState). */

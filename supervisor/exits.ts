@@ -5,7 +5,7 @@ import type { AgentProcess, ExitInfo } from './agent-process.js';
 import type { AgentSlot, AgentSlots } from './agent-slot.js';
 import type { Envelope } from './mailbox.js';
 import type { Reports } from './reports.js';
-import type { Router } from './router.js';
+import type { Router } from './router/index.js';
 import type { Action, SupervisionTree } from './tree/index.js';
 
 export interface ExitsContext extends Reports {

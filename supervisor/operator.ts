@@ -3,7 +3,7 @@
 // send window, the same settling of accepts, refusals and replies; only its frames
 // go straight into the router instead of down a pipe.
 import { Outbox, type FrameOut } from '../protocol/outbox.js';
-import type { Outlet, Route, Router } from './router.js';
+import type { Outlet, Route, Router } from './router/index.js';
 import type { Qos, SupervisorHeader } from '../protocol/header.js';
 
 interface SendHeader { t: 'send'; seq: number; to: string; kind: string; qos?: Qos; req?: true }

@@ -3,7 +3,7 @@
 import type { Journal } from '../logs/journal/journal.js';
 import type { Logger } from '../logs/logger.js';
 import type { AgentSlots } from './agent-slot.js';
-import type { Router } from './router.js';
+import type { Router } from './router/index.js';
 
 export interface Recovered {
   /** Messages accepted and neither acked nor dead-lettered, put back into mailboxes. */

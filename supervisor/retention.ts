@@ -6,7 +6,7 @@ import type { AnyNewRecord } from '../logs/journal/schema.js';
 import type { Logger } from '../logs/logger.js';
 import type { AgentSlot, AgentSlots } from './agent-slot.js';
 import type { Envelope } from './mailbox.js';
-import { acceptRecord } from './router.js';
+import { acceptRecord } from './router/index.js';
 
 /** A new checkpoint is durable (segment -1: there is no journal): it replaces the slot's, which no longer holds its segment. */
 export function keepCheckpoint(slot: AgentSlot, state: Buffer, segment: number, journal: Journal | undefined): void {

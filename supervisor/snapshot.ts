@@ -3,7 +3,7 @@
 import type { Journal } from '../logs/journal/journal.js';
 import { decodeState, type StateView } from '../logs/journal/replay.js';
 import type { AgentSlots } from './agent-slot.js';
-import type { Router } from './router.js';
+import type { Router } from './router/index.js';
 
 export interface SnapshotSource {
   readonly journal: Journal;

@@ -9,7 +9,7 @@ import { findSandboxedNode, type ExitInfo } from '../policies/spawn.js';
 import { spawnAgent, type AgentProcess } from './agent-process.js';
 import type { AgentSlot, AgentSlots } from './agent-slot.js';
 import type { Reports } from './reports.js';
-import type { Router } from './router.js';
+import type { Router } from './router/index.js';
 import type { SupervisionTree } from './tree/index.js';
 
 export interface StarterContext extends Reports {

@@ -17,7 +17,7 @@ import { OperatorOutlet } from './operator.js';
 import { recover } from './recovery.js';
 import type { Reports } from './reports.js';
 import { keepCheckpoint, Retention } from './retention.js';
-import { OPERATOR, Router } from './router.js';
+import { OPERATOR, Router } from './router/index.js';
 import { snapshot } from './snapshot.js';
 import { Starter } from './starter.js';
 import { terminate } from './terminate.js';

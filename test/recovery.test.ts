@@ -12,7 +12,7 @@ import { packValue } from '../protocol/frame.js';
 import { AgentSlot, AgentSlots } from '../supervisor/agent-slot.js';
 import { parseConfig } from '../supervisor/config/index.js';
 import { recover } from '../supervisor/recovery.js';
-import { Router } from '../supervisor/router.js';
+import { Router } from '../supervisor/router/index.js';
 
 const OPTS = { fsync: 'batch', retainMs: 1e9, maxBytes: 1e12 } as const;
 

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AnyNewRecord } from '../logs/journal/schema.js';
-import { SEND_WINDOW, type RouterJournal } from '../supervisor/router.js';
+import { SEND_WINDOW, type RouterJournal } from '../supervisor/router/index.js';
 import { MemoryJournal } from '../logs/journal/memory.js';
 import { assertRejBeforeCoveringAcc, body, fixture, send } from './helpers/router-fixture.js';
 

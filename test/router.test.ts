@@ -3,7 +3,7 @@
 // (Long because every routing rule is pinned here against the same in-memory routes.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OPERATOR, SEND_WINDOW, type Route } from '../supervisor/router.js';
+import { OPERATOR, SEND_WINDOW, type Route } from '../supervisor/router/index.js';
 import { unpackValue } from '../protocol/frame.js';
 import type { AgentHeader, MsgHeader, Qos, SupervisorHeader } from '../protocol/header.js';
 import { rng } from './helpers/rng.js';

@@ -1,7 +1,7 @@
 // The router driven in memory, for its unit tests: routes get plain Outlet objects
 // that record the frames written to them. No processes; the router is a pure component.
 import assert from 'node:assert/strict';
-import { Router, type Outlet, type Route, type RouteSpec, type RouterEvents, type RouterOptions } from '../../supervisor/router.js';
+import { Router, type Outlet, type Route, type RouteSpec, type RouterEvents, type RouterOptions } from '../../supervisor/router/index.js';
 import { packValue } from '../../protocol/frame.js';
 import type { AccHeader, AgentHeader, MsgHeader, Qos, RejHeader, ResHeader, SupervisorHeader } from '../../protocol/header.js';
 
