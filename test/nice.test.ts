@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { NICE } from '../policies/sandbox.js';
+import { childrenByParent, descendantsOf } from '../policies/spawn.js';
 import { QOS } from '../protocol/constants.js';
 import type { StatusResult } from '../supervisor/control/protocol.js';
 import { startDaemon, stop } from './helpers/daemon.js';
@@ -16,28 +17,13 @@ function niceOf(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }
 
-/** Field 4: the parent pid. */
-const parentOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-
-/** A pid and all its descendants. */
-function descendants(pid: number): number[] {
-  let kids: number[] = [];
-  try {
-    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    /* exited */
-  }
-  return [pid, ...kids.flatMap(descendants)];
-}
-
-/** The whole sandbox of the agent whose pid is given: from the supervisor's child (bubblewrap) down to node. */
+/** The whole sandbox of the agent whose pid is given: the supervisor's child (bubblewrap, or node itself) and everything below it. */
 function sandboxChain(pid: number, supervisor: number): number[] {
-  let top = pid;
-  for (let p = parentOf(pid); p !== supervisor; p = parentOf(p)) {
-    assert.ok(p > 1, `pid ${pid} is not a descendant of the supervisor`);
-    top = p;
-  }
-  return descendants(top);
+  const children = childrenByParent();
+  const chains = (children.get(supervisor) ?? []).map((top) => [top, ...descendantsOf(top, children)]);
+  const chain = chains.find((c) => c.includes(pid));
+  assert.ok(chain, `pid ${pid} is not a descendant of the supervisor ${supervisor}`);
+  return chain;
 }
 
 const NAMES = QOS.map((qos) => `a_${qos}`);
