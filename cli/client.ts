@@ -1,12 +1,18 @@
 // The CLI's side of the control socket: connect, send one JSON line, read replies.
+// Every wait is bounded: a supervisor that is stopped (SIGSTOP, Ctrl-Z) still has
+// its socket accept connections in the kernel, so without a deadline a verb would
+// wait for ever. See `call` for the rule that long verbs follow.
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { stateDirOf } from '../supervisor/config/index.js';
 import { stateFiles } from '../supervisor/control/state-dir.js';
-import { firstIssue, replySchema, resultSchemas, type Op, type RequestOf, type ResultOf } from '../supervisor/control/protocol.js';
+import { firstIssue, replySchema, resultSchemas, type Op, type Request, type RequestOf, type ResultOf } from '../supervisor/control/protocol.js';
 import { VERSION } from '../supervisor/version.js';
+import { parseDuration } from '../protocol/units.js';
 import type { z } from 'zod';
 import { configPath } from './config-arg.js';
+import { UsageError } from './errors.js';
 
 /** The supervisor refused a request, or is not there to ask: exit 1 with this message. */
 export class ClientError extends Error {
@@ -15,7 +21,54 @@ export class ClientError extends Error {
   }
 }
 
-export interface Target { stateDir?: string; config?: string }
+export interface Target { stateDir?: string; config?: string; timeout?: string }
+
+/** How long the supervisor has to answer, unless --timeout says otherwise. */
+export const DEFAULT_ANSWER_MS = 5000;
+
+/** A duration as --timeout takes it: `5s`, `1m30s`, `250ms`; bare digits are milliseconds. */
+export function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(/^\d+$/.test(text) ? `${text}ms` : text);
+  } catch (err) {
+    throw new UsageError(`--timeout: ${(err as Error).message}`);
+  }
+  if (!(ms > 0) || ms > 2 ** 31 - 1) throw new UsageError(`--timeout: expected a duration above 0 and under 24 days, got ${JSON.stringify(text)}`);
+  return ms;
+}
+
+/** --timeout, else the default: how long the supervisor has to answer. */
+export const answerWithin = (args: Target): number => parseTimeout(args.timeout) ?? DEFAULT_ANSWER_MS;
+
+/** `5s`, `1.5s`, `250ms`: the way --timeout was probably written. */
+const formatWait = (ms: number): string => (ms < 1000 ? `${ms}ms` : `${Number((ms / 1000).toFixed(3))}s`);
+
+/** The pid the pidfile names, for the message; undefined when there is none to read. */
+function supervisorPid(dir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(stateFiles(dir).pidfile, 'utf8').split('\n')[0]);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function silent(dir: string, ms: number): ClientError {
+  const pid = supervisorPid(dir);
+  const who = pid === undefined ? `the supervisor on ${dir}` : `the supervisor (pid ${pid})`;
+  return new ClientError('ETIMEDOUT', `${who} did not answer within ${formatWait(ms)}: it may be stopped (SIGSTOP) or overloaded; --timeout gives it longer`);
+}
+
+/** `work`, or `onTimeout()` thrown once `ms` have passed without it settling. */
+function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
 
 /** --state-dir, else the state_dir the config names. */
 export function stateDirFor(args: Target): string {
@@ -44,7 +97,7 @@ export class ControlClient {
   private readonly waiting = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
   private closedError: Error | undefined;
 
-  private constructor(private readonly sock: Socket, readonly dir: string) {
+  private constructor(private readonly sock: Socket, readonly dir: string, readonly answerMs: number) {
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => this.read(chunk));
     const fail = (err: Error) => {
@@ -56,15 +109,21 @@ export class ControlClient {
     sock.on('close', () => fail(new ClientError('ECLOSED', 'the supervisor closed the connection (it is stopping, or stopped)')));
   }
 
-  static connect(dir: string): Promise<ControlClient> {
+  /** `answerMs`: how long the supervisor has to accept, and then to answer each request (DEFAULT_ANSWER_MS). */
+  static connect(dir: string, opts: { answerMs?: number } = {}): Promise<ControlClient> {
     const path = stateFiles(dir).socket;
-    return new Promise((resolveConn, reject) => {
-      const sock = connect(path);
+    const answerMs = opts.answerMs ?? DEFAULT_ANSWER_MS;
+    const sock = connect(path);
+    const connected = new Promise<ControlClient>((resolveConn, reject) => {
       sock.once('connect', () => {
         sock.removeAllListeners('error');
-        resolveConn(new ControlClient(sock, dir));
+        resolveConn(new ControlClient(sock, dir, answerMs));
       });
       sock.once('error', (err) => reject(connectError(err, dir, path)));
+    });
+    return within(connected, answerMs, () => {
+      sock.destroy();
+      return silent(dir, answerMs);
     });
   }
 
@@ -89,18 +148,62 @@ export class ControlClient {
     }
   }
 
-  /**
-   * Send a request; resolves with its result, rejects with a ClientError carrying the
-   * supervisor's error code, or EBADREPLY naming the field when the reply is not what
-   * this version of the protocol says it is.
-   */
-  async call<O extends Op>(req: RequestOf<O>): Promise<ResultOf<O>> {
-    if (this.closedError) throw this.closedError;
+  /** The raw reply to one request, however long it takes. */
+  private request(req: Request): { id: number; reply: Promise<unknown> } {
+    if (this.closedError) return { id: 0, reply: Promise.reject(this.closedError) };
     const id = this.nextId++;
-    const raw = await new Promise<unknown>((resolve, reject) => {
+    const reply = new Promise<unknown>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.sock.write(JSON.stringify({ ...req, id }) + '\n');
     });
+    return { id, reply };
+  }
+
+  /** The raw reply, which must come within answerMs; a silent supervisor is ETIMEDOUT and the connection is dropped. */
+  private answered(req: Request): Promise<unknown> {
+    const { id, reply } = this.request(req);
+    return within(reply, this.answerMs, () => {
+      this.waiting.delete(id);
+      this.sock.destroy();
+      return silent(this.dir, this.answerMs);
+    });
+  }
+
+  /**
+   * The raw reply to work that may take long (stop, restart, send --wait): it is
+   * waited for as long as the supervisor is alive, which a ping on the same
+   * connection checks every answerMs; the work's own budgets (shutdown, start
+   * timeout, the request's timeout) bound it on the supervisor's side. A stopped
+   * supervisor is then noticed within twice answerMs, at any point of the wait.
+   * `capMs`, when given, bounds the whole wait too.
+   */
+  private async awaited(req: Request, capMs: number | undefined): Promise<unknown> {
+    const { id, reply } = this.request(req);
+    const started = Date.now();
+    const settled = reply.then(() => true, () => true);
+    for (;;) {
+      const left = capMs === undefined ? this.answerMs : Math.min(this.answerMs, capMs - (Date.now() - started));
+      if (left <= 0 || !(await within(settled, left, () => new Error('still working')).catch(() => false))) {
+        if (capMs !== undefined && Date.now() - started >= capMs) {
+          this.waiting.delete(id);
+          this.sock.destroy();
+          throw new ClientError('ETIMEDOUT', `no reply to ${req.op} within ${formatWait(capMs)}, though the supervisor answers; see 'outheis status' and 'outheis logs'`);
+        }
+        await this.answered({ op: 'ping' }); // alive and working, or ETIMEDOUT
+        continue;
+      }
+      return reply;
+    }
+  }
+
+  /**
+   * Send a request; resolves with its result, rejects with a ClientError carrying the
+   * supervisor's error code, ETIMEDOUT when it does not answer in time (see
+   * `answered`; with `long`, see `awaited`), or EBADREPLY naming the field when the
+   * reply is not what this version of the protocol says it is.
+   */
+  async call<O extends Op>(req: RequestOf<O>, opts: { long?: boolean; capMs?: number } = {}): Promise<ResultOf<O>> {
+    const raw = await (opts.long ? this.awaited(req, opts.capMs) : this.answered(req));
     const reply = checked(req.op, replySchema, raw);
     if (!reply.ok) throw new ClientError(reply.error.code, reply.error.message);
     checked(req.op, resultSchemas[req.op], reply.result, 'result');
@@ -120,11 +223,11 @@ function checked<S extends z.ZodType>(op: Op, schema: S, value: unknown, prefix?
   throw new ClientError('EBADREPLY', `the supervisor's reply to ${op} is not one outheis ${VERSION} understands: ${firstIssue(parsed.error, prefix)} (is the supervisor another version?)`);
 }
 
-/** Connect, ask once, disconnect. */
-export async function ask<O extends Op>(args: Target, req: RequestOf<O>): Promise<ResultOf<O>> {
-  const client = await ControlClient.connect(stateDirFor(args));
+/** Connect, ask once, disconnect. `long`: work that may take longer than --timeout (see ControlClient.awaited). */
+export async function ask<O extends Op>(args: Target, req: RequestOf<O>, opts: { long?: boolean; capMs?: number; answerMs?: number } = {}): Promise<ResultOf<O>> {
+  const client = await ControlClient.connect(stateDirFor(args), { answerMs: opts.answerMs ?? answerWithin(args) });
   try {
-    return await client.call(req);
+    return await client.call(req, opts);
   } finally {
     client.close();
   }

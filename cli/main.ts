@@ -48,6 +48,7 @@ try {
   await yargs(hideBin(process.argv))
     .scriptName('outheis')
     .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./outheis.yaml)', global: true })
+    .option('timeout', { type: 'string', global: true, describe: 'how long the supervisor has to answer a client verb (default 5s); with send --wait, how long the reply may take (default 30s)' })
     .command(start)
     .command(stop)
     .command(status)

@@ -34,6 +34,12 @@ export interface CursorOptions {
   onShrink?: 'start' | 'cut';
   /** Read size; default 64 KiB. */
   chunkBytes?: number;
+  /**
+   * Go on from here, on this file already open (a tail's end, logs/tail.ts): the
+   * cursor takes the file over, and closes it. Opening `path` again could find a
+   * file rotated in meanwhile, or lose what was written since the tail was read.
+   */
+  resume?: { file: FileHandle; offset: number };
 }
 
 export class FileCursor {
@@ -46,10 +52,18 @@ export class FileCursor {
   /** size:mtime of the file when the framing halted: no re-read until it changes. */
   private haltedAt: { key: string; outcome: ReadOutcome } | null = null;
 
-  constructor(readonly path: string, private readonly opts: CursorOptions = {}) {}
+  constructor(readonly path: string, private opts: CursorOptions = {}) {}
 
   /** Hands every whole frame appended since the last call to `take`, in order. */
   async read(take: (bytes: Buffer) => Taken): Promise<ReadOutcome> {
+    if (!this.file && this.opts.resume) {
+      const { file, offset } = this.opts.resume;
+      this.opts = { ...this.opts, resume: undefined }; // once: after a vanish, `path` is opened afresh
+      this.file = file;
+      const st = await file.stat();
+      this.identity = { ino: st.ino, dev: st.dev };
+      this.boundary = offset;
+    }
     if (!this.file) {
       const file = await openIfExists(this.path);
       if (!file) return { kind: 'gone' };

@@ -7,19 +7,28 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { FileCursor } from './file-cursor.js';
 import { follow } from './follower.js';
+import type { TailEnd } from './tail.js';
 
 export interface FollowOptions {
   onLine: (line: string) => void;
   /** Deliver what the file holds already; default: begin at its current end. */
   fromStart?: boolean;
+  /**
+   * Go on where a tail stopped (logs/tail.ts tailThenFollow), on the file it holds
+   * open: nothing written after the tail was read is lost. Overrides fromStart.
+   */
+  resume?: TailEnd;
   /** Fallback poll interval; default 200 ms. */
   pollMs?: number;
   signal?: AbortSignal;
 }
 
-export interface FollowFilesOptions extends Omit<FollowOptions, 'onLine'> {
+export interface FollowFilesOptions extends Omit<FollowOptions, 'onLine' | 'resume'> {
   onLine: (line: string, path: string) => void;
 }
+
+/** A file for followFiles, with where to begin in it when that is its own (a tail's end, or its start). */
+export type Followed = string | { path: string; resume?: TailEnd; fromStart?: boolean };
 
 const NL = 0x0a;
 
@@ -30,15 +39,17 @@ export function followFile(path: string, opts: FollowOptions): Promise<void> {
   const name = basename(path);
   // Only a file there when following starts begins at its end; one that appears later is read whole.
   let fromEnd = opts.fromStart !== true;
-  return follow({
+  let resume = opts.resume;
+  const following = follow({
     dir: dirname(path),
     wakesFor: (entry) => entry.startsWith(name), // the file and its rotations
     pollMs,
     signal: opts.signal,
     cursor: { onShrink: 'start' },
     first: async () => {
-      const source = { path, fromEnd };
+      const source = { path, fromEnd, resume };
       fromEnd = false;
+      resume = undefined;
       return source;
     },
     next: async (current) => ((await replaced(current)) ? { path } : null),
@@ -54,6 +65,8 @@ export function followFile(path: string, opts: FollowOptions): Promise<void> {
       if (last.kind === 'end' && last.rest.length) opts.onLine(last.rest.toString('utf8'));
     },
   });
+  // Aborted before the first read: the tail's open file was never taken over.
+  return following.finally(() => resume?.file.close().catch(() => undefined));
 }
 
 /** Another file has the name now. Absent means mid-rotation (renamed, the new one not yet created): keep the old one. */
@@ -69,7 +82,8 @@ async function replaced(current: FileCursor): Promise<boolean> {
 }
 
 /** Follows several files at once (`outheis logs -f` for everything), lines tagged with their file. */
-export async function followFiles(paths: string[], opts: FollowFilesOptions): Promise<void> {
+export async function followFiles(files: Followed[], opts: FollowFilesOptions): Promise<void> {
+  const specs = files.map((f) => (typeof f === 'string' ? { path: f } : f));
   // One failing follower stops the rest, so the caller sees the error rather than a half-working merge.
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
@@ -77,8 +91,8 @@ export async function followFiles(paths: string[], opts: FollowFilesOptions): Pr
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const results = await Promise.allSettled(
-      paths.map((p) =>
-        followFile(p, { ...opts, signal: stop.signal, onLine: (line) => opts.onLine(line, p) }).catch((err: unknown) => {
+      specs.map((f) =>
+        followFile(f.path, { ...opts, fromStart: f.fromStart ?? opts.fromStart, resume: f.resume, signal: stop.signal, onLine: (line) => opts.onLine(line, f.path) }).catch((err: unknown) => {
           stop.abort();
           throw err;
         }),

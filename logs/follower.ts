@@ -12,6 +12,8 @@ import { FileCursor, type CursorOptions, type ReadOutcome, type Taken } from './
 export interface Source {
   path: string;
   fromEnd?: boolean;
+  /** Go on from a place in this file, already open (see CursorOptions.resume). */
+  resume?: CursorOptions['resume'];
 }
 
 export interface FollowSpec {
@@ -65,7 +67,7 @@ export async function follow(spec: FollowSpec): Promise<void> {
   };
   // Once aborted, a read under way hands out nothing more and stops at its next chunk.
   const take = (bytes: Buffer): Taken => (done ? { used: 0, halt: 'aborted' } : spec.take(bytes));
-  const open = (s: Source): FileCursor => new FileCursor(s.path, { ...spec.cursor, fromEnd: s.fromEnd });
+  const open = (s: Source): FileCursor => new FileCursor(s.path, { ...spec.cursor, fromEnd: s.fromEnd, resume: s.resume });
 
   const ensureWatcher = (): void => {
     if (at.watcher) return;

@@ -23,6 +23,27 @@ export function agentRecord(agent: string, stream: 'stdout' | 'stderr', line: st
   return JSON.stringify(rec) + '\n';
 }
 
+/**
+ * The supervisor's records about one agent (spawned, ready, exited, restarting,
+ * limit kills, faults…): those whose `agent` is it, or whose `agents` list holds it.
+ * For `outheis logs <agent>`, which shows them among the agent's own lines.
+ */
+export function aboutAgent(name: string): (line: string) => boolean {
+  const quoted = JSON.stringify(name);
+  return (line) => {
+    if (!line.includes(quoted)) return false; // most records are about another agent: skip parsing them
+    let rec: unknown;
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      return false;
+    }
+    if (typeof rec !== 'object' || rec === null) return false;
+    const { agent, agents } = rec as { agent?: unknown; agents?: unknown };
+    return agent === name || (Array.isArray(agents) && agents.includes(name));
+  };
+}
+
 export interface LogFilesOptions {
   maxSize: number;
   keep: number;

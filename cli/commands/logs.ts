@@ -1,12 +1,14 @@
 // `outheis logs`: reads the log files directly, so it works whether or not a
 // supervisor is running (like journalctl), and follows them across rotation.
+// One agent's log comes with the supervisor's records about that agent (spawned,
+// ready, exited, restarting, limit kills), merged by time.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { followFiles } from '../../logs/follow.js';
-import { logFileOf, SUPERVISOR_LOG } from '../../logs/log-files.js';
+import { followFiles, type Followed } from '../../logs/follow.js';
+import { aboutAgent, logFileOf, SUPERVISOR_LOG } from '../../logs/log-files.js';
 import { createRenderer } from '../../logs/render.js';
-import { readLastLines } from '../../logs/tail.js';
+import { tailThenFollow, type LineFilter } from '../../logs/tail.js';
 import { stateFiles } from '../../supervisor/control/state-dir.js';
 import { ask, stateDirFor, ClientError } from '../client.js';
 import { colorEnabled } from '../render/color.js';
@@ -35,9 +37,12 @@ const timeOf = (line: string): number => {
   return m ? (m[1] ? Number(m[1]) : Date.parse(m[2]!)) || 0 : 0;
 };
 
+/** One log to show: its name, and which of its lines (all, or the supervisor's about one agent). */
+interface Shown { name: string; keep?: LineFilter }
+
 export const logs: CommandModule<object, Args> = {
   command: 'logs [agent]',
-  describe: "supervisor and agent output: one agent's, or everything merged by time",
+  describe: "supervisor and agent output: one agent's (with the supervisor's events about it), or everything merged by time",
   builder: (y) =>
     withTarget(y)
       .positional('agent', { type: 'string', describe: `an agent's name, or "${SUPERVISOR_LOG}"; default: all` })
@@ -52,29 +57,47 @@ export const logs: CommandModule<object, Args> = {
     } catch {
       throw new ClientError('ENOENT', `no logs at ${dir}: no supervisor has run on this state directory yet`);
     }
-    const names = argv.agent !== undefined ? [argv.agent] : namesIn(present);
-    if (argv.agent !== undefined && !present.some((f) => f === `${argv.agent}.log` || f.startsWith(`${argv.agent}.log.`))) {
-      if (!argv.follow) throw new ClientError('ENOENT', `no log for "${argv.agent}" in ${dir} (agents log once they print something; logs there: ${namesIn(present).join(', ')})`);
-    }
-    const render = argv.json ? (line: string) => line : createRenderer({ color: colorEnabled(process.stdout), showAgent: argv.agent === undefined || argv.agent === SUPERVISOR_LOG });
+    const agent = argv.agent;
+    const oneAgent = agent !== undefined && agent !== SUPERVISOR_LOG;
+    const shown: Shown[] = agent === undefined ? namesIn(present).map((name) => ({ name }))
+      : oneAgent ? [{ name: agent }, { name: SUPERVISOR_LOG, keep: aboutAgent(agent) }]
+      : [{ name: agent }];
+    const render = argv.json ? (line: string) => line : createRenderer({ color: colorEnabled(process.stdout), showAgent: !oneAgent });
     const print = (line: string) => process.stdout.write(render(line) + '\n');
 
-    const tails = await Promise.all(names.map((n) => readLastLines(filesOf(dir, n, present), argv.lines)));
+    // Each newest file stays open where its tail ended, and is followed from there: no line is lost in between.
+    const tails = await Promise.all(shown.map((s) => tailThenFollow(filesOf(dir, s.name, present), argv.lines, { keep: s.keep, whole: !argv.follow })));
     // Merged by time; the sort is stable, so each file keeps its own order.
-    const merged = tails.length === 1 ? tails[0]! : tails.flat().map((line) => ({ line, t: timeOf(line) })).sort((a, b) => a.t - b.t).map((x) => x.line);
+    const merged = tails.length === 1 ? tails[0]!.lines : tails.flatMap((t) => t.lines).map((line) => ({ line, t: timeOf(line) })).sort((a, b) => a.t - b.t).map((x) => x.line);
+    const ownLog = agent === undefined || present.some((f) => f === `${agent}.log` || f.startsWith(`${agent}.log.`));
+    if (!argv.follow) await Promise.all(tails.map((t) => t.end?.file.close()));
+    // Nothing of its own, and nothing the supervisor said about it (with -n 0, nothing was looked for): a typo, most likely.
+    if (!ownLog && !argv.follow && (merged.length === 0 || argv.lines === 0)) {
+      throw new ClientError('ENOENT', `no log for "${agent}" in ${dir}, and no supervisor record about it (agents log once they print something; logs there: ${namesIn(present).join(', ')})`);
+    }
     for (const line of merged.slice(Math.max(0, merged.length - argv.lines))) print(line);
     if (!argv.follow) return;
 
     const abort = new AbortController();
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => abort.abort());
     process.stdout.on('error', () => abort.abort()); // `outheis logs -f | head`
+    // A file that was not there for the tail is new: all of it is followed, from its start.
+    const followed: Followed[] = shown.map((s, i) => ({ path: logFileOf(dir, s.name), resume: tails[i]!.end ?? undefined, fromStart: true }));
+    const keepOf = new Map(shown.map((s) => [logFileOf(dir, s.name), s.keep]));
     // An agent that has printed nothing yet has no file: ask the supervisor (if one runs)
     // for every agent, so that their first lines are followed too.
-    const following = new Set(names);
-    if (argv.agent === undefined) {
+    if (agent === undefined) {
       const running = await ask(argv, { op: 'status' }).catch(() => undefined);
-      for (const a of running?.agents ?? []) following.add(a.name);
+      for (const a of running?.agents ?? []) {
+        if (!shown.some((s) => s.name === a.name)) followed.push({ path: logFileOf(dir, a.name), fromStart: true });
+      }
     }
-    await followFiles([...following].map((n) => logFileOf(dir, n)), { onLine: (line) => print(line), signal: abort.signal });
+    await followFiles(followed, {
+      onLine: (line, path) => {
+        const keep = keepOf.get(path);
+        if (!keep || keep(line)) print(line);
+      },
+      signal: abort.signal,
+    });
   },
 };

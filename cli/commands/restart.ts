@@ -9,7 +9,7 @@ export const restart: CommandModule<object, Args> = {
   describe: 'restart one agent (graceful stop, then start); waits until it is ready',
   builder: (y) => withTarget(y).positional('agent', { type: 'string', demandOption: true }) as never,
   handler: async (argv) => {
-    const r = await ask(argv, { op: 'restart', agent: argv.agent });
+    const r = await ask(argv, { op: 'restart', agent: argv.agent }, { long: true });
     if (!r.ready) process.exitCode = 1;
     if (argv.json) return printJson(r);
     const pids = `pid ${r.previousPid ?? '-'} → ${r.pid ?? '-'}`;

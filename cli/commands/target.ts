@@ -1,7 +1,8 @@
 // Options shared by the verbs that talk to a running supervisor.
 import type { Argv } from 'yargs';
 
-export interface TargetArgs { config?: string; stateDir?: string; json?: boolean }
+/** `timeout` is the global --timeout (cli/main.ts): how long the supervisor has to answer. */
+export interface TargetArgs { config?: string; stateDir?: string; json?: boolean; timeout?: string }
 
 /** --json on every read verb; --state-dir (or the config's state_dir) says which supervisor. */
 export function withTarget<T>(y: Argv<T>): Argv<T & { stateDir?: string; json?: boolean }> {

@@ -1,7 +1,7 @@
 // `outheis top`: the status table, live, in place. One connection, one status
 // request per refresh; q or Ctrl-C quits, s changes the sort order.
 import type { CommandModule } from 'yargs';
-import { ControlClient, stateDirFor } from '../client.js';
+import { answerWithin, ControlClient, stateDirFor } from '../client.js';
 import { colorEnabled, createPaint } from '../render/color.js';
 import { cycleSort, renderTopFrame, TopScreen, type SortKey } from '../render/top-screen.js';
 import { UsageError } from '../errors.js';
@@ -19,7 +19,7 @@ export const top: CommandModule<object, Args> = {
   handler: async (argv) => {
     if (!(argv.interval >= 0.1)) throw new UsageError(`--interval expects seconds, at least 0.1; got ${String(argv.interval)}`);
     if (argv.iterations !== undefined && !(Number.isInteger(argv.iterations) && argv.iterations > 0)) throw new UsageError(`--iterations expects a whole number above 0; got ${String(argv.iterations)}`);
-    const client = await ControlClient.connect(stateDirFor(argv));
+    const client = await ControlClient.connect(stateDirFor(argv), { answerMs: answerWithin(argv) });
     const out = process.stdout;
     const paint = createPaint(colorEnabled(out));
     const screen = argv.json ? undefined : new TopScreen(out, { paint });
