@@ -46,10 +46,52 @@ function nonFinite(value: unknown, path = ''): string | undefined {
   return undefined;
 }
 
+/** Options of `send` that take a value (the next word, unless written `--opt=value`). */
+const VALUED = new Set(['--qos', '--timeout', '--state-dir', '--config', '-c']);
+/** Options of `send` that take none. */
+const FLAGS = new Set(['--wait', '--json', '--help', '--version', '--no-wait', '--no-json']);
+
+/**
+ * yargs reads every word that starts with "-" as options, also in a positional's
+ * place, so `send a k -` and `send a k -5e999` would lose their body. Such a body
+ * word is shielded with a leading space, which JSON ignores and readBody trims; a
+ * `--` before it is dropped. Only the word in the body's place (the third after
+ * `send`) is touched, and only when it is not one of send's options.
+ */
+export function shieldBody(words: string[]): string[] {
+  const out = [...words];
+  let positionals = 0;
+  let sending = false;
+  for (let i = 0; i < out.length; i++) {
+    const w = out[i]!;
+    const isBodySlot = sending && positionals === 3;
+    if (isBodySlot && w === '--' && i + 1 < out.length) {
+      out.splice(i, 2, ` ${out[i + 1]!}`);
+      return out;
+    }
+    if (w.startsWith('-') && w !== '-') {
+      const name = w.split('=')[0]!;
+      if (VALUED.has(name)) {
+        if (!w.includes('=')) i++;
+        continue;
+      }
+      if (FLAGS.has(name) || !isBodySlot) continue;
+    }
+    if (isBodySlot) {
+      if (w.startsWith('-')) out[i] = ` ${w}`;
+      return out;
+    }
+    if (!sending && w !== 'send') return out; // another verb
+    sending = true;
+    positionals++;
+  }
+  return out;
+}
+
 /** The body as a value: `arg` is JSON, `@FILE` or `-`; undefined when there is none. Throws UsageError naming the source. */
 export async function readBody(arg: string | undefined, stdin: NodeJS.ReadableStream = process.stdin): Promise<unknown> {
   if (arg === undefined) return undefined;
-  const { what, text } = await readSource(arg, stdin);
+  const { what, text } = await readSource(arg.startsWith(' ') ? arg.trimStart() : arg, stdin);
   let value: unknown;
   try {
     value = JSON.parse(text) as unknown;

@@ -154,7 +154,8 @@ export class ControlClient {
     const id = this.nextId++;
     const reply = new Promise<unknown>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.sock.write(JSON.stringify({ ...req, id }) + '\n');
+      // The supervisor refuses it if it reads it only after this client has given up (see the protocol's `deadline`).
+      this.sock.write(JSON.stringify({ ...req, id, deadline: Date.now() + this.answerMs }) + '\n');
     });
     return { id, reply };
   }

@@ -16,6 +16,7 @@ import { restart } from './commands/restart.js';
 import { journal } from './commands/journal.js';
 import { replay } from './commands/replay.js';
 import { doctor } from './commands/doctor.js';
+import { shieldBody } from './body.js';
 import { ClientError } from './client.js';
 import { EXIT, UsageError } from './errors.js';
 
@@ -45,7 +46,7 @@ function fail(err: unknown): never {
 }
 
 try {
-  await yargs(hideBin(process.argv))
+  await yargs(shieldBody(hideBin(process.argv)))
     .scriptName('outheis')
     .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./outheis.yaml)', global: true })
     .option('timeout', { type: 'string', global: true, describe: 'how long the supervisor has to answer a client verb (default 5s); with send --wait, how long the reply may take (default 30s)' })

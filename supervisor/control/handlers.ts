@@ -82,6 +82,12 @@ function operations(sup: Supervisor): Operations {
 
 export function controlHandler(sup: Supervisor): Handler {
   const ops = operations(sup);
-  // The request's op picks its function; TypeScript cannot correlate the two through a union, hence the widening.
-  return (req: Request) => (ops[req.op] as (r: Request) => Promise<ResultOf<Op>>)(req);
+  return async (req: Request) => {
+    // Read after the client gave up (this supervisor was stopped, or far behind): not carried out late.
+    if (req.deadline !== undefined && Date.now() > req.deadline) {
+      throw new ControlError('ETIMEDOUT', `the ${req.op} request arrived ${Date.now() - req.deadline} ms after its client stopped waiting; not carried out`);
+    }
+    // The request's op picks its function; TypeScript cannot correlate the two through a union, hence the widening.
+    return (ops[req.op] as (r: Request) => Promise<ResultOf<Op>>)(req);
+  };
 }

@@ -14,17 +14,25 @@ export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 const agentName = z.string().min(1).max(NAME_MAX);
 /** The client's own number for the request, echoed in the reply (requests on one connection may be answered out of order). */
 const id = z.number().int().nonnegative().optional();
+/**
+ * ms since the epoch: the client gives up on an answer then, so a request still
+ * unread by that time (a supervisor that was stopped with SIGSTOP, or overloaded)
+ * is refused with ETIMEDOUT rather than carried out after the operator was told it
+ * failed. The client and the supervisor share a clock: the socket is local.
+ */
+const deadline = z.number().optional();
 
 export const requestSchema = z.discriminatedUnion('op', [
-  z.object({ id, op: z.literal('ping') }).strict(),
-  z.object({ id, op: z.literal('status') }).strict(),
+  z.object({ id, deadline, op: z.literal('ping') }).strict(),
+  z.object({ id, deadline, op: z.literal('status') }).strict(),
   /** Without `agent`: stop everything (the supervisor exits). With it: stop that agent and keep it stopped. */
-  z.object({ id, op: z.literal('stop'), agent: agentName.optional() }).strict(),
-  z.object({ id, op: z.literal('restart'), agent: agentName }).strict(),
+  z.object({ id, deadline, op: z.literal('stop'), agent: agentName.optional() }).strict(),
+  z.object({ id, deadline, op: z.literal('restart'), agent: agentName }).strict(),
   /** The live state in replay's shape, at a seq the journal has committed through (compare with `outheis replay --until seq`). */
-  z.object({ id, op: z.literal('snapshot') }).strict(),
+  z.object({ id, deadline, op: z.literal('snapshot') }).strict(),
   z.object({
     id,
+    deadline,
     op: z.literal('send'),
     to: agentName,
     kind: z.string().min(1).max(KIND_MAX),
