@@ -13,6 +13,7 @@ import { parseDuration } from '../protocol/units.js';
 import type { z } from 'zod';
 import { configPath } from './config-arg.js';
 import { UsageError } from './errors.js';
+import { formatMs } from './render/format.js';
 
 /** The supervisor refused a request, or is not there to ask: exit 1 with this message. */
 export class ClientError extends Error {
@@ -42,8 +43,6 @@ export function parseTimeout(text: string | undefined): number | undefined {
 /** --timeout, else the default: how long the supervisor has to answer. */
 export const answerWithin = (args: Target): number => parseTimeout(args.timeout) ?? DEFAULT_ANSWER_MS;
 
-/** `5s`, `1.5s`, `250ms`: the way --timeout was probably written. */
-const formatWait = (ms: number): string => (ms < 1000 ? `${ms}ms` : `${Number((ms / 1000).toFixed(3))}s`);
 
 /** The pid the pidfile names, for the message; undefined when there is none to read. */
 function supervisorPid(dir: string): number | undefined {
@@ -58,7 +57,7 @@ function supervisorPid(dir: string): number | undefined {
 function silent(dir: string, ms: number): ClientError {
   const pid = supervisorPid(dir);
   const who = pid === undefined ? `the supervisor on ${dir}` : `the supervisor (pid ${pid})`;
-  return new ClientError('ETIMEDOUT', `${who} did not answer within ${formatWait(ms)}: it may be stopped (SIGSTOP) or overloaded; --timeout gives it longer`);
+  return new ClientError('ETIMEDOUT', `${who} did not answer within ${formatMs(ms)}: it may be stopped (SIGSTOP) or overloaded; --timeout gives it longer`);
 }
 
 /** `work`, or `onTimeout()` thrown once `ms` have passed without it settling. */
@@ -188,7 +187,7 @@ export class ControlClient {
         if (capMs !== undefined && Date.now() - started >= capMs) {
           this.waiting.delete(id);
           this.sock.destroy();
-          throw new ClientError('ETIMEDOUT', `no reply to ${req.op} within ${formatWait(capMs)}, though the supervisor answers; see 'outheis status' and 'outheis logs'`);
+          throw new ClientError('ETIMEDOUT', `no reply to ${req.op} within ${formatMs(capMs)}, though the supervisor answers; see 'outheis status' and 'outheis logs'`);
         }
         await this.answered({ op: 'ping' }); // alive and working, or ETIMEDOUT
         continue;

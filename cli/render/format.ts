@@ -18,6 +18,9 @@ export function formatDuration(ms: number | null): string {
   return `${Math.floor(h / 24)}d${pad2(h % 24)}h`;
 }
 
+/** A configured duration as it was likely written: `250ms`, `5s`, `1.5s`, `90s`. */
+export const formatMs = (ms: number): string => (ms < 1000 ? `${ms}ms` : `${Number((ms / 1000).toFixed(3))}s`);
+
 /** Binary units, one decimal under 100: `512B`, `41.2M`, `812K`, `1.2G`; `-` for null. */
 export const formatBytes = (n: number | null): string => formatSize(n, { style: 'compact' });
 

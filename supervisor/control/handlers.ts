@@ -5,6 +5,8 @@ import type { AgentStatus } from '../agent-slot.js';
 import { ControlError, type Handler } from './server.js';
 import type { AgentStatusJson, JournalStatusJson, Op, Request, RequestOf, ResultOf, StatusResult } from './protocol.js';
 import { VERSION } from '../version.js';
+import type { ExitHistory } from '../exit-history.js';
+import { detailOf, listenForExits } from './detail.js';
 
 function agentJson(a: AgentStatus): AgentStatusJson {
   return {
@@ -48,7 +50,7 @@ const READY_SLACK_MS = 2000;
 /** One function per operation, each checked against its result's schema type: what the CLI validates is what is produced. */
 type Operations = { [O in Op]: (req: RequestOf<O>) => Promise<ResultOf<O>> };
 
-function operations(sup: Supervisor): Operations {
+function operations(sup: Supervisor, history: ExitHistory): Operations {
   return {
     ping: async () => ({ pid: process.pid, version: VERSION }),
     status: () => statusOf(sup),
@@ -77,11 +79,17 @@ function operations(sup: Supervisor): Operations {
       const reply = await sup.operator.send(req.to, req.kind, req.body, { wait: req.wait, timeout: req.timeout, qos: req.qos });
       return req.wait ? { reply: reply ?? null } : { accepted: true as const };
     },
+    // ---- detail (status <agent>) ----
+    detail: async (req) => {
+      const name = known(sup, req.agent);
+      return detailOf(sup, history, agentJson(sup.status().find((a) => a.name === name)!));
+    },
   };
 }
 
+/** Call before sup.start(): exits are recorded from then on (detail.ts). */
 export function controlHandler(sup: Supervisor): Handler {
-  const ops = operations(sup);
+  const ops = operations(sup, listenForExits(sup));
   return async (req: Request) => {
     // Read after the client gave up (this supervisor was stopped, or far behind): not carried out late.
     if (req.deadline !== undefined && Date.now() > req.deadline) {

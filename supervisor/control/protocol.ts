@@ -42,6 +42,9 @@ export const requestSchema = z.discriminatedUnion('op', [
     /** ms; only with wait */
     timeout: z.number().int().positive().max(2 ** 31 - 1).optional(),
   }).strict(),
+  // ---- detail (status <agent>) ----
+  /** One agent in depth: its manifest, isolation, last exits with their stderr, restarts in the window, the next backoff. */
+  z.object({ id, deadline, op: z.literal('detail'), agent: agentName }).strict(),
 ]);
 export type Request = z.infer<typeof requestSchema>;
 export type Op = Request['op'];
@@ -179,6 +182,52 @@ export const sendResultSchema = z.union([z.object({ accepted: z.literal(true) })
 /** The state the journal describes, in replay's own schema (logs/journal/replay.ts): `replay --live` sets the two side by side. */
 export const snapshotResultSchema = stateViewSchema;
 
+// ---- detail: one agent, for `status <agent>` (why did it fail?) ----------------
+
+export const exitRecordSchema = lastExitSchema.extend({
+  /** The last lines its process wrote to stderr before this exit, oldest first (bounded: supervisor/exit-history.ts). */
+  stderr: z.array(z.string()),
+});
+export type ExitRecordJson = z.infer<typeof exitRecordSchema>;
+
+/** The agent's manifest and supervision settings as configured; durations in ms, sizes in bytes. */
+export const manifestJsonSchema = z.object({
+  run: z.string(),
+  args: z.array(z.string()),
+  group: z.string().nullable(),
+  after: z.array(z.string()),
+  restart: z.string(),
+  qos: z.enum(QOS),
+  owns: z.array(z.string()),
+  /** keys as written in the config */
+  unveil: z.record(z.string(), z.string()),
+  pledge: z.array(z.string()),
+  /** Names only: values are secrets (API keys) and never leave the supervisor. */
+  env: z.array(z.string()),
+  limits: z.object({
+    memory: z.number().nullable(), cpu: z.number().nullable(), nofile: z.number().nullable(), nproc: z.number().nullable(),
+    frame: z.number(), mailbox: z.number(),
+  }),
+  heartbeatMs: z.number(),
+  shutdownMs: z.number(),
+  startTimeoutMs: z.number(),
+  user: z.string().nullable(),
+});
+export type ManifestJson = z.infer<typeof manifestJsonSchema>;
+
+export const detailResultSchema = z.object({
+  /** The same row as in `status`. */
+  agent: agentStatusSchema,
+  manifest: manifestJsonSchema,
+  /** Newest first, at most supervisor/exit-history.ts EXITS_KEPT; exits before this supervisor started are not known here (see `outheis journal`). */
+  exits: z.array(exitRecordSchema),
+  /** Restarts the tree ordered for this agent within its group's intensity window (`period`), and what the group allows. */
+  restarts: z.object({ inWindow: count, windowMs: count, intensity: count, group: z.string() }),
+  /** Set while the agent waits out a backoff: when it starts again, and the delay that was chosen. */
+  backoff: z.object({ nextStartAt: time, delayMs: count }).nullable(),
+});
+export type DetailResult = z.infer<typeof detailResultSchema>;
+
 /** Each operation's result, by op: what the server must produce and the client checks. */
 export const resultSchemas = {
   ping: pingResultSchema,
@@ -187,6 +236,7 @@ export const resultSchemas = {
   restart: restartResultSchema,
   snapshot: snapshotResultSchema,
   send: sendResultSchema,
+  detail: detailResultSchema,
 } satisfies Record<Op, z.ZodTypeAny>;
 export type RequestOf<O extends Op> = Extract<Request, { op: O }>;
 export type ResultOf<O extends Op> = z.infer<(typeof resultSchemas)[O]>;
