@@ -58,18 +58,24 @@ class Agent {
   readonly restarts: number[] = [];
   nextStartAt: number | undefined;
   lastDelayMs: number | undefined;
-  /** stderr of the running process (or, after an exit and until the next spawn, of the one that exited: its pipe may be read after its exit). */
+  /** The last stderr lines of the running process. */
   private recent: string[] = [];
+  /** The last exit, until the next spawn: its process's pipe may still be read after the exit, and those lines are its too. */
   private open: ExitRecord | undefined;
 
   line(line: string): void {
+    if (this.open) {
+      this.open.stderr = bounded([...this.open.stderr, cut(line)]);
+      return;
+    }
     this.recent.push(cut(line));
     if (this.recent.length > STDERR_LINES) this.recent.shift();
-    if (this.open) this.open.stderr = bounded(this.recent);
   }
 
   exited(exit: LastExit): void {
+    // A start that failed (no spawn in between) has no lines: the previous process's went with its own exit.
     this.open = { ...exit, stderr: bounded(this.recent) };
+    this.recent = [];
     this.exits.unshift(this.open);
     if (this.exits.length > EXITS_KEPT) this.exits.pop();
   }
@@ -94,14 +100,14 @@ export class ExitHistory {
   /** `windowOf`: the intensity period of the agent's group, how long a restart is worth remembering. */
   constructor(private readonly windowOf: (agent: string) => number) {}
 
-  /** Fed by the supervisor's events from now on. */
-  static listen(sup: EventEmitter, windowOf: (agent: string) => number): ExitHistory {
+  /** Fed by the supervisor's events from now on; `clock` for tests. */
+  static listen(sup: EventEmitter, windowOf: (agent: string) => number, clock: () => number = Date.now): ExitHistory {
     const h = new ExitHistory(windowOf);
     type On<E extends keyof SupervisorEvents> = (...args: SupervisorEvents[E]) => void;
     sup.on('output', ((agent, stream, line) => stream === 'stderr' && h.of(agent).line(line)) satisfies On<'output'>);
     sup.on('exit', ((agent, exit) => h.of(agent).exited(exit)) satisfies On<'exit'>);
     sup.on('spawn', ((agent) => h.of(agent).spawned()) satisfies On<'spawn'>);
-    sup.on('restart', ((agent, delayMs) => h.of(agent).restarting(delayMs, Date.now(), windowOf(agent))) satisfies On<'restart'>);
+    sup.on('restart', ((agent, delayMs) => h.of(agent).restarting(delayMs, clock(), windowOf(agent))) satisfies On<'restart'>);
     return h;
   }
 

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { detailResultSchema, type DetailResult } from '../supervisor/control/protocol.js';
-import { STDERR_LINES } from '../supervisor/exit-history.js';
+import { EventEmitter } from 'node:events';
+import { ExitHistory, EXITS_KEPT, STDERR_BYTES, STDERR_LINES } from '../supervisor/exit-history.js';
 import { startDaemon, stop, type Daemon } from './helpers/daemon.js';
 import { CLI, fixture, until } from './helpers/harness.js';
 
@@ -140,4 +141,45 @@ test("logs <agent>: its own lines and the supervisor's events about it (and no o
   f.kill('SIGTERM');
   assert.ok(records(out).every((x) => x.agent === 'crashy' || x.agents?.includes('crashy')));
   await stop(d);
+});
+
+test('the exit history without processes: late lines, a failed start, and every bound', () => {
+  const sup = new EventEmitter();
+  let now = 0;
+  const h = ExitHistory.listen(sup, () => 10_000, () => now);
+  const exit = (code: number, at: number) => {
+    now = at;
+    sup.emit('exit', 'a', { code, signal: null, at, reason: `exited with code ${code}`, clean: false });
+  };
+  sup.emit('spawn', 'a', 1);
+  sup.emit('output', 'a', 'stdout', 'not stderr', false);
+  for (let i = 0; i < 15; i++) sup.emit('output', 'a', 'stderr', `one ${i}`, false);
+  exit(3, 1000);
+  // Read from its pipe after its exit, before the next start: still that exit's.
+  sup.emit('output', 'a', 'stderr', 'one late', false);
+  sup.emit('restart', 'a', 0, 'x');
+  // A start that fails has no lines of its own.
+  exit(1, 2000);
+  sup.emit('restart', 'a', 400, 'x');
+  let got = h.get('a', 2100);
+  assert.deepEqual(got.exits.map((e) => e.stderr), [[], [...Array.from({ length: 9 }, (_, i) => `one ${i + 6}`), 'one late']]);
+  assert.equal(got.nextStartAt, 2400);
+  assert.equal(h.get('a', 2500).nextStartAt, undefined, 'a backoff that is over is not pending');
+  assert.equal(got.lastDelayMs, 400);
+  assert.equal(got.restarts.length, 2);
+  // Bytes: long lines are cut, and an exit keeps at most STDERR_BYTES of them.
+  sup.emit('spawn', 'a', 2);
+  for (let i = 0; i < STDERR_LINES; i++) sup.emit('output', 'a', 'stderr', `${i} ${'é'.repeat(2000)}`, false);
+  exit(4, 3000);
+  got = h.get('a', 3000);
+  const kept = got.exits[0]!.stderr;
+  assert.ok(kept.length >= 1 && kept.length < STDERR_LINES, `${kept.length} lines kept`);
+  assert.ok(kept.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0) <= STDERR_BYTES);
+  assert.ok(kept.every((l) => l.endsWith('…') && !l.includes('\uFFFD')));
+  assert.equal(kept.at(-1)!.split(' ')[0], String(STDERR_LINES - 1), 'the last lines are the ones kept');
+  // At most EXITS_KEPT exits; restarts older than the window are not counted.
+  for (let i = 0; i < 20; i++) exit(5, 4000 + i);
+  assert.equal(h.get('a', 4100).exits.length, EXITS_KEPT);
+  assert.equal(h.get('a', 30_000).restarts.length, 0);
+  assert.deepEqual(h.get('unknown').exits, []);
 });
