@@ -3,11 +3,15 @@
 // target is what node runs, and its package is what is mounted). Then:
 //   - its package: the nearest directory at or above the entry's that holds a
 //     package.json, its node_modules included (an agent imports its own
-//     dependencies), and the node_modules of the directories above it (hoisted
-//     workspace dependencies). The search stops below a home directory and /:
-//     a package.json there (`npm init` in ~) does not make the home a package;
+//     dependencies). The search goes no higher than the config's directory when
+//     the entry lies inside it (what is above a deployment is not its agents'), and
+//     stops below a home directory and /: a package.json there (`npm init` in ~)
+//     does not make the home a package;
 //   - without one: the entry's directory, unless that is a home directory or /,
 //     where it is the entry file alone.
+// The node_modules of the directories above the code are mounted too (hoisted
+// workspace dependencies, a project's own above its agents' directory): they are
+// dependencies, not secrets.
 // Inside what is mounted, credential-looking entries (.ssh, .env*, *.pem, ...) are
 // masked by an unreadable stand-in, so a package that happens to hold them does not
 // expose them; `check` warns about them and about code in a home directory.
@@ -66,7 +70,7 @@ function realOr(p: string): string {
 export const isSecretName = (name: string, dir: boolean): boolean => (dir ? SECRET_DIRS.has(name) : SECRET_FILES.some((re) => re.test(name)));
 
 /** Credential-looking entries under `root` (symlinks are not followed: inside the sandbox they lead only to what is mounted). */
-function secretsIn(root: string): Code['masks'] {
+function scan(root: string): Code['masks'] {
   const out: Code['masks'] = [];
   const walk = (dir: string) => {
     let entries;
@@ -89,30 +93,40 @@ function secretsIn(root: string): Code['masks'] {
   return out;
 }
 
-/** The nearest package.json at or above `dir`, stopping below a home directory and /. */
-function packageOf(dir: string): string | undefined {
+/** The nearest package.json at or above `dir`, no higher than `top`, stopping below a home directory and /. */
+function packageOf(dir: string, top: string | undefined): string | undefined {
   for (let d = dir; d !== '/' && !isHome(d); d = dirname(d)) {
     if (existsSync(join(d, 'package.json'))) return d;
+    if (d === top) return undefined;
   }
   return undefined;
 }
 
-/** An agent's code; `run` must exist (preflight says so otherwise). */
-export function codeOf(run: string): Code {
+/** node_modules directories above `dir`, up to a home directory or /. */
+function nodeModulesAbove(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = dirname(dir); d !== '/' && !isHome(d); d = dirname(d)) {
+    const nm = join(d, 'node_modules');
+    if (statSync(nm, { throwIfNoEntry: false })?.isDirectory()) out.push(nm);
+  }
+  return out;
+}
+
+/**
+ * An agent's code; `run` must exist (preflight says so otherwise). `configDir`,
+ * the config's directory, bounds the search for a package when the entry lies inside it.
+ * `scanned` shares the search for credentials between agents of one package (one config's worth).
+ */
+export function codeOf(run: string, configDir?: string, scanned = new Map<string, Code['masks']>()): Code {
+  const secretsIn = (root: string) => scanned.get(root) ?? scanned.set(root, scan(root)).get(root)!;
   const entry = realpathSync(run);
   const dir = dirname(entry);
   const home = isHome(dir) ? dir : undefined;
-  const pkg = packageOf(dir);
-  if (pkg) {
-    const nodeModules: string[] = [];
-    for (let d = dirname(pkg); d !== '/' && !isHome(d); d = dirname(d)) {
-      const nm = join(d, 'node_modules');
-      if (statSync(nm, { throwIfNoEntry: false })?.isDirectory()) nodeModules.push(nm);
-    }
-    return { entry, root: pkg, kind: 'package', masks: secretsIn(pkg), nodeModules, home };
-  }
+  const top = configDir !== undefined && under(entry, realOr(configDir)) ? realOr(configDir) : undefined;
+  const pkg = packageOf(dir, top);
+  if (pkg) return { entry, root: pkg, kind: 'package', masks: secretsIn(pkg), nodeModules: nodeModulesAbove(pkg), home };
   if (home || dir === '/') return { entry, root: entry, kind: 'file', masks: [], nodeModules: [], home };
-  return { entry, root: dir, kind: 'directory', masks: secretsIn(dir), nodeModules: [], home };
+  return { entry, root: dir, kind: 'directory', masks: secretsIn(dir), nodeModules: nodeModulesAbove(dir), home };
 }
 
 /** What `check` warns about an agent's code: it runs, but its neighbourhood deserves a look. */

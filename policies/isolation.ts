@@ -35,14 +35,15 @@ function codeReadable(code: Code): string | undefined {
   return undefined;
 }
 
-export function planIsolation(config: Manifests, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine }): IsolationPlans {
+export function planIsolation(config: Manifests & { file?: string }, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine }): IsolationPlans {
   const machine = opts.machine ?? probeMachine();
   const accounts = machine.root ? allocateAccounts(config.order.map((n) => ({ name: n, user: config.agents[n]!.user }))) : undefined;
   const plans = new Map<string, SandboxPlan & { weaker: boolean }>();
   const refused: string[] = [];
+  const scanned = new Map<string, Code['masks']>();
   for (const name of config.order) {
     const agent = config.agents[name]!;
-    const code = codeOf(agent.run);
+    const code = codeOf(agent.run, config.dir, scanned);
     const plan = planSandbox(agent, { config, machine, account: accounts?.get(name), nodeArgs: opts.nodeArgs, code });
     const unreadable = machine.root ? codeReadable(code) : undefined;
     if (unreadable) plan.missing.push(unreadable);

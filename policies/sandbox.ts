@@ -90,8 +90,8 @@ function runtimeMounts(): string[] {
 }
 
 export interface PlanContext {
-  /** Every agent's manifest (other agents' domains are masked) and where the config lives. */
-  config: Manifests;
+  /** Every agent's manifest (other agents' domains are masked), where the config lives, and its file (masked too, when inside an agent's code). */
+  config: Manifests & { file?: string };
   machine: Machine;
   account: Account | undefined;
   nodeArgs?: string[];
@@ -100,7 +100,7 @@ export interface PlanContext {
 }
 
 /** What exists in the sandbox, in bubblewrap's order: a later mount lies over an earlier one. */
-function mountsOf(agent: AgentManifest, code: Code, config: Manifests, sdk: ReturnType<typeof sdkPaths>, net: boolean): Mount[] {
+function mountsOf(agent: AgentManifest, code: Code, config: PlanContext['config'], sdk: ReturnType<typeof sdkPaths>, net: boolean): Mount[] {
   const ro = (path: string, why: Mount['why'], dest = path): Mount => ({ type: 'bind', source: path, dest, writable: false, why });
   const mounts: Mount[] = [];
   if (net) {
@@ -126,6 +126,8 @@ function mountsOf(agent: AgentManifest, code: Code, config: Manifests, sdk: Retu
   for (const p of new Set([...others, config.stateDir])) {
     if (!mine.has(p) && insideCode(p, code) && existsSync(p)) mounts.push({ type: 'tmpfs', dest: p, writable: true, why: 'mask' });
   }
+  // The config names every agent's grants (and values an agent should not read of another).
+  if (config.file && insideCode(config.file, code) && existsSync(config.file)) mounts.push(ro(maskSources().file, 'mask', config.file));
   for (const [src, dst] of sdk.mounts) mounts.push(ro(src, 'sdk', dst));
   for (const u of agent.unveilResolved) mounts.push({ ...ro(u.path, 'unveil'), writable: u.mode === 'rw' });
   return mounts;
@@ -135,7 +137,7 @@ export function planSandbox(agent: AgentManifest, ctx: PlanContext): SandboxPlan
   const { machine, config } = ctx;
   const gaps: Gap[] = [];
   const pledged = (p: string) => agent.pledge.includes(p);
-  const code = ctx.code ?? codeOf(agent.run);
+  const code = ctx.code ?? codeOf(agent.run, config.dir);
   const sdk = sdkPaths(machine.root);
   const readable = [code.root, ...code.nodeModules, ...sdk.real, '/node_modules'];
   const writable: string[] = [];

@@ -17,7 +17,9 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { codeOf } from '../policies/code.js';
 import { prepareDomains } from '../policies/domains.js';
+import { probeMachine } from '../policies/machine.js';
 import { manifestSchema } from '../policies/manifest.js';
+import { planSandbox } from '../policies/sandbox.js';
 import { ROOTLESS_USER, startDaemon, stop, type Daemon } from './helpers/daemon.js';
 import { CLI, ROOT, tempDir } from './helpers/harness.js';
 
@@ -114,9 +116,30 @@ test('what an agent\'s code is: its package (not a home\'s package.json), else i
     const c = codeOf(packaged);
     assert.deepEqual([c.kind, c.root], ['package', join(home, 'proj/pkg')]);
     assert.deepEqual(c.masks.map((m) => [m.path.slice(c.root.length + 1), m.dir]).sort(), [['.ssh', true], ['lib/id_ed25519', false]]);
+    // A deployment's config directory bounds the search: the package above it is not the agent's, its node_modules are.
+    const deploy = world(join(dir, 'srv/deploy'));
+    put(join(dir, 'srv/package.json'), '{}');
+    world(join(dir, 'srv/node_modules'));
+    const bounded = codeOf(put(join(deploy, 'agents/a.js'), ''), deploy);
+    assert.deepEqual([bounded.kind, bounded.root, bounded.nodeModules], ['directory', join(deploy, 'agents'), [join(dir, 'srv/node_modules')]]);
+    assert.equal(codeOf(join(deploy, 'agents/a.js')).root, join(dir, 'srv'), 'unbounded, the package above');
   } finally {
     process.env.HOME = saved;
   }
+});
+
+test('a config file inside an agent\'s package is masked in its sandbox, as other agents\' domains are', () => {
+  const dir = world(tempDir('outheis-cfgmask-'));
+  const entry = pkg(dir, 'dep', 'x');
+  const file = put(join(dir, 'outheis.yaml'), 'agents: {}');
+  const other = world(join(dir, 'theirs'));
+  const agent = (name: string, unveil: Record<string, string>) => ({ name, ...manifestSchema(dir).parse({ run: entry, unveil }) });
+  const config = { dir, file, stateDir: join(dir, '.outheis'), order: ['a', 'b'], agents: { a: agent('a', {}), b: agent('b', { theirs: 'rw' }) } };
+  const mounts = planSandbox(config.agents.a, { config, machine: probeMachine(), account: undefined }).chain.bwrap!.mounts;
+  const masked = mounts.filter((m) => m.why === 'mask').map((m) => m.dest);
+  assert.ok(masked.includes(file), `the config is masked: ${masked.join(' ')}`);
+  assert.ok(masked.includes(other), `another agent's domain is masked: ${masked.join(' ')}`);
+  assert.ok(mounts.some((m) => m.why === 'code' && m.dest === dir), 'the package is the code');
 });
 
 for (const mode of MODES) describe(`sandbox (${mode}): an agent sees its code, not its neighbours`, () => {

@@ -4,7 +4,7 @@
 // refused at once, not a crash loop ending in escalation. What runs but deserves a
 // look (code in a home directory, credentials beside the code) comes back as warnings.
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
-import { codeOf, codeWarnings } from '../../policies/code.js';
+import { codeOf, codeWarnings, type Code } from '../../policies/code.js';
 import { hardLimits, limitsAboveHost } from '../../policies/machine.js';
 import type { Config } from './schema.js';
 import { ConfigError, type ConfigIssue } from './load.js';
@@ -27,11 +27,12 @@ export function preflight(cfg: Config): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
   const hard = hardLimits();
+  const scanned = new Map<string, Code['masks']>();
   for (const name of cfg.order) {
     const agent = cfg.agents[name]!;
     const what = entryProblem(agent.run);
     if (what) issues.push({ path: `agents.${name}.run`, message: `entry file ${agent.run} ${what}` });
-    else for (const message of codeWarnings(codeOf(agent.run))) warnings.push({ path: `agents.${name}.run`, message });
+    else for (const message of codeWarnings(codeOf(agent.run, cfg.dir, scanned))) warnings.push({ path: `agents.${name}.run`, message });
     for (const [key, message] of limitsAboveHost(agent.limits, hard)) issues.push({ path: `agents.${name}.limits.${key}`, message });
   }
   if (issues.length) throw new ConfigError(issues, cfg.file);
