@@ -17,8 +17,8 @@ export type MountWhy =
   | 'net' // name resolution and TLS roots, for an agent pledged `net`
   | 'runtime' // node's installation and the system libraries
   | 'system' // a fresh /proc and /dev, a private /tmp
-  | 'code' // the agent's code directory
-  | 'mask' // someone else's domain, or the state directory, inside the code directory: made empty
+  | 'code' // the agent's code (its package, and node_modules above it; policies/code.ts)
+  | 'mask' // inside the code: a credential (made unreadable), someone else's domain or the state directory (made empty)
   | 'sdk' // outheis/worker and msgpackr
   | 'unveil'; // the manifest's unveiled paths
 

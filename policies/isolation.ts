@@ -3,11 +3,12 @@
 // start, naming the agent and the layer, unless the operator said
 // --allow-weaker-isolation; then it is logged loudly and shown in `status`.
 import { statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { join } from 'node:path';
+import { codeOf, type Code } from './code.js';
 import { probeMachine, type Machine } from './machine.js';
 import { planSandbox, readableByOthers, type SandboxPlan } from './sandbox.js';
 import { allocateAccounts, type Account } from './users.js';
-import { prepareDomains } from './domains.js';
+import { prepareDomains, type Domains } from './domains.js';
 import type { Manifests } from './manifest.js';
 
 export class IsolationError extends Error {}
@@ -16,26 +17,35 @@ export interface IsolationPlans {
   machine: Machine;
   accounts: Map<string, Account> | undefined;
   plans: Map<string, SandboxPlan & { weaker: boolean }>;
+  /** Domains created and ACLs granted for the agents' uids (logged at start). */
+  domains: Domains;
+  /** Take back the ACLs granted at start: call once every agent has stopped. Returns what could not be undone. */
+  release(): string[];
 }
 
+/** Where the grants standing are recorded, so that a supervisor that died has them taken back at its next start. */
+export const grantsRecord = (stateDir: string): string => join(stateDir, 'acl-grants.json');
+
 /** With a dropped uid the agent must be able to read its own code, and bubblewrap (as that uid) reach it. */
-function codeReadable(run: string): string | undefined {
-  const dir = dirname(run);
-  const d = statSync(dir, { throwIfNoEntry: false });
-  if (d && (d.mode & 0o005) !== 0o005) return `code: ${dir} is mode 0${(d.mode & 0o777).toString(8)}; an agent's own uid needs o+rx on its code directory`;
-  if (!readableByOthers(run)) return `code: an agent's own uid cannot reach ${run}: the file needs o+r and every directory above it o+x`;
+function codeReadable(code: Code): string | undefined {
+  const dir = code.kind === 'file' ? undefined : code.root;
+  const d = dir ? statSync(dir, { throwIfNoEntry: false }) : undefined;
+  if (dir && d && (d.mode & 0o005) !== 0o005) return `code: ${dir} is mode 0${(d.mode & 0o777).toString(8)}; an agent's own uid needs o+rx on its code directory`;
+  if (!readableByOthers(code.entry)) return `code: an agent's own uid cannot reach ${code.entry}: the file needs o+r and every directory above it o+x`;
   return undefined;
 }
 
-export function planIsolation(config: Manifests, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine }): IsolationPlans {
+export function planIsolation(config: Manifests & { file?: string }, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine }): IsolationPlans {
   const machine = opts.machine ?? probeMachine();
   const accounts = machine.root ? allocateAccounts(config.order.map((n) => ({ name: n, user: config.agents[n]!.user }))) : undefined;
   const plans = new Map<string, SandboxPlan & { weaker: boolean }>();
   const refused: string[] = [];
+  const scanned = new Map<string, Code['masks']>();
   for (const name of config.order) {
     const agent = config.agents[name]!;
-    const plan = planSandbox(agent, { config, machine, account: accounts?.get(name), nodeArgs: opts.nodeArgs });
-    const unreadable = machine.root ? codeReadable(agent.run) : undefined;
+    const code = codeOf(agent.run, config.dir, scanned);
+    const plan = planSandbox(agent, { config, machine, account: accounts?.get(name), nodeArgs: opts.nodeArgs, code });
+    const unreadable = machine.root ? codeReadable(code) : undefined;
     if (unreadable) plan.missing.push(unreadable);
     if (plan.missing.length) refused.push(...plan.missing.map((m) => `agents.${name}: ${m}`));
     plans.set(name, { ...plan, weaker: plan.missing.length > 0 });
@@ -43,6 +53,6 @@ export function planIsolation(config: Manifests, opts: { allowWeaker: boolean; n
   if (refused.length && !opts.allowWeaker) {
     throw new IsolationError(`not starting: these agents need isolation this machine cannot apply (or pass --allow-weaker-isolation to run them with less, loudly):\n${refused.map((r) => `  ${r}`).join('\n')}`);
   }
-  prepareDomains(config, accounts);
-  return { machine, accounts, plans };
+  const domains = prepareDomains(config, accounts, { record: grantsRecord(config.stateDir) });
+  return { machine, accounts, plans, domains, release: () => domains.release() };
 }

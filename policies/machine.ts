@@ -2,7 +2,7 @@
 // tools on PATH, and whether an unprivileged user namespace (what bubblewrap
 // needs once the agent's uid is dropped) can actually be created here.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 export interface Machine {
@@ -65,4 +65,39 @@ export function probeMachine(): Machine {
   const ns = probeNamespaces(base);
   cached = { ...base, namespaces: ns.ok, namespacesWhy: ns.why };
   return cached;
+}
+
+/** The rlimits an agent's chain can set: prlimit runs after the uid is dropped, so it can only lower, never pass the supervisor's own hard limit. */
+export const RLIMITS = {
+  nofile: { row: 'Max open files', what: 'open files', fix: 'LimitNOFILE= / ulimit -Hn' },
+  nproc: { row: 'Max processes', what: 'processes', fix: 'LimitNPROC= / ulimit -Hu' },
+} as const;
+
+/** This process's hard limits from /proc/self/limits; undefined: unlimited (or unknown). */
+export function hardLimits(file = '/proc/self/limits'): Record<keyof typeof RLIMITS, number | undefined> {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // not Linux: nothing known, nothing refused
+  }
+  const hard = (row: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(row));
+    const value = line?.slice(row.length).trim().split(/\s+/)[1];
+    return value === undefined || value === 'unlimited' ? undefined : Number(value);
+  };
+  return { nofile: hard(RLIMITS.nofile.row), nproc: hard(RLIMITS.nproc.row) };
+}
+
+/** Each limit a manifest asks for above what this host can grant, as [limit, message]. */
+export function limitsAboveHost(limits: { nofile?: number | undefined; nproc?: number | undefined }, hard = hardLimits()): [keyof typeof RLIMITS, string][] {
+  const out: [keyof typeof RLIMITS, string][] = [];
+  for (const key of ['nofile', 'nproc'] as const) {
+    const want = limits[key];
+    const max = hard[key];
+    if (want !== undefined && max !== undefined && want > max) {
+      out.push([key, `${want} is above this host's hard limit ${max} for ${RLIMITS[key].what}; raise it (${RLIMITS[key].fix}) or lower the limit`]);
+    }
+  }
+  return out;
 }

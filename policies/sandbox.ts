@@ -1,11 +1,12 @@
 // How one agent is started: the chain of hardening steps its command line runs
 // through, in order, and which layers are in force. Reads as a list:
 //   nice → setpriv (own uid/gid, no groups, no_new_privs, no capabilities)
-//        → bwrap (namespaces; only the runtime, its code, the SDK and its unveiled
-//        paths) → prlimit (nofile, nproc) → node (permission model, heap cap).
+//        → bwrap (namespaces; only the runtime, its code (code.ts: its package,
+//        credentials masked), the SDK and its unveiled paths) → prlimit (nofile, nproc) → node (permission model, heap cap).
 // The plan is data (chain.ts); its command line is rendered from it in one place.
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, sep } from 'node:path';
+import { codeOf, insideCode, maskSources, type Code } from './code.js';
 import { commandLine, heapArgv, LAYERS, stepsOf, type Chain, type HeapCap, type Layer, type Mount, type NodeGrant, type Step } from './chain.js';
 import { which, type Machine } from './machine.js';
 import type { AgentManifest, Manifests, Qos } from './manifest.js';
@@ -89,16 +90,17 @@ function runtimeMounts(): string[] {
 }
 
 export interface PlanContext {
-  /** Every agent's manifest (other agents' domains are masked) and where the config lives. */
-  config: Manifests;
+  /** Every agent's manifest (other agents' domains are masked), where the config lives, and its file (masked too, when inside an agent's code). */
+  config: Manifests & { file?: string };
   machine: Machine;
   account: Account | undefined;
   nodeArgs?: string[];
+  /** The agent's code (policies/code.ts), when the caller has already found it. */
+  code?: Code;
 }
 
 /** What exists in the sandbox, in bubblewrap's order: a later mount lies over an earlier one. */
-function mountsOf(agent: AgentManifest, config: Manifests, sdk: ReturnType<typeof sdkPaths>, net: boolean): Mount[] {
-  const codeDir = dirname(agent.run);
+function mountsOf(agent: AgentManifest, code: Code, config: PlanContext['config'], sdk: ReturnType<typeof sdkPaths>, net: boolean): Mount[] {
   const ro = (path: string, why: Mount['why'], dest = path): Mount => ({ type: 'bind', source: path, dest, writable: false, why });
   const mounts: Mount[] = [];
   if (net) {
@@ -110,15 +112,22 @@ function mountsOf(agent: AgentManifest, config: Manifests, sdk: ReturnType<typeo
     { type: 'dev', dest: '/dev', writable: false, why: 'system' },
     { type: 'tmpfs', dest: '/tmp', writable: true, why: 'system' },
   );
-  mounts.push(ro(codeDir, 'code'));
-  // Inside its code directory, what is not this agent's stays invisible: other
-  // agents' domains and the state directory become empty.
+  mounts.push(ro(code.root, 'code'), ...code.nodeModules.map((nm) => ro(nm, 'code')));
+  // Inside its code, what is not this agent's stays out of reach: credentials are
+  // replaced by unreadable stand-ins, other agents' domains and the state directory
+  // become empty.
+  if (code.masks.length) {
+    const stand = maskSources();
+    for (const m of code.masks) mounts.push(ro(m.dir ? stand.dir : stand.file, 'mask', m.path));
+  }
   const mine = new Set(agent.unveilResolved.map((u) => u.path));
   const others = Object.values(config.agents).filter((a) => a.name !== agent.name)
     .flatMap((a) => [...a.owns, ...a.unveilResolved.map((u) => u.path)]);
   for (const p of new Set([...others, config.stateDir])) {
-    if (!mine.has(p) && inside(p, codeDir) && existsSync(p)) mounts.push({ type: 'tmpfs', dest: p, writable: true, why: 'mask' });
+    if (!mine.has(p) && insideCode(p, code) && existsSync(p)) mounts.push({ type: 'tmpfs', dest: p, writable: true, why: 'mask' });
   }
+  // The config names every agent's grants (and values an agent should not read of another).
+  if (config.file && insideCode(config.file, code) && existsSync(config.file)) mounts.push(ro(maskSources().file, 'mask', config.file));
   for (const [src, dst] of sdk.mounts) mounts.push(ro(src, 'sdk', dst));
   for (const u of agent.unveilResolved) mounts.push({ ...ro(u.path, 'unveil'), writable: u.mode === 'rw' });
   return mounts;
@@ -128,9 +137,9 @@ export function planSandbox(agent: AgentManifest, ctx: PlanContext): SandboxPlan
   const { machine, config } = ctx;
   const gaps: Gap[] = [];
   const pledged = (p: string) => agent.pledge.includes(p);
-  const codeDir = dirname(agent.run);
+  const code = ctx.code ?? codeOf(agent.run, config.dir);
   const sdk = sdkPaths(machine.root);
-  const readable = [codeDir, ...sdk.real, '/node_modules'];
+  const readable = [code.root, ...code.nodeModules, ...sdk.real, '/node_modules'];
   const writable: string[] = [];
   for (const u of agent.unveilResolved) (u.mode === 'rw' ? writable : readable).push(u.path);
   const { nofile, nproc, memory } = agent.limits;
@@ -145,7 +154,7 @@ export function planSandbox(agent: AgentManifest, ctx: PlanContext): SandboxPlan
       permission: { flag: machine.permissionFlag, read: readable, write: writable, grants },
       heap: memory !== undefined ? heapCap(memory) : undefined,
       extra: ctx.nodeArgs ?? [],
-      run: agent.run,
+      run: code.entry,
       args: agent.args,
     },
   };
@@ -170,8 +179,9 @@ export function planSandbox(agent: AgentManifest, ctx: PlanContext): SandboxPlan
 
   // 4. namespaces: nothing exists but the runtime, its code, the SDK and its unveiled paths
   if (machine.bwrap && machine.namespaces) {
+    const codeDir = code.kind === 'file' ? dirname(code.entry) : code.root;
     const chdirable = existsSync(config.dir) && [codeDir, ...agent.unveilResolved.map((u) => u.path)].some((p) => inside(p, config.dir));
-    chain.bwrap = { tool: machine.bwrap, shareNet: pledged('net'), mounts: mountsOf(agent, config, sdk, pledged('net')), chdir: chdirable ? config.dir : codeDir };
+    chain.bwrap = { tool: machine.bwrap, shareNet: pledged('net'), mounts: mountsOf(agent, code, config, sdk, pledged('net')), chdir: chdirable ? config.dir : codeDir };
   } else {
     gaps.push({ layer: LAYERS.namespaces, why: machine.namespacesWhy ?? 'bubblewrap is not available', fix: namespacesFix(machine) });
   }

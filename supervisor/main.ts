@@ -41,6 +41,7 @@ export async function main(cfg: Config, opts: MainOptions = {}): Promise<never> 
   stopOnSignals(sup, logs.log);
   sup.start(); // what the journal owes goes back into mailboxes, then the agents start
   const code = await sup.done;
+  for (const err of isolation.release()) logs.log.error({ err }, 'could not take back an ACL granted at start');
   clearInterval(lossReports);
   await control.close();
   await journal.close().catch((err: Error) => logs.log.error({ err: err.message }, 'closing the journal failed'));
@@ -100,6 +101,9 @@ function reportStartUp(log: Logger, found: { closedFds: number[]; fixed: string[
   for (const [name, plan] of isolation.plans) {
     if (plan.weaker) log.error({ agent: name, missing: plan.missing, layers: plan.layers }, 'WEAKER ISOLATION: this agent runs with less than its manifest asks (--allow-weaker-isolation)');
   }
+  for (const g of isolation.domains.grants) log.warn({ agent: g.agent, path: g.path, uid: g.uid, acl: g.perms, key: g.key }, 'ACL GRANTED: this path belongs to someone else; the agent\'s uid gets an ACL until stop (owner and mode unchanged)');
+  for (const c of isolation.domains.created) log.info({ agent: c.agent, path: c.path, uid: c.uid }, 'created a domain for its agent');
+  for (const err of isolation.domains.stale) log.error({ err }, 'could not take back an ACL a previous supervisor granted');
   log.info({ root: isolation.machine.root, namespaces: isolation.machine.namespaces, permission: isolation.machine.permissionFlag }, 'isolation planned');
   if (stale !== undefined) log.warn({ pid: stale, pidfile: files.pidfile }, 'replaced the stale pidfile of a supervisor that did not shut down cleanly');
 }

@@ -5,7 +5,7 @@
 // (Long on purpose: one hostile agent, one supervisor per mode, and every attack
 // beside its grant; the attacks share the fixture and its setup in root and rootless mode.)
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -595,7 +595,14 @@ test('15. a link planted in a domain does not hand its target over when the supe
   } finally {
     delete process.env.OUTHEIS_TEST_SECRET;
   }
-  for (const p of [canary, canaryDir, join(canaryDir, 'inner.txt')]) assert.equal(statSync(p).uid, 0, `${p} was handed to uid ${statSync(p).uid}`);
-  assert.equal(statSync(domain).uid, me.uid, 'the domain itself is the agent\'s');
+  // Not chown-ed, nor granted an ACL, through a link; the domain (the test made it, as
+  // root) keeps its owner, and the agent's uid has an ACL on it (policies/domains.ts).
+  const acl = (p: string) => execFileSync('getfacl', ['-p', '--skip-base', p], { encoding: 'utf8' });
+  for (const p of [canary, canaryDir, join(canaryDir, 'inner.txt')]) {
+    assert.equal(statSync(p).uid, 0, `${p} was handed to uid ${statSync(p).uid}`);
+    assert.equal(acl(p), '', `${p} was granted an ACL through a link`);
+  }
+  assert.equal(statSync(domain).uid, 0, 'the domain keeps its owner');
+  assert.match(acl(domain), new RegExp(`user:${me.uid}:rwx`), 'the agent\'s uid has an ACL on its domain');
   carriesOn(s.d, ['deep', 'bystander']);
 });

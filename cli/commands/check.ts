@@ -1,20 +1,26 @@
 import type { CommandModule } from 'yargs';
-import { configPath, readConfig } from '../config-arg.js';
-import { ConfigError, formatConfigIssues } from '../../supervisor/config/index.js';
+import { configPath } from '../config-arg.js';
+import { ConfigError, formatConfigIssues, loadConfig, preflight } from '../../supervisor/config/index.js';
 import { EXIT } from '../errors.js';
 
 interface Args { config?: string; json?: boolean }
 
 export const check: CommandModule<object, Args> = {
   command: 'check',
-  describe: 'validate a config file; exit 2 with path-specific errors',
+  describe: 'validate a config file; exit 2 with path-specific errors (warnings, such as credentials beside an agent\'s code, exit 0)',
   builder: (y) => y.option('json', { type: 'boolean', describe: 'machine-readable result' }),
   handler: (argv) => {
     const file = configPath(argv.config);
     try {
-      const cfg = readConfig(file);
-      if (argv.json) console.log(JSON.stringify({ ok: true, file, agents: cfg.order }));
-      else console.log(`${file}: ok (${cfg.order.length} agents: ${cfg.order.join(', ')})`);
+      // What `start` reads (cli/config-arg.ts readConfig), keeping preflight's warnings.
+      const cfg = loadConfig(file);
+      const warnings = preflight(cfg);
+      if (argv.json) {
+        console.log(JSON.stringify({ ok: true, file, agents: cfg.order, warnings }));
+        return;
+      }
+      console.log(`${file}: ok (${cfg.order.length} agents: ${cfg.order.join(', ')})`);
+      if (warnings.length) console.error(`${file}: ${warnings.length === 1 ? 'warning' : 'warnings'}\n${indent(formatConfigIssues(warnings))}`);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       if (argv.json) console.log(JSON.stringify({ ok: false, file, issues: err.issues }));
