@@ -448,3 +448,13 @@ test('a group that does not escalate keeps its siblings running while one child 
   assert.equal(only(rounds[1]!, 'over_intensity').group, 'g');
   assert.equal(t.state('c'), 'running');
 });
+
+test('one_for_all: a failed sibling stays failed when another crash restarts the rest', () => {
+  const t = tree(policy('one_for_all', 100, 1000, BACKOFF, false), agent('a'), limited('broken', 0, 1000), agent('c'));
+  startAll(t);
+  assert.deepEqual(types(crash(t, 'broken', 1)), ['fail'], 'burst 0: the first failure is one too many');
+  const actions = crash(t, 'c', 2);
+  assert.deepEqual(only(actions, 'stop').agents, ['a']);
+  assert.deepEqual(only(actions, 'start').agents, ['a', 'c']);
+  assert.equal(t.state('broken'), 'failed');
+});

@@ -155,7 +155,8 @@ export class SupervisionTree {
       }
       if (t.kind === 'group') this.refresh(t);
     }
-    const starting = targets.flatMap(agentsIn).filter((a) => a.state !== 'removed');
+    // A failed sibling stays failed (until the operator restarts it); a restarted group (refreshed above) starts them all.
+    const starting = targets.flatMap(agentsIn).filter((a) => a.state !== 'removed' && a.state !== 'failed');
     for (const a of starting) a.state = 'pending';
     // The failed child's streak sets the pace, also when its siblings restart with it.
     actions.push({ type: 'start', agents: namesOf(starting), delayMs: restartDelay(child.streak, backoff), reason });
