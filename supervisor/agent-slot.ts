@@ -2,6 +2,7 @@
 import type { AgentLink } from './agent-link.js';
 import type { AgentProcess, ExitInfo } from './agent-process.js';
 import type { AgentConfig } from './config/index.js';
+import type { Deadline } from './watchdog.js';
 import type { Route } from './router/index.js';
 import type { Qos } from '../protocol/header.js';
 
@@ -63,7 +64,7 @@ export class AgentSlot {
   fault: string | undefined;
   /** Set while the supervisor itself is stopping it: its exit is not a failure. */
   stopping = false;
-  startTimer: NodeJS.Timeout | undefined;
+  startTimer: Deadline | undefined;
   /** Consecutive samples over limits.cpu. */
   cpuOver = 0;
   isolation: Isolation = BASE_ISOLATION;

@@ -38,12 +38,14 @@ export class Exits {
     if (proc && slot.proc !== proc) return;
     const { log } = this.ctx;
     const name = slot.name;
-    clearTimeout(slot.startTimer);
+    slot.startTimer?.cancel();
     slot.link?.close();
     slot.link = undefined;
     slot.proc = undefined;
     this.ctx.router.detach(slot.route);
-    const fault = spawnError ?? slot.fault;
+    // Exit 0 before the ready handshake is a start-up that failed, not work that finished.
+    const early = !slot.readyAt && !slot.stopping && info.code === 0 && info.signal === null ? 'exited 0 before ready' : undefined;
+    const fault = spawnError ?? slot.fault ?? early;
     const normal = !fault && info.code === 0 && info.signal === null;
     const reason = fault ?? (slot.stopping ? 'stopped' : normal ? 'exited normally' : info.signal ? `killed by ${info.signal}` : `exited with code ${info.code}`);
     const deliberate = slot.stopping;

@@ -11,6 +11,7 @@ import type { AgentSlot, AgentSlots } from './agent-slot.js';
 import type { Reports } from './reports.js';
 import type { Router } from './router/index.js';
 import type { SupervisionTree } from './tree/index.js';
+import type { Deadlines } from './watchdog.js';
 
 export interface StarterContext extends Reports {
   readonly slots: AgentSlots;
@@ -25,6 +26,8 @@ export interface StarterContext extends Reports {
   readonly maxLogLine: number;
   /** True once a stop of everything has begun: nothing starts any more. */
   halting(): boolean;
+  /** Timers for what an agent must do in time, which a stall of the supervisor does not shorten (watchdog.ts). */
+  readonly deadline: Deadlines;
   /** Kill the agent now (exits.ts). */
   fault(slot: AgentSlot, reason: string): void;
   /** Its process exited, or never started (exits.ts). */
@@ -108,7 +111,7 @@ export class Starter {
       // Where lines go (the agent's log file, the console) is the listener's business.
       forEachLine(src, ctx.maxLogLine, (line, truncated) => ctx.emit('output', cfg.name, stream, line, truncated));
     }
-    slot.startTimer = setTimeout(() => ctx.fault(slot, `not ready within ${cfg.startTimeout} ms`), cfg.startTimeout);
+    slot.startTimer = ctx.deadline(cfg.startTimeout, () => ctx.fault(slot, `not ready within ${cfg.startTimeout} ms`));
     ctx.tree.started(cfg.name, slot.spawnedAt);
     ctx.log.info({ agent: cfg.name, pid: proc.pid }, 'spawned');
     ctx.note({ type: 'spawn', agent: cfg.name, pid: proc.pid });
@@ -119,7 +122,7 @@ export class Starter {
   /** The ready handshake: the agent's first `ready` frame. */
   private ready(slot: AgentSlot): void {
     if (slot.readyAt) return;
-    clearTimeout(slot.startTimer);
+    slot.startTimer?.cancel();
     slot.readyAt = Date.now();
     slot.state = 'running';
     // Up and talking, so node exists inside its sandbox by now: learn its real pid (for sampling, signals, status).

@@ -3,7 +3,9 @@
 // SupervisionTree; this module carries them out with real processes, and is the
 // API an embedder, the control socket and tests use. The rest is in modules of
 // its own: starting (starter.ts), exits and faults (exits.ts), limits (limits.ts),
-// and the journal's side (recovery.ts, snapshot.ts, retention.ts).
+// and the journal's side (recovery.ts, snapshot.ts, retention.ts), hang and stall
+// detection (watchdog.ts). A little over 300 lines: the embedder's API and the
+// carrying out of the tree's actions are one object's job.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logs/logger.js';
 import type { IsolationPlans } from '../policies/isolation.js';
@@ -24,7 +26,7 @@ import { terminate } from './terminate.js';
 import { treeSpecOf } from './tree-spec.js';
 import { SupervisionTree, type Action } from './tree/index.js';
 import { VERSION } from './version.js';
-import { hung, watchdogPeriod } from './watchdog.js';
+import { Watchdog } from './watchdog.js';
 import type { Journal } from '../logs/journal/journal.js';
 import type { StateView } from '../logs/journal/replay.js';
 
@@ -66,7 +68,7 @@ export class Supervisor extends EventEmitter {
   private readonly retention: Retention | undefined;
   private readonly journalFailures: JournalFailures;
   private actions: Promise<void> = Promise.resolve();
-  private watchdog: NodeJS.Timeout | undefined;
+  private readonly watchdog: Watchdog;
   private halting = false;
   private finished!: (code: number) => void;
   /** Resolves with the process exit code once everything has stopped. */
@@ -103,8 +105,9 @@ export class Supervisor extends EventEmitter {
     const { slots, router, tree } = this;
     this.exits = new Exits({ ...reports, slots, router, tree, halting, carryOut: (actions) => this.enqueue(actions) });
     const fault = (slot: AgentSlot, reason: string) => this.exits.fault(slot, reason);
+    this.watchdog = new Watchdog(slots, { log, fault });
     this.starter = new Starter({
-      ...reports, slots, router, tree, halting, fault,
+      ...reports, slots, router, tree, halting, fault, deadline: this.watchdog.deadline,
       cwd: config.dir, isolation: opts.isolation, nodeArgs: opts.nodeArgs, maxLogLine: opts.maxLogLine ?? config.logs.maxLine,
       exited: (slot, proc, info, spawnError) => this.exits.exited(slot, proc, info, spawnError),
     });
@@ -126,11 +129,7 @@ export class Supervisor extends EventEmitter {
       this.retention!.start(this.config.journal.retain);
     }
     this.sampler.start();
-    this.watchdog = setInterval(() => {
-      for (const [slot, silentMs] of hung(this.slots, Date.now())) {
-        this.exits.fault(slot, `hung: no heartbeat for ${silentMs} ms (limit ${slot.cfg.heartbeat} ms)`);
-      }
-    }, watchdogPeriod(this.slots));
+    this.watchdog.start();
     log.info({ agents: this.config.order.length, config: this.config.file }, 'supervisor starting');
     for (const slot of this.slots) this.starter.schedule(slot, 0);
   }
@@ -165,13 +164,19 @@ export class Supervisor extends EventEmitter {
           break;
         case 'remove': {
           const slot = this.slots.get(a.agent);
-          slot.state = slot.lastExit?.clean === false ? 'failed' : 'stopped';
-          const dropped = this.router.remove(slot.route);
-          log.info({ agent: a.agent, reason: a.reason, dropped: dropped.length }, 'not restarted');
-          emit('removed', a.agent, a.reason);
-          this.starter.wakeDependents(a.agent);
+          this.remove(slot, slot.lastExit?.clean === false ? 'failed' : 'stopped', a.reason);
           break;
         }
+        case 'fail':
+          for (const name of a.agents) {
+            note({ type: 'limit', agent: name, limit: 'start', reason: a.reason });
+            this.remove(this.slots.get(name), 'failed', a.reason);
+          }
+          log.error({ agents: a.agents, reason: a.reason }, `start limit hit: failed until \`outheis restart ${a.agents[0]}\`; the rest run on`);
+          break;
+        case 'over_intensity':
+          log.warn({ group: a.group, reason: a.reason }, 'over its restart intensity: restarting on (escalate: false)');
+          break;
         case 'escalate':
           log.error({ group: a.group, reason: a.reason }, 'group escalated to its parent');
           note({ type: 'escalate', group: a.group, reason: a.reason });
@@ -187,6 +192,15 @@ export class Supervisor extends EventEmitter {
     }
   }
 
+  /** Not restarted (its restart type, or its start limit): messages to it are refused, its dependants no longer wait. */
+  private remove(slot: AgentSlot, state: 'stopped' | 'failed', reason: string): void {
+    slot.state = state;
+    const dropped = this.router.remove(slot.route);
+    this.opts.log.info({ agent: slot.name, reason, dropped: dropped.length }, 'not restarted');
+    this.reports.emit('removed', slot.name, reason);
+    this.starter.wakeDependents(slot.name);
+  }
+
   /** Graceful stop of one agent (see terminate.ts); its exit is not a failure, and the tree is not told. */
   private async stopAgent(name: string): Promise<void> {
     const slot = this.slots.get(name);
@@ -197,7 +211,7 @@ export class Supervisor extends EventEmitter {
     }
     slot.stopping = true;
     slot.state = 'stopping';
-    await terminate(slot, this.opts.log);
+    await terminate(slot, this.opts.log, this.watchdog.deadline);
   }
 
   // ---- the operator's verbs ---------------------------------------------------
@@ -212,7 +226,7 @@ export class Supervisor extends EventEmitter {
   async halt(code = 0): Promise<number> {
     if (!this.halting) {
       this.halting = true;
-      clearInterval(this.watchdog);
+      this.watchdog.stop();
       this.retention?.stop();
       this.sampler.stop();
       for (const name of [...this.config.order].reverse()) await this.stopAgent(name);
@@ -223,14 +237,19 @@ export class Supervisor extends EventEmitter {
     return this.done;
   }
 
-  /** Operator restart of one agent: not a failure, does not count toward intensity. */
+  /**
+   * Operator restart of one agent: not a failure, does not count toward intensity, and
+   * clears a failed agent's start limit (in a failed group, the whole group comes back).
+   */
   async restart(name: string): Promise<void> {
-    const slot = this.slots.get(name);
     await this.stopAgent(name);
-    slot.restarts++;
-    this.reports.note({ type: 'restart', agent: name, delayMs: 0, reason: 'operator restart' });
-    this.tree.restartRequested(name);
-    this.starter.schedule(slot, 0);
+    for (const agent of this.tree.restartRequested(name)) {
+      const slot = this.slots.get(agent);
+      if (agent !== name && slot.proc) continue;
+      slot.restarts++;
+      this.reports.note({ type: 'restart', agent, delayMs: 0, reason: 'operator restart' });
+      this.starter.schedule(slot, 0);
+    }
   }
 
   // ---- what it can be asked -----------------------------------------------------

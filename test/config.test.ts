@@ -155,7 +155,7 @@ describe('defaults and resolution', () => {
     assert.deepEqual(c.journal, { fsync: 'batch', interval: 100, maxAttempts: 5, retain: 86_400_000, maxSize: 1024 ** 3, segmentSize: 64 * 1024 ** 2 });
     assert.deepEqual(c.logs, { maxSize: 10 * 1024 * 1024, keep: 5, maxLine: 64 * 1024 });
     assert.deepEqual(c.metrics, { interval: 2000 });
-    assert.deepEqual(c.supervisor, { strategy: 'one_for_one', intensity: 5, period: 30_000, backoff: { initial: 100, max: 15_000, reset: 30_000 } });
+    assert.deepEqual(c.supervisor, { strategy: 'one_for_one', intensity: 5, period: 30_000, escalate: false, backoff: { initial: 100, max: 15_000, reset: 30_000 } });
     assert.deepEqual(c.groups, {});
     assert.deepEqual(c.order, ['a']);
     assert.deepEqual(c.agents.a, {
@@ -174,10 +174,11 @@ describe('defaults and resolution', () => {
       heartbeat: 5000,
       shutdown: 5000,
       startTimeout: 10_000,
+      startLimit: { burst: 5, interval: 30_000 },
     });
   });
 
-  test('group backoff.reset defaults to that group\'s period, and an explicit one wins', () => {
+  test('groups inherit the root\'s backoff; reset defaults to the group\'s own period, and an explicit one wins', () => {
     const c = parseConfig(
       {
         supervisor: { period: '1m', backoff: { initial: '1s' } },
@@ -187,7 +188,10 @@ describe('defaults and resolution', () => {
       FILE,
     );
     assert.deepEqual(c.supervisor.backoff, { initial: 1000, max: 15_000, reset: 60_000 });
-    assert.deepEqual(c.groups.core, { strategy: 'rest_for_one', intensity: 3, period: 10_000, backoff: { initial: 100, max: 15_000, reset: 10_000 } });
+    assert.deepEqual(c.groups.core, {
+      strategy: 'rest_for_one', intensity: 3, period: 10_000, escalate: true, backoff: { initial: 1000, max: 15_000, reset: 10_000 },
+      startLimit: { burst: 5, interval: 60_000 },
+    });
     assert.equal(c.groups.io!.group, 'core');
     assert.equal(c.groups.io!.backoff.reset, 2000);
     assert.equal(c.groups.io!.period, 30_000);

@@ -98,7 +98,7 @@ test('permanent, transient and temporary agents on normal and abnormal exit', as
 
 test('intensity: a crash loop in a nested group escalates to the root, which stops everything and exits 1', { timeout: 30_000 }, async () => {
   const h = startSupervisor({
-    supervisor: { strategy: 'one_for_one', intensity: 1, period: '30s', backoff: { initial: '10ms', max: '20ms' } },
+    supervisor: { strategy: 'one_for_one', intensity: 1, period: '30s', escalate: true, backoff: { initial: '10ms', max: '20ms' } },
     groups: { inner: { strategy: 'one_for_one', intensity: 2, period: '30s', backoff: { initial: '10ms', max: '20ms' } } },
     agents: {
       steady: agentDef({ args: ['--grandchild-on-start'] }),

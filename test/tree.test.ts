@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { SupervisionTree, type Action, type ChildSpec, type Policy, type RestartType, type Strategy } from '../supervisor/tree/index.js';
 
 const BACKOFF = { initialMs: 100, maxMs: 1000, resetMs: 5000 };
-const policy = (strategy: Strategy, intensity = 10, periodMs = 1000, backoff = BACKOFF): Policy => ({ strategy, intensity, periodMs, backoff });
+// OTP's rules unless a test says otherwise: escalate, and no per-child start limit.
+const policy = (strategy: Strategy, intensity = 10, periodMs = 1000, backoff = BACKOFF, escalate = true): Policy => ({ strategy, intensity, periodMs, escalate, backoff });
 const agent = (name: string, restart: RestartType = 'permanent'): ChildSpec => ({ kind: 'agent', name, restart });
 const group = (name: string, p: Policy, ...children: ChildSpec[]): ChildSpec => ({ kind: 'group', name, policy: p, children });
 const agents = (...names: string[]) => names.map((n) => agent(n));
@@ -328,4 +329,132 @@ test('an operator restart neither counts toward intensity nor needs a running ag
     t.started('a', i);
   }
   assert.deepEqual(types(crash(t, 'a', 4)), ['start']);
+});
+
+// ---- systemd's rule: start limits, and supervisors that do not escalate ---------------
+
+const limited = (name: string, burst: number, intervalMs: number, restart: RestartType = 'permanent'): ChildSpec => ({ kind: 'agent', name, restart, startLimit: { burst, intervalMs } });
+const limitedGroup = (name: string, p: Policy, burst: number, intervalMs: number, ...children: ChildSpec[]): ChildSpec => ({ kind: 'group', name, policy: p, children, startLimit: { burst, intervalMs } });
+const systemd = (intensity = 5, periodMs = 1000) => policy('one_for_one', intensity, periodMs, BACKOFF, false);
+
+/** Crash `a` and start it again at once, `n` times, 10 ms apart from `from`; the actions of each crash. */
+function loop(t: SupervisionTree, a: string, n: number, from = 0): Action[][] {
+  const all: Action[][] = [];
+  for (let i = 0; i < n; i++) {
+    const now = from + i * 10;
+    all.push(crash(t, a, now));
+    if (t.state(a) === 'pending') t.started(a, now);
+  }
+  return all;
+}
+
+test('start limit: more than burst restarts within the interval fails that agent alone; the rest run on', () => {
+  const t = tree(systemd(100), agent('a'), limited('broken', 3, 1000), agent('c'));
+  startAll(t);
+  const rounds = loop(t, 'broken', 4);
+  assert.deepEqual(rounds.slice(0, 3).map(types), [['start'], ['start'], ['start']]);
+  const last = rounds[3]!;
+  assert.deepEqual(types(last), ['fail'], 'nothing is stopped or started for a failed child');
+  assert.deepEqual(only(last, 'fail').agents, ['broken']);
+  assert.match(only(last, 'fail').reason, /broken: more than 3 restart\(s\) within 1000ms .*outheis restart/);
+  assert.deepEqual(['a', 'broken', 'c'].map((n) => t.state(n)), ['running', 'failed', 'running']);
+  assert.deepEqual(crash(t, 'broken', 100), [], 'a failed agent has no exits to judge');
+  assert.deepEqual(types(crash(t, 'c', 200)), ['start'], 'its siblings are still supervised');
+});
+
+test('start limit: restarts spread beyond the interval never fail; interval 0 turns the limit off', () => {
+  const spread = tree(systemd(100), limited('a', 1, 1000));
+  startAll(spread);
+  for (const now of [0, 1001, 2002, 3003]) {
+    assert.deepEqual(types(crash(spread, 'a', now)), ['start'], `crash at ${now}`);
+    spread.started('a', now);
+  }
+  const off = tree(systemd(100), limited('a', 0, 0));
+  startAll(off);
+  assert.ok(loop(off, 'a', 20).every((r) => types(r).join() === 'start'));
+});
+
+test('a root that does not escalate says once that it is over its intensity, and restarts on', () => {
+  const t = tree(systemd(2), ...agents('a', 'b', 'c'));
+  startAll(t);
+  const rounds = loop(t, 'b', 5);
+  assert.deepEqual(rounds.map(types), [['start'], ['start'], ['over_intensity', 'start'], ['start'], ['start']]);
+  const over = only(rounds[2]!, 'over_intensity');
+  assert.equal(over.group, 'root');
+  assert.match(over.reason, /more than 2 restart\(s\) within 1000ms.*escalate is off/);
+  assert.equal(t.state('a'), 'running');
+  // Once back within its intensity, a new episode is reported again.
+  assert.deepEqual(types(crash(t, 'a', 5000)), ['start']);
+  t.started('a', 5000);
+  assert.deepEqual(loop(t, 'a', 3, 5010).map(types), [['start'], ['over_intensity', 'start'], ['start']]);
+});
+
+test('with escalate at the root, its intensity wins over a higher start limit (OTP)', () => {
+  const t = tree(policy('one_for_one', 2), limited('a', 10, 1000), agent('b'));
+  startAll(t);
+  const rounds = loop(t, 'a', 3);
+  assert.deepEqual(types(rounds[2]!), ['stop', 'shutdown']);
+});
+
+test('a lower start limit fails the agent before an escalating root would shut down', () => {
+  const t = tree(policy('one_for_one', 5), limited('a', 1, 1000), agent('b'));
+  startAll(t);
+  const rounds = loop(t, 'a', 2);
+  assert.deepEqual(types(rounds[1]!), ['fail']);
+  assert.equal(t.state('b'), 'running');
+});
+
+test('an operator restart clears a failed agent\'s start limit: it fails again only after another burst', () => {
+  const t = tree(systemd(100), limited('broken', 2, 10_000), agent('ok'));
+  startAll(t);
+  loop(t, 'broken', 3);
+  assert.equal(t.state('broken'), 'failed');
+  assert.deepEqual(t.restartRequested('broken'), ['broken']);
+  assert.equal(t.state('broken'), 'pending');
+  t.started('broken', 100);
+  const rounds = loop(t, 'broken', 3, 110);
+  assert.deepEqual(rounds.map(types), [['start'], ['start'], ['fail']]);
+  assert.equal(only(rounds[0]!, 'start').delayMs, 0, 'the restart also reset its backoff');
+});
+
+test('a group that escalates fails its looping child as a group; its repeated escalation hits its own start limit', () => {
+  const inner = policy('one_for_one', 1, 1000); // escalates (OTP inside a group)
+  const t = tree(systemd(100), agent('a'), limitedGroup('g', inner, 1, 10_000, limited('b', 5, 1000), agent('c')), agent('d'));
+  startAll(t);
+  // b's second crash is over g's intensity: g escalates and the root restarts g as a whole.
+  const first = loop(t, 'b', 2);
+  assert.deepEqual(types(first[1]!), ['stop', 'escalate', 'start']);
+  assert.deepEqual(only(first[1]!, 'start').agents, ['b', 'c']);
+  startAll(t, 100);
+  // The second escalation is over g's start limit (burst 1): g fails, its agents with it.
+  const second = loop(t, 'b', 2, 200);
+  assert.deepEqual(types(second[1]!), ['stop', 'escalate', 'fail']);
+  assert.deepEqual(only(second[1]!, 'stop').agents, ['c'], 'b has exited already');
+  assert.deepEqual(only(second[1]!, 'fail').agents, ['b', 'c']);
+  assert.match(only(second[1]!, 'fail').reason, /^group g: more than 1 restart/);
+  assert.deepEqual(['a', 'b', 'c', 'd'].map((n) => t.state(n)), ['running', 'failed', 'failed', 'running']);
+  // Restarting any of its agents brings the whole group back, with fresh histories.
+  assert.deepEqual(t.restartRequested('c'), ['b', 'c']);
+  assert.deepEqual(['b', 'c'].map((n) => t.state(n)), ['pending', 'pending']);
+  startAll(t, 1000);
+  assert.deepEqual(types(crash(t, 'b', 1001)), ['start']);
+});
+
+test('a group that does not escalate keeps its siblings running while one child exceeds its start limit', () => {
+  const t = tree(systemd(100), group('g', systemd(1), limited('b', 2, 1000), agent('c')));
+  startAll(t);
+  const rounds = loop(t, 'b', 3);
+  assert.deepEqual(rounds.map(types), [['start'], ['over_intensity', 'start'], ['fail']]);
+  assert.equal(only(rounds[1]!, 'over_intensity').group, 'g');
+  assert.equal(t.state('c'), 'running');
+});
+
+test('one_for_all: a failed sibling stays failed when another crash restarts the rest', () => {
+  const t = tree(policy('one_for_all', 100, 1000, BACKOFF, false), agent('a'), limited('broken', 0, 1000), agent('c'));
+  startAll(t);
+  assert.deepEqual(types(crash(t, 'broken', 1)), ['fail'], 'burst 0: the first failure is one too many');
+  const actions = crash(t, 'c', 2);
+  assert.deepEqual(only(actions, 'stop').agents, ['a']);
+  assert.deepEqual(only(actions, 'start').agents, ['a', 'c']);
+  assert.equal(t.state('broken'), 'failed');
 });

@@ -34,7 +34,10 @@ class Agent {
   private readonly shutdownHooks: (() => unknown)[] = [];
   private readonly outbox: Outbox;
   private acks: number[] = [];
+  /** The graceful stop has begun: onShutdown hooks are running. */
   private stopping = false;
+  /** The hooks are done and the process is on its way out: nothing more is sent. */
+  private exiting = false;
   private isReady = false;
   /** The last checkpoint this agent saved before it was restarted; undefined on a first start. */
   readonly restored: unknown;
@@ -83,12 +86,12 @@ class Agent {
   }
 
   send(to: string, kind: string, body?: unknown, opts: { qos?: Qos } = {}): Promise<void> {
-    if (this.stopping) return Promise.reject(new OutheisError('ESHUTDOWN', `${this.name} is shutting down`));
+    if (this.exiting) return this.shutDown();
     return this.outbox.submit(to, kind, body, opts.qos, false, 0) as Promise<void>;
   }
 
   request<R = unknown>(to: string, kind: string, body?: unknown, opts: { qos?: Qos; timeout?: number } = {}): Promise<R> {
-    if (this.stopping) return Promise.reject(new OutheisError('ESHUTDOWN', `${this.name} is shutting down`));
+    if (this.exiting) return this.shutDown();
     return this.outbox.submit(to, kind, body, opts.qos, true, opts.timeout ?? DEFAULT_TIMEOUT) as Promise<R>;
   }
 
@@ -97,10 +100,15 @@ class Agent {
    * restart (of the agent or of the supervisor) the latest one is `agent.restored`.
    */
   checkpoint(state: unknown): Promise<void> {
-    if (this.stopping) return Promise.reject(new OutheisError('ESHUTDOWN', `${this.name} is shutting down`));
+    if (this.exiting) return this.shutDown();
     return this.outbox.checkpoint(state);
   }
 
+  /**
+   * Sends, requests and checkpoints work until the hooks are done, so that a hook can
+   * save its state or hand work on: the supervisor keeps the channel open, and routes
+   * and journals as usual, until the process exits or its shutdown budget ends.
+   */
   onShutdown(fn: () => unknown): this {
     this.shutdownHooks.push(fn);
     return this;
@@ -175,9 +183,14 @@ class Agent {
         process.stderr.write(`outheis: shutdown hook failed: ${(err as Error).message}\n`);
       }
     }
+    this.exiting = true;
     this.outbox.failRequests(new OutheisError('ESHUTDOWN', `${this.name} is shutting down`));
     await this.channel.flush();
     process.exit(code);
+  }
+
+  private shutDown(): Promise<never> {
+    return Promise.reject(new OutheisError('ESHUTDOWN', `${this.name} is shutting down`));
   }
 
   private onChannelClosed(): void {

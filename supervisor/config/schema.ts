@@ -62,18 +62,27 @@ const backoffSchema = strict({
   reset: durationSchema.optional(),
 });
 
+// A group without backoff keys of its own takes the root's (supervisor.backoff); reset
+// defaults to the group's own period, the window its intensity is judged in.
+const nestedBackoffSchema = strict({ initial: durationSchema.optional(), max: durationSchema.optional(), reset: durationSchema.optional() });
+
+// systemd's StartLimitBurst/IntervalSec per child (agent or group). Unset keys come from
+// its supervisor: burst its intensity, interval its period; interval 0 turns the limit off.
+const startLimitSchema = strict({ burst: z.int().min(0).optional(), interval: durationSchema.optional() });
+type StartLimitIn = z.output<typeof startLimitSchema> | undefined;
+
 const groupShape = {
   strategy: z.enum(STRATEGIES).default('one_for_one'),
   intensity: z.int().min(0).default(5),
   period: mustBePositive(durationSchema.prefault('30s'), 'a period'),
-  backoff: backoffSchema.prefault({}),
 };
 
+type Backoff = { initial: number; max: number; reset: number };
 type GroupIn = { strategy: Strategy; intensity: number; period: number; backoff: { initial: number; max: number; reset?: number | undefined } };
 
-function checkBackoff(g: GroupIn, ctx: z.RefinementCtx) {
+function checkBackoff(g: GroupIn, ctx: z.RefinementCtx, path: (string | number)[] = [], from = '') {
   if (g.backoff.max < g.backoff.initial) {
-    ctx.addIssue({ code: 'custom', path: ['backoff', 'max'], message: `expected backoff.max (${g.backoff.max}ms) to be at least backoff.initial (${g.backoff.initial}ms)` });
+    ctx.addIssue({ code: 'custom', path: [...path, 'backoff', 'max'], message: `expected backoff.max (${g.backoff.max}ms${from}) to be at least backoff.initial (${g.backoff.initial}ms)` });
   }
 }
 
@@ -81,8 +90,18 @@ function resolveGroup<G extends GroupIn>(g: G) {
   return { ...g, backoff: { initial: g.backoff.initial, max: g.backoff.max, reset: g.backoff.reset ?? g.period } };
 }
 
-const rootGroupSchema = strict(groupShape).superRefine(checkBackoff).transform(resolveGroup);
-const nestedGroupSchema = strict({ ...groupShape, group: z.string().optional() }).superRefine(checkBackoff).transform(resolveGroup);
+function inheritBackoff<G extends { period: number; backoff?: { initial?: number | undefined; max?: number | undefined; reset?: number | undefined } | undefined }>(g: G, root: Backoff) {
+  const own = g.backoff ?? {};
+  return { ...g, backoff: { initial: own.initial ?? root.initial, max: own.max ?? root.max, reset: own.reset ?? g.period } };
+}
+
+function resolveStartLimit(own: StartLimitIn, parent: { intensity: number; period: number }) {
+  return { burst: own?.burst ?? parent.intensity, interval: own?.interval ?? parent.period };
+}
+
+// Root: systemd's rule by default (the rest run on); groups: OTP's (a group gives up, and fails in its parent).
+const rootGroupSchema = strict({ ...groupShape, escalate: z.boolean().default(false), backoff: backoffSchema.prefault({}) }).superRefine((g, ctx) => checkBackoff(g, ctx)).transform(resolveGroup);
+const nestedGroupSchema = strict({ ...groupShape, escalate: z.boolean().default(true), backoff: nestedBackoffSchema.optional(), start_limit: startLimitSchema.optional(), group: z.string().optional() });
 
 // The manifest's keys keep their places among the supervision keys: an unknown
 // key's message lists them all in this order.
@@ -99,6 +118,7 @@ const agentObject = strict({
   pledge: m.pledge,
   env: m.env,
   limits: m.limits,
+  start_limit: startLimitSchema.optional(),
   heartbeat: durationSchema.prefault('5s'),
   shutdown: durationSchema.prefault('5s'),
   start_timeout: mustBePositive(durationSchema.prefault('10s'), 'a start timeout'),
@@ -139,6 +159,11 @@ function resolvedSchema(ctx: ConfigContext) {
     supervisor: rootGroupSchema.prefault({}),
     groups: z.record(groupName, nestedGroupSchema).default(() => ({})),
     agents: z.record(agentName, agentSchema(ctx)),
+  }).superRefine((c, rc) => {
+    for (const [name, g] of Object.entries(c.groups)) {
+      const from = g.backoff?.max === undefined ? ', from supervisor.backoff' : '';
+      checkBackoff(inheritBackoff(g, c.supervisor.backoff), rc, ['groups', name], from);
+    }
   }).transform((c) => ({
     file: ctx.file,
     dir: ctx.dir,
@@ -147,9 +172,14 @@ function resolvedSchema(ctx: ConfigContext) {
     logs: c.logs,
     metrics: c.metrics,
     supervisor: c.supervisor,
-    groups: c.groups,
+    groups: Object.fromEntries(Object.entries(c.groups).map(([name, g]) => [name, {
+      ...inheritBackoff(g, c.supervisor.backoff),
+      start_limit: resolveStartLimit(g.start_limit, c.groups[g.group ?? ''] ?? c.supervisor),
+    }])),
     // The record key is the name; agents carry it so they can be passed around alone.
-    agents: Object.fromEntries(Object.entries(c.agents).map(([name, a]) => [name, { name, ...a }])),
+    agents: Object.fromEntries(Object.entries(c.agents).map(([name, a]) => [name, {
+      name, ...a, start_limit: resolveStartLimit(a.start_limit, c.groups[a.group ?? ''] ?? c.supervisor),
+    }])),
   }));
 }
 
@@ -168,9 +198,9 @@ export function configSchema(ctx: ConfigContext) {
       // Duplicates are harmless, but only dropped now so that cross-check
       // paths (agents.x.pledge.2) still index the lists as written.
       agents: Object.fromEntries(
-        Object.entries(c.agents).map(([name, { start_timeout, ...a }]) => [
+        Object.entries(c.agents).map(([name, { start_timeout, start_limit, ...a }]) => [
           name,
-          { ...a, startTimeout: start_timeout, after: dedupe(a.after), owns: dedupe(a.owns), pledge: dedupe(a.pledge), env: dedupe(a.env) },
+          { ...a, startTimeout: start_timeout, startLimit: start_limit, after: dedupe(a.after), owns: dedupe(a.owns), pledge: dedupe(a.pledge), env: dedupe(a.env) },
         ]),
       ),
       order: startOrder(c.agents),
@@ -182,11 +212,12 @@ export function configSchema(ctx: ConfigContext) {
  * before it (validation, cross-checks) speaks the file's keys, so that an error quotes
  * the key the operator wrote; everything after it reads a Config.
  */
-function codeNames({ state_dir, journal, logs, ...rest }: ResolvedConfig) {
+function codeNames({ state_dir, journal, logs, groups, ...rest }: ResolvedConfig) {
   const { max_attempts, max_size, segment_size, ...j } = journal;
   const { max_size: logMax, max_line, ...l } = logs;
   return {
     ...rest,
+    groups: Object.fromEntries(Object.entries(groups).map(([name, { start_limit, ...g }]) => [name, { ...g, startLimit: start_limit }])),
     stateDir: state_dir,
     journal: { ...j, maxAttempts: max_attempts, maxSize: max_size, segmentSize: segment_size },
     logs: { ...l, maxSize: logMax, maxLine: max_line },

@@ -1,9 +1,13 @@
 // The supervision decisions, as a pure state machine: the runtime reports starts and
 // exits, the machine answers with actions. No processes, timers or I/O live here, so
 // every OTP rule can be tested without spawning (supervisor.ts carries the actions out).
+// Two rules for too many restarts live side by side: OTP's (a supervisor over its
+// intensity escalates) and systemd's (a child over its own start limit is failed, and
+// the rest run on); Policy.escalate and ChildSpec.startLimit choose per supervisor.
+// (Over 200 lines: one machine, whose rules refer to each other.)
 import { countFailure, restartDelay } from './backoff.js';
 import { RestartHistory } from './intensity.js';
-import type { Action, ChildState, ChildSpec, Policy, RestartType, TreeSpec } from './spec.js';
+import type { Action, ChildState, ChildSpec, Policy, RestartType, StartLimit, TreeSpec } from './spec.js';
 
 interface Agent {
   kind: 'agent';
@@ -14,6 +18,8 @@ interface Agent {
   startedAt: number | undefined;
   /** Consecutive failures, as seen by the parent (drives the backoff). */
   streak: number;
+  /** Its restarts for failures, against its start limit (none: no limit). */
+  starts: RestartHistory | undefined;
 }
 
 interface Group {
@@ -26,6 +32,11 @@ interface Group {
   /** First agent start since this group was last (re)started. */
   startedAt: number | undefined;
   streak: number;
+  starts: RestartHistory | undefined;
+  /** Over its start limit: its agents are failed until the operator restarts one. */
+  failed: boolean;
+  /** Over its intensity without escalating: said once per episode. */
+  over: boolean;
 }
 
 type Child = Agent | Group;
@@ -33,6 +44,8 @@ type Child = Agent | Group;
 const agentsIn = (c: Child): Agent[] => (c.kind === 'agent' ? [c] : c.children.flatMap(agentsIn));
 const namesOf = (agents: Agent[]): string[] => agents.map((a) => a.name);
 const labelOf = (g: Group): string => (g.parent ? `group ${g.name}` : 'root supervisor');
+const historyOf = (limit: StartLimit | undefined): RestartHistory | undefined =>
+  limit && limit.intervalMs > 0 ? new RestartHistory(limit.burst, limit.intervalMs) : undefined;
 
 export class SupervisionTree {
   private readonly root: Group;
@@ -72,9 +85,25 @@ export class SupervisionTree {
     this.agent(agent).state = 'removed';
   }
 
-  /** Operator restart of one agent: not a failure, so it neither counts toward intensity nor backs off. */
-  restartRequested(agent: string): void {
-    this.agent(agent).state = 'pending';
+  /**
+   * Operator restart of one agent: not a failure, so it neither counts toward intensity
+   * nor backs off, and it forgets the agent's start limit (systemd's reset-failed). In a
+   * failed group the whole group comes back, as when its parent restarts it. Returns
+   * the agents to start: this one, and the rest of a revived group.
+   */
+  restartRequested(agent: string): string[] {
+    const a = this.agent(agent);
+    let revived: Group | undefined;
+    for (let g: Group | undefined = a.parent; g; g = g.parent) if (g.failed) revived = g;
+    a.state = 'pending';
+    a.streak = 0;
+    a.starts?.clear();
+    if (!revived) return [agent];
+    revived.failed = false;
+    revived.starts?.clear();
+    revived.streak = 0;
+    this.refresh(revived);
+    return namesOf(agentsIn(revived));
   }
 
   state(agent: string): ChildState {
@@ -94,9 +123,21 @@ export class SupervisionTree {
 
   // ---- the OTP rules ----------------------------------------------------------
 
-  /** `child` of `sup` failed (an agent crashed, or a group escalated): restart by strategy or escalate. */
+  /**
+   * `child` of `sup` failed (an agent crashed, or a group escalated): escalate (OTP),
+   * fail the child alone (its start limit), or restart by strategy. An escalating
+   * supervisor's intensity is judged first: inside it, OTP's rule holds.
+   */
   private restartChild(sup: Group, child: Child, why: string, now: number, actions: Action[]): void {
-    if (!sup.history.record(now)) return this.escalate(sup, why, actions, now);
+    const withinIntensity = sup.history.record(now);
+    if (!withinIntensity && sup.policy.escalate) return this.escalate(sup, why, actions, now);
+    if (child.starts && !child.starts.record(now)) return this.fail(child, why, actions);
+    if (withinIntensity) sup.over = false;
+    else if (!sup.over) {
+      sup.over = true;
+      const { intensity, periodMs } = sup.policy;
+      actions.push({ type: 'over_intensity', group: sup.parent ? sup.name : 'root', reason: `${labelOf(sup)}: more than ${intensity} restart(s) within ${periodMs}ms (last: ${why}); escalate is off, so it restarts on` });
+    }
     const { strategy, backoff } = sup.policy;
     child.streak = countFailure(child.streak, child.startedAt, now, backoff);
     const at = sup.children.indexOf(child);
@@ -114,7 +155,8 @@ export class SupervisionTree {
       }
       if (t.kind === 'group') this.refresh(t);
     }
-    const starting = targets.flatMap(agentsIn).filter((a) => a.state !== 'removed');
+    // A failed sibling stays failed (until the operator restarts it); a restarted group (refreshed above) starts them all.
+    const starting = targets.flatMap(agentsIn).filter((a) => a.state !== 'removed' && a.state !== 'failed');
     for (const a of starting) a.state = 'pending';
     // The failed child's streak sets the pace, also when its siblings restart with it.
     actions.push({ type: 'start', agents: namesOf(starting), delayMs: restartDelay(child.streak, backoff), reason });
@@ -141,14 +183,31 @@ export class SupervisionTree {
     this.restartChild(sup.parent, sup, `group ${sup.name} escalated`, now, actions);
   }
 
-  /** A restarted group is a new supervisor: empty history, every child spec started again. */
+  /** `child` restarted more than its start limit allows: it alone is failed, and stays so until the operator restarts it. */
+  private fail(child: Child, why: string, actions: Action[]): void {
+    const { intensity: burst, periodMs: interval } = child.starts!;
+    const label = child.kind === 'group' ? `group ${child.name}` : child.name;
+    const reason = `${label}: more than ${burst} restart(s) within ${interval}ms (last: ${why}): failed until \`outheis restart\``;
+    const scope = agentsIn(child).filter((a) => a.state !== 'removed');
+    const running = scope.filter((a) => a.state === 'running').reverse();
+    if (running.length) actions.push({ type: 'stop', agents: namesOf(running), reason });
+    for (const a of scope) a.state = 'failed';
+    if (child.kind === 'group') child.failed = true;
+    actions.push({ type: 'fail', agents: namesOf(scope), reason });
+  }
+
+  /** A restarted group is a new supervisor: empty histories, every child spec started again (failed ones too). */
   private refresh(g: Group): void {
     g.history.clear();
     g.startedAt = undefined;
+    g.over = false;
     for (const c of g.children) {
       c.streak = 0;
-      if (c.kind === 'group') this.refresh(c);
-      else c.state = 'pending';
+      c.starts?.clear();
+      if (c.kind === 'group') {
+        c.failed = false;
+        this.refresh(c);
+      } else c.state = 'pending';
     }
   }
 
@@ -159,6 +218,7 @@ export class SupervisionTree {
     const g: Group = {
       kind: 'group', name: spec.name, policy: spec.policy, parent, children: [],
       history: new RestartHistory(intensity, periodMs), startedAt: undefined, streak: 0,
+      starts: historyOf(spec.startLimit), failed: false, over: false,
     };
     if (parent) this.claim(this.groups, g, 'group');
     for (const c of spec.children) {
@@ -166,7 +226,7 @@ export class SupervisionTree {
         g.children.push(this.build(c, g));
         continue;
       }
-      const a: Agent = { kind: 'agent', name: c.name, restart: c.restart, parent: g, state: 'pending', startedAt: undefined, streak: 0 };
+      const a: Agent = { kind: 'agent', name: c.name, restart: c.restart, parent: g, state: 'pending', startedAt: undefined, streak: 0, starts: historyOf(c.startLimit) };
       this.claim(this.agents, a, 'agent');
       g.children.push(a);
     }

@@ -1,4 +1,4 @@
-export type { Action, ChildState, Backoff, ChildSpec, Policy, RestartType, Strategy, TreeSpec } from './spec.js';
+export type { Action, ChildState, Backoff, ChildSpec, Policy, RestartType, StartLimit, Strategy, TreeSpec } from './spec.js';
 export { RestartHistory } from './intensity.js';
 export { countFailure, restartDelay } from './backoff.js';
 export { SupervisionTree } from './decide.js';

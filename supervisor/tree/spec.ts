@@ -15,15 +15,28 @@ export interface Backoff {
 
 export interface Policy {
   strategy: Strategy;
-  /** More than `intensity` restarts within `periodMs` and this supervisor gives up (escalates). */
+  /** More than `intensity` restarts within `periodMs` is too many for this supervisor. */
   intensity: number;
   periodMs: number;
+  /**
+   * What too many restarts do. true: OTP's rule, the supervisor gives up (a group fails
+   * in its parent, the root shuts everything down). false: systemd's rule, it says so
+   * and restarts on; each child's own start limit is what stops a crash loop.
+   */
+  escalate: boolean;
   backoff: Backoff;
 }
 
+/** systemd's StartLimitBurst/StartLimitIntervalSec: more than `burst` restarts within `intervalMs` and the child is failed. */
+export interface StartLimit {
+  burst: number;
+  intervalMs: number;
+}
+
+/** Without a startLimit a child is restarted for as long as its parent's intensity allows (OTP). */
 export type ChildSpec =
-  | { kind: 'agent'; name: string; restart: RestartType }
-  | { kind: 'group'; name: string; policy: Policy; children: ChildSpec[] };
+  | { kind: 'agent'; name: string; restart: RestartType; startLimit?: StartLimit }
+  | { kind: 'group'; name: string; policy: Policy; children: ChildSpec[]; startLimit?: StartLimit };
 
 /** The root supervisor; children are in START order. */
 export interface TreeSpec {
@@ -32,7 +45,7 @@ export interface TreeSpec {
 }
 
 /** A child as the tree sees it (not the agent's state in status: see agent-slot.ts). */
-export type ChildState = 'running' | 'pending' | 'removed';
+export type ChildState = 'running' | 'pending' | 'removed' | 'failed';
 
 export type Action =
   /** Stop these running agents, in this order (reverse start order). Their exits are not failures. */
@@ -41,6 +54,10 @@ export type Action =
   | { type: 'start'; agents: string[]; delayMs: number; reason: string }
   /** The child terminated and is not restarted; it stays stopped. */
   | { type: 'remove'; agent: string; reason: string }
+  /** These agents (one, or a group's) hit their start limit: not restarted until the operator restarts one. */
+  | { type: 'fail'; agents: string[]; reason: string }
+  /** Informational: a group that does not escalate went over its intensity, and restarts on. */
+  | { type: 'over_intensity'; group: string; reason: string }
   /** Informational: a nested group exceeded its intensity; its parent's actions follow. */
   | { type: 'escalate'; group: string; reason: string }
   /** The root exceeded its intensity: a 'stop' of every running agent comes right before this. */
