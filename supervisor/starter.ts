@@ -5,6 +5,7 @@ import { forEachLine, type LineSink } from '../logs/lines.js';
 import type { IsolationPlans } from '../policies/isolation.js';
 import { planUnsandboxed, type SandboxPlan } from '../policies/sandbox.js';
 import { AgentLink } from './agent-link.js';
+import { readEnvFile } from './config/env-file.js';
 import { findSandboxedNode, type ExitInfo } from '../policies/spawn.js';
 import { spawnAgent, type AgentProcess } from './agent-process.js';
 import type { AgentSlot, AgentSlots } from './agent-slot.js';
@@ -84,6 +85,8 @@ export class Starter {
     try {
       proc = spawnAgent({
         name: cfg.name, argv: plan.argv, namespaced: plan.namespaced, cwd: ctx.cwd, env: cfg.env,
+        // Read at every spawn: a changed secret takes effect on (re)start. Its errors never quote a value.
+        envFile: cfg.env_file === undefined ? undefined : readEnvFile(cfg.env_file),
         heartbeatMs: cfg.heartbeat, maxFrame: cfg.limits.frame,
       });
     } catch (err) {

@@ -4,6 +4,7 @@
 import { statSync } from 'node:fs';
 import type { Config } from './schema.js';
 import { ConfigError, type ConfigIssue } from './load.js';
+import { envFileIssues } from './env-file.js';
 
 export function preflight(cfg: Config): void {
   const issues: ConfigIssue[] = [];
@@ -17,5 +18,6 @@ export function preflight(cfg: Config): void {
     }
     if (what) issues.push({ path: `agents.${name}.run`, message: `entry file ${run} ${what}` });
   }
+  issues.push(...envFileIssues(cfg));
   if (issues.length) throw new ConfigError(issues, cfg.file);
 }

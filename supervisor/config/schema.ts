@@ -98,6 +98,7 @@ const agentObject = strict({
   unveil: m.unveil,
   pledge: m.pledge,
   env: m.env,
+  env_file: m.env_file,
   limits: m.limits,
   heartbeat: durationSchema.prefault('5s'),
   shutdown: durationSchema.prefault('5s'),
