@@ -123,10 +123,12 @@ export const manifestShape = {
  */
 export function resolvePaths<M extends { run: string; owns: string[]; unveil: Record<string, UnveilMode>; env_file?: string | undefined }>(m: M, dir: string) {
   const abs = (p: string) => path.resolve(dir, p);
+  const { env_file, ...rest } = m;
   return {
-    ...m,
+    ...rest,
     run: abs(m.run),
-    env_file: m.env_file === undefined ? undefined : abs(m.env_file),
+    // Named as the code names things; messages about it quote `env_file`.
+    ...(env_file === undefined ? {} : { envFile: abs(env_file) }),
     owns: m.owns.map(abs),
     // `unveil` keeps the keys as written so messages can quote them; enforcement uses this list.
     unveilResolved: Object.entries(m.unveil).map(([key, mode]) => ({ path: abs(key), mode, key })),

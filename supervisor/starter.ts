@@ -86,7 +86,7 @@ export class Starter {
       proc = spawnAgent({
         name: cfg.name, argv: plan.argv, namespaced: plan.namespaced, cwd: ctx.cwd, env: cfg.env,
         // Read at every spawn: a changed secret takes effect on (re)start. Its errors never quote a value.
-        envFile: cfg.env_file === undefined ? undefined : readEnvFile(cfg.env_file),
+        envFile: cfg.envFile === undefined ? undefined : readEnvFile(cfg.envFile),
         heartbeatMs: cfg.heartbeat, maxFrame: cfg.limits.frame,
       });
     } catch (err) {

@@ -117,7 +117,7 @@ export function envFileIssues(cfg: Config): ConfigIssue[] {
     ...a.unveilResolved.filter((u) => u.mode === 'rw').map((u) => ({ agent: a.name, key: `unveil ${u.key}`, path: u.path })),
   ]);
   for (const name of cfg.order) {
-    const file = cfg.agents[name]!.env_file;
+    const file = cfg.agents[name]!.envFile;
     if (file === undefined) continue;
     const at = `agents.${name}.env_file`;
     try {
