@@ -18,9 +18,17 @@ export interface AgentRecord {
 
 /** One agent output line as its log record (a JSON line, with the newline). */
 export function agentRecord(agent: string, stream: 'stdout' | 'stderr', line: string, truncated: boolean, time = Date.now()): string {
-  const rec: AgentRecord = { level: 30, time, agent, stream, msg: line };
-  if (truncated) rec.truncated = true;
-  return JSON.stringify(rec) + '\n';
+  return recordEncoder(agent, stream)(line, truncated, time);
+}
+
+/**
+ * agentRecord for one agent's stream, its constant part encoded once: per line only
+ * the message is JSON-escaped (a flood of lines is a flood of these calls). The
+ * output is JSON.stringify of an AgentRecord, key for key.
+ */
+export function recordEncoder(agent: string, stream: 'stdout' | 'stderr'): (line: string, truncated: boolean, time: number) => string {
+  const mid = `,"agent":${JSON.stringify(agent)},"stream":"${stream}","msg":`;
+  return (line, truncated, time) => `{"level":30,"time":${time}${mid}${JSON.stringify(line)}${truncated ? ',"truncated":true' : ''}}\n`;
 }
 
 /**

@@ -78,6 +78,11 @@ export class RotatingFile {
     return this.#dropped;
   }
 
+  /** Bytes queued or being written: a producer that can wait (agent output) pauses while this is high. */
+  get queuedBytes(): number {
+    return this.#queued;
+  }
+
   takeDropped(): number {
     const n = this.#dropped;
     this.#dropped = 0;

@@ -1,11 +1,11 @@
 // An agent's manifest: the part of its config the sandbox enforces (what code it
-// runs, what it owns and may see, what it pledges, which variables pass, its limits
+// runs, what it owns and may see, what it pledges, its environment, its limits
 // and uid, its QoS class for `nice`). The supervisor's config schema composes these
 // fields into its agent schema, so the messages and key paths are the config's; the
 // doctor builds its probe's manifest with this schema alone.
 import path from 'node:path';
 import { z } from 'zod';
-import { QOS } from '../protocol/constants.js';
+import { ENV, QOS } from '../protocol/constants.js';
 import { describeValue, percentSchema, sizeSchema } from '../protocol/units.js';
 
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
@@ -38,9 +38,54 @@ const pledgeSchema = z.string().refine((p) => (PLEDGES as readonly string[]).inc
   error: (iss) => `expected a pledge: "send:<agent>", "send:*", ${PLEDGES.map((p) => `"${p}"`).join(', ')}; got ${JSON.stringify(iss.input)}`,
 });
 
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
-  error: (iss) => `expected an environment variable name (letters, digits, "_"; not starting with a digit), got ${JSON.stringify(iss.input)}`,
+/** An environment variable's name as a shell would accept it. */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const SET_BY_SUPERVISOR: ReadonlySet<string> = new Set([...Object.values(ENV), 'MSGPACKR_NATIVE_ACCELERATION_DISABLED']);
+
+/**
+ * Names no agent may be given, by `env` or `env_file`, and why. Each would let the
+ * config (or whoever can edit an env file) change what the sandbox enforces or what
+ * the SDK was told, which the manifest's other keys say openly.
+ */
+export function reservedEnvName(name: string): string | undefined {
+  if (SET_BY_SUPERVISOR.has(name)) return 'the supervisor sets it for the SDK';
+  if (name === 'NODE_OPTIONS') return 'node flags here would change the permission model (--allow-fs-write and the like): use unveil and pledge';
+  if (name.startsWith('LD_')) return 'the dynamic loader would run code in the hardening chain (bwrap, setpriv, prlimit) before it confines anything';
+  return undefined;
+}
+
+/** Why `name` cannot be an agent's variable, or undefined when it can. */
+export function envNameProblem(name: string): string | undefined {
+  if (!ENV_NAME.test(name)) return `${JSON.stringify(name)} is not a valid variable name (letters, digits and "_", not starting with a digit)`;
+  const reserved = reservedEnvName(name);
+  return reserved && `${name} is reserved: ${reserved}`;
+}
+
+/** `NAME` (passed through from the supervisor's environment) or `NAME=value` (set). */
+export function splitEnvEntry(entry: string): { name: string; value: string | undefined } {
+  const eq = entry.indexOf('=');
+  return eq < 0 ? { name: entry, value: undefined } : { name: entry.slice(0, eq), value: entry.slice(eq + 1) };
+}
+
+const envEntry = z.string().superRefine((entry, ctx) => {
+  const { name, value } = splitEnvEntry(entry);
+  const problem = envNameProblem(name);
+  // The entry is quoted whole when its name is malformed: that is how the operator wrote it.
+  if (problem) ctx.addIssue({ code: 'custom', message: ENV_NAME.test(name) ? problem : `${JSON.stringify(entry)} is not a valid variable name (expected NAME or NAME=value; NAME is letters, digits and "_", not starting with a digit)` });
+  else if (value !== undefined && value.includes('\0')) ctx.addIssue({ code: 'custom', message: `the value of ${name} holds a NUL byte, which no environment can carry` });
 });
+
+/** One name, one source: `[MODE=a, MODE=b]` or `[TZ, TZ=UTC]` is a mistake, not a precedence rule to learn. */
+const envSchema = z.array(envEntry).superRefine((entries, ctx) => {
+  const first = new Map<string, number>();
+  entries.forEach((entry, i) => {
+    const { name } = splitEnvEntry(entry);
+    const at = first.get(name);
+    if (at === undefined) first.set(name, i);
+    else if (entries[at] !== entry) ctx.addIssue({ code: 'custom', path: [i], message: `${name} is already given by env.${at}` });
+  });
+}).default(() => []);
 
 // POSIX portable user names (useradd's default rule), or "auto" for a uid per agent.
 const userSchema = z.string().regex(/^(?:auto|[a-z_][a-z0-9_-]{0,30}\$?)$/i, {
@@ -65,7 +110,9 @@ export const manifestShape = {
   owns: z.array(nonEmpty('a path')).default(() => []),
   unveil: z.record(nonEmpty('a path'), z.enum(UNVEIL_MODES)).default(() => ({})),
   pledge: z.array(pledgeSchema).default(() => []),
-  env: z.array(envName).default(() => []),
+  env: envSchema,
+  // NAME=value lines, read by the supervisor at each spawn (supervisor/config/env-file.ts); relative to the config file.
+  env_file: nonEmpty('the path of an env file').optional(),
   limits: limitsSchema.prefault({}),
   user: userSchema.optional(),
 };
@@ -74,11 +121,14 @@ export const manifestShape = {
  * Paths in a manifest mean "relative to the config file's directory", not to
  * wherever the supervisor was started (systemd starts it in /).
  */
-export function resolvePaths<M extends { run: string; owns: string[]; unveil: Record<string, UnveilMode> }>(m: M, dir: string) {
+export function resolvePaths<M extends { run: string; owns: string[]; unveil: Record<string, UnveilMode>; env_file?: string | undefined }>(m: M, dir: string) {
   const abs = (p: string) => path.resolve(dir, p);
+  const { env_file, ...rest } = m;
   return {
-    ...m,
+    ...rest,
     run: abs(m.run),
+    // Named as the code names things; messages about it quote `env_file`.
+    ...(env_file === undefined ? {} : { envFile: abs(env_file) }),
     owns: m.owns.map(abs),
     // `unveil` keeps the keys as written so messages can quote them; enforcement uses this list.
     unveilResolved: Object.entries(m.unveil).map(([key, mode]) => ({ path: abs(key), mode, key })),

@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ENV } from '../protocol/constants.js';
+import { splitEnvEntry } from './manifest.js';
 
 export interface LaunchSpec {
   name: string;
@@ -17,8 +18,10 @@ export interface LaunchSpec {
   /** The command runs in a pid namespace (bubblewrap): node is a grandchild of the spawned pid. */
   namespaced: boolean;
   cwd: string;
-  /** Names of variables to pass through from the supervisor's environment. */
+  /** The manifest's `env`: `NAME` passes the supervisor's value through, `NAME=value` sets one. */
   env: string[];
+  /** Values read from the manifest's env_file at this spawn; they win over `env`, as systemd's EnvironmentFile= does. */
+  envFile?: Readonly<Record<string, string>>;
   heartbeatMs: number;
   maxFrame: number;
   /** A channel on fd 3 (agents speak the wire there; the doctor's probe speaks none). */
@@ -43,13 +46,16 @@ export interface Launched {
   agentPid: number | undefined;
 }
 
-export function agentEnv(spec: Pick<LaunchSpec, 'name' | 'env' | 'heartbeatMs' | 'maxFrame'>, source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function agentEnv(spec: Pick<LaunchSpec, 'name' | 'env' | 'envFile' | 'heartbeatMs' | 'maxFrame'>, source: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {};
-  // 1. only the variables the manifest names pass through; everything else is scrubbed
-  for (const key of spec.env) {
-    const value = source[key];
-    if (value !== undefined) env[key] = value;
+  // 1. only what the manifest names or sets; everything else is scrubbed. The values go
+  // to the child through execve alone: never into the supervisor's own environment.
+  for (const entry of spec.env) {
+    const { name, value } = splitEnvEntry(entry);
+    const v = value ?? source[name];
+    if (v !== undefined) env[name] = v;
   }
+  Object.assign(env, spec.envFile);
   // 2. what the SDK needs, which the agent cannot override
   env[ENV.name] = spec.name;
   env[ENV.heartbeat] = String(spec.heartbeatMs);

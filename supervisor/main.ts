@@ -1,10 +1,10 @@
 // The supervisor process: what `outheis start` runs in the foreground, for systemd
 // or a terminal. main() is its start-up checklist, top to bottom, one step a line;
 // the functions below it say how each step is done.
-import type { DestinationStream } from 'pino';
 import { Journal } from '../logs/journal/journal.js';
-import { agentRecord, LogFiles, SUPERVISOR_LOG } from '../logs/log-files.js';
-import { consoleDestination, createTeeLogger, type Logger } from '../logs/logger.js';
+import { AgentOutput } from '../logs/agent-output.js';
+import { LogFiles, SUPERVISOR_LOG } from '../logs/log-files.js';
+import { consoleDestination, createTeeLogger, type ConsoleDestination, type Logger } from '../logs/logger.js';
 import { createRenderer } from '../logs/render.js';
 import { planIsolation, type IsolationPlans } from '../policies/isolation.js';
 import type { Config } from './config/index.js';
@@ -35,8 +35,9 @@ export async function main(cfg: Config, opts: MainOptions = {}): Promise<never> 
   reportStartUp(logs.log, { closedFds, fixed, isolation, stale, files });
   // Failed writes are told to the supervisor; only it writes, so it exists by then.
   const journal = await unlockOnError(files, () => openJournal(cfg, files, (err) => sup.noteFailed(err)));
-  const sup = new Supervisor(cfg, { log: logs.log, isolation, journal });
-  const lossReports = writeAgentOutput(sup, logs);
+  const output = new AgentOutput(logs.files, logs.console);
+  const sup = new Supervisor(cfg, { log: logs.log, isolation, journal, output: (agent, stream) => output.sink(agent, stream) });
+  const lossReports = reportLostOutput(output, logs);
   const control = await unlockOnError(files, () => listenForControl(files, sup, logs.log));
   stopOnSignals(sup, logs.log);
   sup.start(); // what the journal owes goes back into mailboxes, then the agents start
@@ -63,7 +64,7 @@ async function unlockOnError<T>(files: StateFiles, step: () => T | Promise<T>): 
 
 interface Logs {
   log: Logger;
-  console: DestinationStream;
+  console: ConsoleDestination;
   files: LogFiles;
 }
 
@@ -82,15 +83,8 @@ function openLogs(cfg: Config, files: StateFiles, color: boolean): Logs {
 }
 
 /** The console: JSON lines for journald and pipes, rendered lines on a terminal. */
-function consoleSink(color: boolean): DestinationStream {
-  const out = consoleDestination();
-  if (!process.stdout.isTTY) return out;
-  const render = createRenderer({ color });
-  return {
-    write(chunk: string) {
-      for (const line of chunk.split('\n')) if (line) out.write(render(line) + '\n');
-    },
-  };
+function consoleSink(color: boolean): ConsoleDestination {
+  return consoleDestination(process.stdout.isTTY ? { render: createRenderer({ color }) } : {});
 }
 
 /** What the steps before the logs found, said once there is a log. */
@@ -120,15 +114,12 @@ async function openJournal(cfg: Config, files: StateFiles, noteFailed: (err: Err
   }
 }
 
-/** Each line an agent prints goes to its own log file and the console; bytes that could not be written are reported. */
-function writeAgentOutput(sup: Supervisor, logs: Logs): NodeJS.Timeout {
-  sup.on('output', (agent: string, stream: 'stdout' | 'stderr', line: string, truncated: boolean) => {
-    const rec = agentRecord(agent, stream, line, truncated);
-    logs.files.file(agent).write(rec);
-    logs.console.write(rec);
-  });
+/** Agent output that could not be kept (a full disk) or shown (a console far behind), reported now and then. */
+function reportLostOutput(output: AgentOutput, logs: Logs): NodeJS.Timeout {
   return setInterval(() => {
     for (const [file, bytes] of logs.files.takeDropped()) logs.log.warn({ file: `${file}.log`, bytes }, 'log output lost');
+    const skipped = output.takeConsoleDropped();
+    if (skipped) logs.log.warn({ lines: skipped }, 'agent lines not shown on the console, which is behind: outheis logs has them');
   }, LOSS_REPORT_MS).unref();
 }
 

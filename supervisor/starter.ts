@@ -1,10 +1,11 @@
 // Starting agents: in `after` order (an agent waits for the agents it names to be
 // ready), one process each, confined by its isolation plan, wired to the router
 // through its link, and up once it has said `ready` within its start_timeout.
-import { forEachLine } from '../logs/lines.js';
+import { forEachLine, type LineSink } from '../logs/lines.js';
 import type { IsolationPlans } from '../policies/isolation.js';
 import { planUnsandboxed, type SandboxPlan } from '../policies/sandbox.js';
 import { AgentLink } from './agent-link.js';
+import { readEnvFile } from './config/env-file.js';
 import { findSandboxedNode, type ExitInfo } from '../policies/spawn.js';
 import { spawnAgent, type AgentProcess } from './agent-process.js';
 import type { AgentSlot, AgentSlots } from './agent-slot.js';
@@ -24,6 +25,8 @@ export interface StarterContext extends Reports {
   readonly nodeArgs: string[] | undefined;
   /** Max bytes kept of one stdout/stderr line. */
   readonly maxLogLine: number;
+  /** Where output lines go, with backpressure (SupervisorOptions.output). */
+  readonly output: ((agent: string, stream: 'stdout' | 'stderr') => LineSink) | undefined;
   /** True once a stop of everything has begun: nothing starts any more. */
   halting(): boolean;
   /** Timers for what an agent must do in time, which a stall of the supervisor does not shorten (watchdog.ts). */
@@ -85,6 +88,8 @@ export class Starter {
     try {
       proc = spawnAgent({
         name: cfg.name, argv: plan.argv, namespaced: plan.namespaced, cwd: ctx.cwd, env: cfg.env,
+        // Read at every spawn: a changed secret takes effect on (re)start. Its errors never quote a value.
+        envFile: cfg.envFile === undefined ? undefined : readEnvFile(cfg.envFile),
         heartbeatMs: cfg.heartbeat, maxFrame: cfg.limits.frame,
       });
     } catch (err) {
@@ -108,8 +113,15 @@ export class Starter {
     link.write({ t: 'init', restored: slot.checkpoint !== undefined }, slot.checkpoint?.state);
     ctx.router.attach(slot.route, link);
     for (const [stream, src] of [['stdout', proc.stdout], ['stderr', proc.stderr]] as const) {
-      // Where lines go (the agent's log file, the console) is the listener's business.
-      forEachLine(src, ctx.maxLogLine, (line, truncated) => ctx.emit('output', cfg.name, stream, line, truncated));
+      // The sink (log file, console) may hold the pipe back; listeners of 'output' only watch.
+      const sink = ctx.output?.(cfg.name, stream);
+      forEachLine(src, ctx.maxLogLine, {
+        line: (line, truncated) => {
+          sink?.line(line, truncated);
+          ctx.emit('output', cfg.name, stream, line, truncated);
+        },
+        chunkEnd: () => sink?.chunkEnd?.(),
+      });
     }
     slot.startTimer = ctx.deadline(cfg.startTimeout, () => ctx.fault(slot, `not ready within ${cfg.startTimeout} ms`));
     ctx.tree.started(cfg.name, slot.spawnedAt);

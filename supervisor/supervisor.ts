@@ -28,6 +28,7 @@ import { SupervisionTree, type Action } from './tree/index.js';
 import { VERSION } from './version.js';
 import { Watchdog } from './watchdog.js';
 import type { Journal } from '../logs/journal/journal.js';
+import type { LineSink } from '../logs/lines.js';
 import type { StateView } from '../logs/journal/replay.js';
 
 export type { AgentState, AgentStatus, LastExit } from './agent-slot.js';
@@ -39,6 +40,8 @@ export interface SupervisorOptions {
   maxLogLine?: number;
   /** Extra node flags for every agent (tests and benchmarks). */
   nodeArgs?: string[];
+  /** Where agents' output lines go, with backpressure (logs/agent-output.ts); they are also emitted as 'output'. */
+  output?: (agent: string, stream: 'stdout' | 'stderr') => LineSink;
   /**
    * How each agent is confined (policies/isolation.ts planIsolation). Without it
    * agents run as plain node processes with a scrubbed environment, and `status`
@@ -108,7 +111,7 @@ export class Supervisor extends EventEmitter {
     this.watchdog = new Watchdog(slots, { log, fault });
     this.starter = new Starter({
       ...reports, slots, router, tree, halting, fault, deadline: this.watchdog.deadline,
-      cwd: config.dir, isolation: opts.isolation, nodeArgs: opts.nodeArgs, maxLogLine: opts.maxLogLine ?? config.logs.maxLine,
+      cwd: config.dir, isolation: opts.isolation, nodeArgs: opts.nodeArgs, output: opts.output, maxLogLine: opts.maxLogLine ?? config.logs.maxLine,
       exited: (slot, proc, info, spawnError) => this.exits.exited(slot, proc, info, spawnError),
     });
     const limits = { ...reports, fault };

@@ -8,6 +8,7 @@ import { codeOf, codeWarnings, type Code } from '../../policies/code.js';
 import { hardLimits, limitsAboveHost } from '../../policies/machine.js';
 import type { Config } from './schema.js';
 import { ConfigError, type ConfigIssue } from './load.js';
+import { envFileIssues } from './env-file.js';
 
 /** Why an entry file cannot be run, or undefined when it can. A symlink is followed: its target is what runs. */
 function entryProblem(run: string): string | undefined {
@@ -35,6 +36,7 @@ export function preflight(cfg: Config): ConfigIssue[] {
     else for (const message of codeWarnings(codeOf(agent.run, cfg.dir, scanned))) warnings.push({ path: `agents.${name}.run`, message });
     for (const [key, message] of limitsAboveHost(agent.limits, hard)) issues.push({ path: `agents.${name}.limits.${key}`, message });
   }
+  issues.push(...envFileIssues(cfg));
   if (issues.length) throw new ConfigError(issues, cfg.file);
   return warnings;
 }

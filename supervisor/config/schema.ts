@@ -117,6 +117,7 @@ const agentObject = strict({
   unveil: m.unveil,
   pledge: m.pledge,
   env: m.env,
+  env_file: m.env_file,
   limits: m.limits,
   start_limit: startLimitSchema.optional(),
   heartbeat: durationSchema.prefault('5s'),
