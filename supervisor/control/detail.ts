@@ -19,9 +19,9 @@ export function listenForExits(sup: Supervisor): ExitHistory {
   return ExitHistory.listen(sup, (agent) => groupOf(sup.config, agent).period);
 }
 
-/** Names, whatever shape `env` has (a list of names; a map of names to values): values never leave the supervisor. */
+/** Names, whatever shape `env` has (`NAME` and `NAME=value` entries; a map): values never leave the supervisor. */
 function envNames(env: unknown): string[] {
-  if (Array.isArray(env)) return env.filter((n): n is string => typeof n === 'string');
+  if (Array.isArray(env)) return env.filter((n): n is string => typeof n === 'string').map((entry) => entry.split('=', 1)[0]!);
   return env !== null && typeof env === 'object' ? Object.keys(env) : [];
 }
 
