@@ -59,6 +59,9 @@ test('two agents with different values for one name each see their own; TZ passe
   for (const e of [a, b]) assert.equal(e.UNNAMED, undefined, 'what no agent names is scrubbed');
   const environ = readFileSync(`/proc/${d.proc.pid}/environ`, 'latin1');
   assert.ok(!environ.includes('MODE=fast') && !environ.includes('MODE=slow'), 'the values were set in the children only');
+  const detail = d.cli(['status', 'a', '--json']);
+  assert.equal(detail.code, 0, detail.stderr);
+  assert.deepEqual(JSON.parse(detail.stdout).manifest.env, ['TZ', 'MODE', 'GREETING'], 'status <agent> names the variables, never their values');
 });
 
 /** Every file under `dir`, as bytes: the journal's segments included. */
