@@ -10,11 +10,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { startDaemon, stop, agentOf, type Daemon } from './helpers/daemon.js';
 import { CLI, fixture, tempDir, until } from './helpers/harness.js';
 
 // ---- scaffolding ------------------------------------------------------------------
+
+const ROOT_ONLY = 'this test attacks a root supervisor (a root-owned canary, agents under uids of their own): it needs root (CI runs as root)';
 
 /** A directory agents' own uids can traverse, with an entry file at code/a.mjs (check only needs it to exist). */
 function project(): string {
@@ -231,7 +233,8 @@ await new Promise((resolve) => child.on('exit', resolve));
 console.log('ATTACK-DONE');
 `;
 
-test('a sandboxed agent that owns a domain, pledged spawn, tries to plant links at the state directory: the host is untouched', { skip: process.getuid!() !== 0 && 'the root supervisor is what is attacked' }, async (t) => {
+test('a sandboxed agent that owns a domain, pledged spawn, tries to plant links at the state directory: the host is untouched', async (t) => {
+  assert.equal(process.getuid!(), 0, ROOT_ONLY);
   const dir = project();
   mkdirSync(join(dir, 'data'), { mode: 0o755 });
   mkdirSync(join(dir, 'code/hostile'), { mode: 0o755 });
@@ -291,11 +294,12 @@ test('a sandboxed agent that owns a domain, pledged spawn, tries to plant links 
 
 // ---- (d) defense in depth: an attacker who got into state/logs anyway ---------------------
 
-describe('the supervisor never writes through a link planted in its state directory', { skip: process.getuid!() !== 0 && 'the canary is root\'s' }, () => {
+describe('the supervisor never writes through a link planted in its state directory', () => {
   const noisy = ['agents:', `  noisy: { run: ${fixture('noisy.js')}, args: [--lines-per-tick=2] }`];
   const linesSince = (d: Daemon, from: number) => (d.out().slice(from).match(/"msg":"line \d+/g) ?? []).length;
 
-  async function plantedOnce(t: import('node:test').TestContext, plant: (log: string, canary: string) => void, refusal: RegExp) {
+  async function plantedOnce(t: TestContext, plant: (log: string, canary: string) => void, refusal: RegExp) {
+    assert.equal(process.getuid!(), 0, ROOT_ONLY);
     const dir = project();
     const c = canary(dir);
     const d = await startDaemon(noisy, { dir, waitReady: ['noisy'] });
@@ -328,6 +332,7 @@ describe('the supervisor never writes through a link planted in its state direct
     }, /"file":"noisy\.log","code":"EUNSAFE","err":"[^"]*noisy\.log has 2 hard links[^"]*","msg":"cannot write a log file/));
 
   test('a symlink planted at noisy.log.1: rotation replaces the link, never writes through it', async (t) => {
+    assert.equal(process.getuid!(), 0, ROOT_ONLY);
     const dir = project();
     const c = canary(dir);
     const lines = ['logs: { max_size: 4KiB, keep: 2 }', ...noisy];
@@ -344,4 +349,32 @@ describe('the supervisor never writes through a link planted in its state direct
     stateIsClean(stateDir);
     assert.equal(agentOf(d, 'noisy').state, 'running');
   });
+});
+
+test('links planted in the state directory before start: a pidfile link is replaced, not written through; a logs/ link is refused', async (t) => {
+  assert.equal(process.getuid!(), 0, ROOT_ONLY);
+  const dir = project();
+  const c = canary(dir);
+  const stateDir = join(dir, '.outheis');
+  mkdirSync(stateDir, { mode: 0o700 });
+  symlinkSync(c.path, join(stateDir, 'outheis.pid'));
+  const lines = ['agents:', `  a: { run: ${fixture('echo.js')}, heartbeat: 0 }`];
+  const d = await startDaemon(lines, { dir, waitReady: ['a'] });
+  await stop(d);
+  c.intact();
+  stateIsClean(stateDir);
+
+  // logs/ swapped for a link to a directory holding a file of root's by the name of a log.
+  const elsewhere = join(dir, 'elsewhere');
+  mkdirSync(elsewhere, { mode: 0o700 });
+  writeFileSync(join(elsewhere, 'supervisor.log'), 'root\'s\n', { mode: 0o600 });
+  renameSync(join(stateDir, 'logs'), join(stateDir, 'logs.old'));
+  symlinkSync(elsewhere, join(stateDir, 'logs'));
+  const start = cli(dir, ['start'], 60000);
+  assert.equal(start.code, 1, start.out);
+  assert.match(start.out, /logs is a symbolic link, not a directory: refusing to write through it/);
+  assert.equal(readFileSync(join(elsewhere, 'supervisor.log'), 'utf8'), 'root\'s\n');
+  assert.deepEqual(readdirSync(elsewhere), ['supervisor.log']);
+  assert.equal(existsSync(join(stateDir, 'outheis.pid')), false, 'the refused start left no lock behind');
+  t.diagnostic(start.out.trim());
 });
