@@ -117,9 +117,18 @@ export function pathIssues(c: PathsView): PathIssue[] {
     const r = path.relative(c.dir, p);
     return r === '' ? '.' : r.startsWith('..') || path.isAbsolute(r) ? p : r;
   };
-  /** "vault" as written (relative to the config when inside it), and where it leads when that is elsewhere. */
+  // A link above the config's directory (/home → /data/home) moves every path alike: not worth a word.
+  const realDir = (() => {
+    try {
+      return resolveReal(c.dir).real;
+    } catch {
+      return c.dir;
+    }
+  })();
+  const plain = (p: string) => (pathRelation(p, c.dir) ? path.join(realDir, path.relative(c.dir, p)) : p);
+  /** "vault" as written (relative to the config when inside it), and where it leads when a link takes it elsewhere. */
   const show = (pl: { configured: string; real: string }) =>
-    `${JSON.stringify(rel(pl.configured))}${pl.real !== pl.configured ? ` (resolves to ${pl.real})` : ''}`;
+    `${JSON.stringify(rel(pl.configured))}${pl.real !== plain(pl.configured) ? ` (resolves to ${pl.real})` : ''}`;
 
   const places: Place[] = [];
   for (const a of c.agents) {
