@@ -3,8 +3,14 @@
 // slow or failing disk costs at most maxBuffer of memory and never blocks the event
 // loop, throws, or rejects. Rotation happens between writes, at chunk boundaries,
 // so a record is never split across two files.
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+//
+// The file is opened through safe-open.ts (no symlink followed, the fd checked: a
+// regular file of ours with one name), also when it is re-created after a rotation
+// or after it was deleted: a root supervisor must never append through a link
+// planted at its name. Rotation itself renames, which replaces a link planted at
+// `.1` rather than writing through it.
+import { rename, rm, type FileHandle } from 'node:fs/promises';
+import { APPEND, openSafe } from './safe-open.js';
 
 export interface RotatingFileOptions {
   /** Rotate before a write would make the current file larger than this (bytes). */
@@ -194,8 +200,7 @@ export class RotatingFile {
 
   async #open(): Promise<boolean> {
     try {
-      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      const fd = await open(this.path, 'a', this.#mode);
+      const fd = await openSafe(this.path, APPEND, this.#mode);
       try {
         this.#size = (await fd.stat()).size; // the supervisor restarts and appends
       } catch (err) {

@@ -7,7 +7,7 @@ import { LogFiles, SUPERVISOR_LOG } from '../logs/log-files.js';
 import { consoleDestination, createTeeLogger, type ConsoleDestination, type Logger } from '../logs/logger.js';
 import { createRenderer } from '../logs/render.js';
 import { planIsolation, type IsolationPlans } from '../policies/isolation.js';
-import type { Config } from './config/index.js';
+import { recheckPaths, resolveReal, type Config } from './config/index.js';
 import { controlHandler } from './control/handlers.js';
 import { ControlServer } from './control/server.js';
 import { acquirePidfile, prepareStateDir, releasePidfile, stateFiles, type StateFiles } from './control/state-dir.js';
@@ -27,10 +27,12 @@ const LOSS_REPORT_MS = 5000;
 /** Runs until the supervisor stops, then exits the process with its code. The config is loaded and preflighted (as `outheis check` does). */
 export async function main(cfg: Config, opts: MainOptions = {}): Promise<never> {
   const closedFds = closeInheritedFds(); // no fd leaks into agents beyond the channel
-  const files = stateFiles(cfg.stateDir);
+  // By its real path, resolved now: a link on the way to it is followed once, here, after the config's checks.
+  const files = stateFiles(resolveReal(cfg.stateDir).real);
   const fixed = prepareStateDir(files.dir); // ours, 0700
   const { stale } = acquirePidfile(files); // one supervisor per state directory (throws AlreadyRunning)
-  const isolation = await unlockOnError(files, () => planIsolation(cfg, { allowWeaker: opts.allowWeakerIsolation === true }));
+  const isolation = await unlockOnError(files, () => planIsolation({ ...cfg, stateDir: files.dir }, { allowWeaker: opts.allowWeakerIsolation === true }));
+  await unlockOnError(files, () => recheckPaths(cfg)); // the domains exist now: their real paths, checked again
   const logs = openLogs(cfg, files, opts.color === true);
   reportStartUp(logs.log, { closedFds, fixed, isolation, stale, files });
   // Failed writes are told to the supervisor; only it writes, so it exists by then.

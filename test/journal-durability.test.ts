@@ -288,7 +288,7 @@ test('a full disk: sends are refused with EJOURNAL, the supervisor stays up, not
   mkdirSync(jdir, { recursive: true, mode: 0o700 });
   chmodSync(join(dir, '.outheis'), 0o700);
   // The journal on a 1 MiB tmpfs of the supervisor's own mount namespace.
-  const wrap = (argv: string[]): string[] => ['unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=1m tmpfs "$0" && exec "$@"`, jdir, ...argv];
+  const wrap = (argv: string[]): string[] => ['unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=1m,mode=0700 tmpfs "$0" && exec "$@"`, jdir, ...argv];
   const d = await startDaemon(['agents:', `  echo: { run: ${fixture('echo.js')} }`], { dir, waitReady: ['echo'], wrap });
   const filler = `/proc/${d.proc.pid}/root${jdir}/filler`;
   try {

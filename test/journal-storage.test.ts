@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import { execFileSync, spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { promises as fsp, fsync as fsyncCb, mkdtempSync, readdirSync, statSync, symlinkSync, readFileSync, writeFileSync, rmSync, existsSync, utimesSync } from 'node:fs';
+import { fsync as fsyncCb, mkdtempSync, readdirSync, statSync, readFileSync, writeFileSync, rmSync, existsSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import { JournalWriter } from '../logs/journal/writer.js';
 import { readRecords, recover } from '../logs/journal/recover.js';
 import { Journal } from '../logs/journal/journal.js';
 import { seededRng } from './helpers/rng.js';
+import { fullDisk } from './helpers/full-disk.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'outheis-journal-'));
 const jdir = (root: string): string => join(root, 'journal');
@@ -180,12 +181,11 @@ test('flipped byte in a middle segment is moved aside, later segments still read
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
 
-test('full disk (/dev/full): the append rejects naming ENOSPC', async () => {
+test('full disk: the append rejects naming ENOSPC', async () => {
   const root = tmp();
+  const disk = fullDisk(jdir(root));
   try {
     const dir = jdir(root);
-    await fsp.mkdir(dir, { recursive: true });
-    symlinkSync('/dev/full', join(dir, segmentName(1)));
     const w = await JournalWriter.open(dir, { fsync: 'batch' });
     await assert.rejects(w.append({ type: 'accept', agent: 'a' }), (err: Error) => {
       assert.match(err.message, /^journal write failed: ENOSPC/);
@@ -193,7 +193,7 @@ test('full disk (/dev/full): the append rejects naming ENOSPC', async () => {
     });
     assert.equal(w.lastSeq, 0);
     await w.close();
-  } finally { rmSync(root, { recursive: true, force: true }); }
+  } finally { disk.unmount(); rmSync(root, { recursive: true, force: true }); }
 });
 
 test('a new segment that cannot be created refuses that group only: the tail stays open, and the next roll works', async () => {

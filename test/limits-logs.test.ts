@@ -3,12 +3,13 @@
 // loses nothing; a 50 MB line or binary junk on stdout does not hurt the supervisor.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { StatusResult } from '../supervisor/control/protocol.js';
 import { agentOf, startDaemon, stop } from './helpers/daemon.js';
 import { CLI, fixture, tempDir, until } from './helpers/harness.js';
+import { fullFile } from './helpers/full-disk.js';
 
 /** A process's resident set now, from /proc (the status's figure is a sample up to an interval old). */
 const rssOf = (pid: number): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
@@ -124,10 +125,13 @@ test('limits.cpu: an agent over its CPU share for several samples in a row is re
 test('a full disk under an agent\'s log: the supervisor says so once and carries on', async (t) => {
   const dir = tempDir('outheis-full-');
   mkdirSync(join(dir, '.outheis', 'logs'), { recursive: true, mode: 0o700 });
-  // Every write to /dev/full fails with ENOSPC, as on a full disk.
-  symlinkSync('/dev/full', join(dir, '.outheis', 'logs', 'noisy.log'));
+  // Every write to it fails with ENOSPC: a full tmpfs's file is bound over it.
+  const full = fullFile(join(dir, '.outheis', 'logs', 'noisy.log'));
   const d = await startDaemon(['agents:', `  noisy: { run: ${fixture('noisy.js')} }`], { dir, waitReady: ['noisy'] });
-  t.after(() => stop(d, 'SIGTERM'));
+  t.after(async () => {
+    await stop(d, 'SIGTERM');
+    full.unmount();
+  });
   for (let i = 0; i < 20; i++) assert.equal(d.cli(['send', 'noisy', 'say', JSON.stringify({ text: `line ${i}` }), '--wait']).code, 0);
   await d.printed(/"file":"noisy.log","code":"ENOSPC".*"msg":"cannot write a log file/);
   await d.printed(/"file":"noisy.log","bytes":\d+,"msg":"log output lost"/, 15000);

@@ -1,13 +1,14 @@
 // RotatingFile on a real filesystem: rotation keeps exactly keep+1 files, each at
 // most maxSize, holding the newest records whole and in order; a restart appends and
-// counts the existing bytes; a full disk (/dev/full), a blocked or deleted directory
+// counts the existing bytes; a full disk (a filled tmpfs), a blocked or deleted directory
 // and a full queue drop data, count it and report once, without ever throwing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RotatingFile, rotatedPaths } from '../logs/rotating-file.js';
 import { scratchDirs } from './helpers/scratch.js';
+import { fullDisk } from './helpers/full-disk.js';
 
 const tmp = scratchDirs('outheis-rotating-');
 
@@ -97,10 +98,11 @@ test('reopening appends to the existing file and counts its size toward maxSize'
   assert.equal(readFileSync(path, 'utf8'), sixty);
 });
 
-test('a full disk (/dev/full): write() never throws, onError once per episode, dropped bytes counted and taken', async () => {
-  const dir = tmp();
+test('a full disk (a filled tmpfs): write() never throws, onError once per episode, dropped bytes counted and taken', async (t) => {
+  const dir = join(tmp(), 'logs');
+  const disk = fullDisk(dir);
+  t.after(() => disk.unmount());
   const path = join(dir, 'full.log');
-  symlinkSync('/dev/full', path);
   const errors: NodeJS.ErrnoException[] = [];
   const file = new RotatingFile(path, { maxSize: 1 << 20, keep: 1, onError: (err) => errors.push(err) });
   let total = 0;
@@ -114,8 +116,8 @@ test('a full disk (/dev/full): write() never throws, onError once per episode, d
   assert.equal(errors[0]!.code, 'ENOSPC');
   assert.equal(file.droppedBytes, total);
 
-  // The disk has room again (the path is now a regular file): writing resumes.
-  unlinkSync(path);
+  // The disk has room again: writing resumes.
+  disk.free();
   file.write('back\n');
   await file.flush();
   assert.equal(readFileSync(path, 'utf8'), 'back\n');
@@ -125,9 +127,8 @@ test('a full disk (/dev/full): write() never throws, onError once per episode, d
 
   // A new failure after a success is a new episode.
   await file.close();
-  unlinkSync(path);
-  symlinkSync('/dev/full', path);
-  const again = new RotatingFile(path, { maxSize: 1 << 20, keep: 1, onError: (err) => errors.push(err) });
+  disk.fill();
+  const again = new RotatingFile(join(dir, 'again.log'), { maxSize: 1 << 20, keep: 1, onError: (err) => errors.push(err) });
   again.write('lost\n');
   await again.close();
   assert.equal(errors.length, 2);

@@ -2,6 +2,7 @@
 // A segment holds records with seq ≥ its first seq and < the next segment's.
 import { promises as fsp, constants as C } from 'node:fs';
 import { join } from 'node:path';
+import { openSafe, READ_WRITE } from '../safe-open.js';
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export const SEGMENT_SUFFIX = '.seg';
@@ -50,10 +51,10 @@ export interface OpenSegment {
 
 /** Open (creating if needed) a segment for writing at its end. Positional writes, no O_APPEND. */
 export async function openSegment(dir: string, firstSeq: number): Promise<OpenSegment> {
-  await fsp.mkdir(dir, { recursive: true });
   const name = segmentName(firstSeq);
   const path = join(dir, name);
-  const handle = await fsp.open(path, C.O_RDWR | C.O_CREAT, 0o600);
+  // Never through a link planted at the name; the directory and the opened fd checked (logs/safe-open.ts).
+  const handle = await openSafe(path, READ_WRITE, 0o600, 0o755);
   try {
     const st = await handle.stat();
     return { info: { name, path, firstSeq }, fd: handle.fd, handle, size: st.isFile() ? st.size : 0 };

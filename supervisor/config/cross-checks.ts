@@ -4,11 +4,13 @@
 // party (the other owner, the cycle, the missing agent), because "invalid
 // config" without both ends of the conflict sends people grepping.
 //
-// Paths are compared after resolution against the config file's directory
-// and by whole segments: /a/vault and /a/vault2 are different domains.
+// The path rules (owners, rw on owned paths, unveil keys, the state directory)
+// live in real-paths.ts: they compare resolved real paths, not strings.
 
-import path from 'node:path';
 import { RESERVED_AGENT_NAMES, type ResolvedConfig } from './schema.js';
+import { pathIssues } from './real-paths.js';
+
+export { pathRelation, pathsOverlap } from './real-paths.js';
 
 export interface CrossCheckIssue {
   path: (string | number)[];
@@ -16,30 +18,6 @@ export interface CrossCheckIssue {
 }
 
 const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
-
-/** "vault" when inside the config dir (as the operator wrote it), the absolute path otherwise. */
-function shower(dir: string) {
-  return (p: string) => {
-    const rel = path.relative(dir, p);
-    const shown = rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
-    return JSON.stringify(shown);
-  };
-}
-
-function isInside(child: string, parent: string): boolean {
-  const prefix = parent.endsWith(path.sep) ? parent : parent + path.sep;
-  return child.startsWith(prefix);
-}
-
-/** How `a` relates to `b`, as words for a message; undefined when they do not overlap. */
-export function pathRelation(a: string, b: string): 'is the same path as' | 'is inside' | 'contains' | undefined {
-  if (a === b) return 'is the same path as';
-  if (isInside(a, b)) return 'is inside';
-  if (isInside(b, a)) return 'contains';
-  return undefined;
-}
-
-export const pathsOverlap = (a: string, b: string): boolean => pathRelation(a, b) !== undefined;
 
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -109,7 +87,6 @@ function knownList(what: string, names: string[]): string {
 export function crossCheck(c: ResolvedConfig): CrossCheckIssue[] {
   const issues: CrossCheckIssue[] = [];
   const add = (p: (string | number)[], message: string) => issues.push({ path: p, message });
-  const show = shower(c.dir);
   const groupNames = Object.keys(c.groups);
   const agentNames = Object.keys(c.agents);
   const agents = Object.values(c.agents);
@@ -155,58 +132,7 @@ export function crossCheck(c: ResolvedConfig): CrossCheckIssue[] {
     });
   }
 
-  // --- ownership: one owner per domain, and nobody else writes it
-  const owned = agents.flatMap((a) => a.owns.map((p, i) => ({ agent: a.name, index: i, path: p })));
-  for (let j = 0; j < owned.length; j++) {
-    const later = owned[j]!;
-    for (let i = 0; i < j; i++) {
-      const first = owned[i]!;
-      if (first.agent === later.agent) continue;
-      const rel = pathRelation(later.path, first.path);
-      if (!rel) continue;
-      const what = rel === 'is the same path as' ? `${show(later.path)} is already owned by agent ${first.agent}` : `${show(later.path)} ${rel} ${show(first.path)}, owned by agent ${first.agent}`;
-      add(['agents', later.agent, 'owns', later.index], `${what} (agents.${first.agent}.owns.${first.index}); a path has exactly one owner`);
-    }
-  }
-  for (const a of agents) {
-    for (const u of a.unveilResolved) {
-      if (u.mode !== 'rw') continue;
-      for (const o of owned) {
-        if (o.agent === a.name) continue;
-        const rel = pathRelation(u.path, o.path);
-        if (!rel) continue;
-        const where = rel === 'is the same path as' ? show(u.path) : `${show(u.path)}, which ${rel} ${show(o.path)},`;
-        add(['agents', a.name, 'unveil', u.key], `rw on ${where} owned by agent ${o.agent}; only the owner may write it (unveil it "r", or send to ${o.agent})`);
-      }
-    }
-  }
-
-  // --- one agent, two unveil keys for one path: which mode would win is anyone's guess
-  for (const a of agents) {
-    const firstKey = new Map<string, string>();
-    for (const u of a.unveilResolved) {
-      const prev = firstKey.get(u.path);
-      if (prev !== undefined) add(['agents', a.name, 'unveil', u.key], `same path as unveil key ${JSON.stringify(prev)}`);
-      else firstKey.set(u.path, u.key);
-    }
-  }
-
-  // --- the state directory holds the journal (everyone's messages) and the
-  // control socket (which can stop or restart anything): no agent may see it.
-  for (const a of agents) {
-    const clash = (p: string) => {
-      const rel = pathRelation(p, c.state_dir);
-      return rel && `${show(p)} ${rel} the state directory ${show(c.state_dir)} (journal and control socket), which no agent may see or own`;
-    };
-    a.owns.forEach((p, i) => {
-      const m = clash(p);
-      if (m) add(['agents', a.name, 'owns', i], m);
-    });
-    for (const u of a.unveilResolved) {
-      const m = clash(u.path);
-      if (m) add(['agents', a.name, 'unveil', u.key], m);
-    }
-  }
+  issues.push(...pathIssues({ dir: c.dir, stateDir: c.state_dir, agents }));
 
   return issues;
 }

@@ -1,6 +1,7 @@
 // The config layer's public surface: load a file, or validate an object, into a Config.
 export {
   loadConfig,
+  recheckPaths,
   stateDirOf,
   parseConfig,
   findConfigFile,
@@ -42,3 +43,4 @@ export {
   MAX_DURATION_MS,
 } from '../../protocol/units.js';
 export { pathsOverlap, startOrder } from './cross-checks.js';
+export { resolveReal } from './real-paths.js';

@@ -8,6 +8,7 @@ import YAML, { LineCounter } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, UNKNOWN_KEY_PREFIX, type Config } from './schema.js';
 import { didYouMean } from './cross-checks.js';
+import { pathIssues } from './real-paths.js';
 import { describeValue } from '../../protocol/units.js';
 
 export interface ConfigIssue {
@@ -214,6 +215,16 @@ function readRaw(file: string): { abs: string; raw: unknown; locate?: Locate } {
 export function loadConfig(file: string): Config {
   const { abs, raw, locate } = readRaw(file);
   return validate(raw, abs, locate);
+}
+
+/**
+ * The path rules (real-paths.ts) once more, on a loaded config: the supervisor runs
+ * them after creating the domains, when every path exists and resolves exactly, and
+ * long after any `check`. Throws ConfigError.
+ */
+export function recheckPaths(cfg: Config): void {
+  const issues = pathIssues({ dir: cfg.dir, stateDir: cfg.stateDir, agents: Object.values(cfg.agents) });
+  if (issues.length) throw new ConfigError(issues.map((i) => ({ path: formatPath(i.path), message: i.message })), cfg.file);
 }
 
 /**

@@ -3,7 +3,7 @@
 // Anything a client sends is untrusted input: it is bounded, parsed and
 // validated, and a bad request gets an error reply, never a crash.
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { chmodSync, unlinkSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../logs/logger.js';
 import { firstIssue, MAX_REQUEST_BYTES, requestSchema, type ControlErrorCode, type Op, type Reply, type Request, type ResultOf } from './protocol.js';
 import { encodeReply } from './encode.js';
@@ -35,6 +35,16 @@ export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> 
     sock.once('connect', () => done(true));
     sock.once('error', () => done(false));
   });
+}
+
+/** Why the socket just bound is not the private socket it must be, or undefined. */
+function socketProblem(path: string): string | undefined {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (!st?.isSocket()) return `the control socket ${path} is ${st ? 'not a socket' : 'gone'} right after it was created: refusing to serve on it`;
+  const me = process.geteuid?.();
+  if (me !== undefined && st.uid !== me) return `the control socket ${path} belongs to uid ${st.uid}, not to this supervisor (uid ${me})`;
+  if ((st.mode & 0o077) !== 0) return `the control socket ${path} is mode 0${(st.mode & 0o777).toString(8)}, not 0600`;
+  return undefined;
 }
 
 export class ControlServer {
@@ -69,7 +79,7 @@ export class ControlServer {
     const server = createServer((sock) => this.accept(sock));
     server.maxConnections = MAX_CONNECTIONS;
     // The socket is created 0600 from the start (umask), not chmod-ed after a window
-    // in which anyone could connect; the chmod below is belt and braces.
+    // in which anyone could connect; its mode and owner are checked below.
     const umask = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -82,7 +92,13 @@ export class ControlServer {
     } finally {
       process.umask(umask);
     }
-    chmodSync(this.path, 0o600);
+    // Checked, not chmod-ed: chmod follows a symlink, and a link swapped in for the
+    // socket would hand root's chmod to whatever it names.
+    const why = socketProblem(this.path);
+    if (why) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw new StateDirError(why);
+    }
     server.on('error', (err) => this.log.error({ err: err.message }, 'control socket error'));
     this.server = server;
     return { replacedStale };

@@ -1,8 +1,13 @@
 // The state directory is the supervisor's private ground: the journal, the logs,
 // the control socket and the pidfile. It must be ours and closed to everyone
 // else (0700), and only one supervisor may run on it at a time.
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+//
+// The supervisor reaches it by its real path (resolved once, at start: see main.ts),
+// and opens what it writes there through logs/safe-open.ts: no symlink followed,
+// the opened fd checked, directories checked with lstat.
+import { chmodSync, closeSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { CREATE_NEW, dirProblem, ensureSafeDirSync, openSafeSync, UnsafeFileError } from '../../logs/safe-open.js';
 
 export const stateFiles = (dir: string) => ({
   dir,
@@ -36,8 +41,12 @@ export function prepareStateDir(dir: string): string[] {
     chmodSync(dir, 0o700);
     fixed.push(`state_dir mode was 0${(st.mode & 0o777).toString(8)}, set to 0700`);
   }
-  const logs = join(dir, 'logs');
-  mkdirSync(logs, { recursive: true, mode: 0o700 });
+  ensureSafeDirSync(join(dir, 'logs'));
+  // Recovery reads and cuts segments before anything is written: a journal directory
+  // someone else could fill with links is refused first (openSegment checks it too).
+  const journal = lstatSync(join(dir, 'journal'), { throwIfNoEntry: false });
+  const why = journal && dirProblem(join(dir, 'journal'), journal);
+  if (why) throw new UnsafeFileError(why);
   return fixed;
 }
 
@@ -85,7 +94,7 @@ export function acquirePidfile(files: StateFiles): { stale: number | undefined }
   for (let attempt = 0; attempt < 3; attempt++) {
     let fd: number;
     try {
-      fd = openSync(files.pidfile, 'wx', 0o600);
+      fd = openSafeSync(files.pidfile, CREATE_NEW);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = readPidfile(files.pidfile);
