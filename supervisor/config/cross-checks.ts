@@ -132,7 +132,7 @@ export function crossCheck(c: ResolvedConfig): CrossCheckIssue[] {
     });
   }
 
-  issues.push(...pathIssues({ dir: c.dir, stateDir: c.state_dir, agents }));
+  issues.push(...pathIssues({ dir: c.dir, file: c.file, stateDir: c.state_dir, agents }));
 
   return issues;
 }

@@ -223,7 +223,7 @@ export function loadConfig(file: string): Config {
  * long after any `check`. Throws ConfigError.
  */
 export function recheckPaths(cfg: Config): void {
-  const issues = pathIssues({ dir: cfg.dir, stateDir: cfg.stateDir, agents: Object.values(cfg.agents) });
+  const issues = pathIssues({ dir: cfg.dir, file: cfg.file, stateDir: cfg.stateDir, agents: Object.values(cfg.agents) });
   if (issues.length) throw new ConfigError(issues.map((i) => ({ path: formatPath(i.path), message: i.message })), cfg.file);
 }
 

@@ -75,6 +75,8 @@ export const pathsOverlap = (a: string, b: string): boolean => pathRelation(a, b
 /** What the path rules need of a config: ResolvedConfig (the file's keys) and Config (the code's) both give it. */
 export interface PathsView {
   dir: string;
+  /** The config file itself: the supervisor reads every agent's manifest from it. */
+  file: string;
   stateDir: string;
   agents: Iterable<{ name: string; owns: readonly string[]; unveilResolved: readonly { path: string; mode: 'r' | 'rw'; key: string }[] }>;
 }
@@ -182,6 +184,14 @@ export function pathIssues(c: PathsView): PathIssue[] {
   // control socket (which can stop or restart anything). The supervisor writes there,
   // as root when it is root: no agent may see it, own it, or write anything the path
   // to it goes through, or it could make the supervisor write where it chooses.
+  // --- the config file: the supervisor reads every manifest from it at each start. An
+  // agent that may write it could widen its own pledges and unveils for the next one.
+  const file = resolve(c.file, []);
+  for (const w of file ? places.filter((p) => p.mode !== 'r') : []) {
+    const r = pathRelation(file!.real, w.real);
+    if (r) add(w.key, `agent ${w.agent} may write ${show(w)}, which holds the config file ${file!.real}: it could rewrite its own manifest (its pledges, its unveils) for the next start; move the config out of every agent's writable paths`);
+  }
+
   const stateKey = ['state_dir'];
   const state = resolve(c.stateDir, stateKey);
   if (!state) return issues;
