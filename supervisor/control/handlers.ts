@@ -5,6 +5,7 @@ import type { AgentStatus } from '../agent-slot.js';
 import { ControlError, type Handler } from './server.js';
 import type { AgentStatusJson, JournalStatusJson, Op, Request, RequestOf, ResultOf, StatusResult } from './protocol.js';
 import { VERSION } from '../version.js';
+import { redrive, RedriveRefused } from '../redrive.js';
 
 function agentJson(a: AgentStatus): AgentStatusJson {
   return {
@@ -76,6 +77,20 @@ function operations(sup: Supervisor): Operations {
       if (sup.stopping) throw new ControlError('ESHUTDOWN', 'the supervisor is stopping');
       const reply = await sup.operator.send(req.to, req.kind, req.body, { wait: req.wait, timeout: req.timeout, qos: req.qos });
       return req.wait ? { reply: reply ?? null } : { accepted: true as const };
+    },
+    // ---- redrive (supervisor/redrive.ts) ----
+    redrive: async (req) => {
+      const ways = [req.ids !== undefined, req.agent !== undefined, req.all === true].filter(Boolean).length;
+      if (ways !== 1) throw new ControlError('EBADREQ', 'redrive takes exactly one of: ids, agent, all');
+      if (!sup.journal) throw new ControlError('EJOURNAL', 'this supervisor runs without a journal: it has no dead letters');
+      if (sup.stopping) throw new ControlError('ESHUTDOWN', 'the supervisor is stopping');
+      if (req.agent !== undefined) known(sup, req.agent);
+      try {
+        return { redriven: await redrive(sup.journal, sup.router, req) };
+      } catch (err) {
+        if (err instanceof RedriveRefused) throw new ControlError(err.code, err.message);
+        throw err;
+      }
     },
   };
 }
