@@ -139,7 +139,11 @@ export class JournalState {
         this.agent(r.agent).restarts++;
         return;
       }
-      case 'escalate': case 'limit': case 'reload': case 'denied': case 'lost':
+      case 'lost':
+        // Only a running supervisor recreates its journal, and the start record went with the old one.
+        this.supervisor.running = true;
+        return;
+      case 'escalate': case 'limit': case 'reload': case 'denied':
         return;
     }
   }
