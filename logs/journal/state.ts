@@ -80,6 +80,8 @@ export class JournalState {
   }
 
   apply(r: AnyRecord, segment = -1): void {
+    // A journal that does not begin with a start lost it to retention: a run was going on, and only a stop ends it.
+    if (this.lastSeq === 0 && r.type !== 'start') this.supervisor.running = true;
     this.lastSeq = r.seq;
     this.lastAt = r.at;
     switch (r.type) {
