@@ -1,6 +1,9 @@
 // The journal as the supervisor uses it: recovery and the fold at open, staged
 // groups for the router (accepted messages, checkpoints), fire-and-forget records
 // (deliveries, acks, lifecycle), retention, and a tail lost under it recreated.
+// (About 350 lines: retention and the recreation of a lost journal both read and
+// change the pins and per-segment counts that staging keeps; apart, each would
+// reach into the other's state.)
 //
 // Retention works on whole segments. A segment is pinned while it holds the accept
 // record of a message still owed or an agent's latest checkpoint. A segment that is

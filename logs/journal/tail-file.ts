@@ -1,7 +1,7 @@
 // The tail segment file as the writer holds it: opened with its device and inode,
 // so that a commit can tell whether the tail's path still names the file it writes
 // (see writer.ts), and the errors a write ends in.
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import { listSegments, openSegment, type OpenSegment } from './segment.js';
 
 /** Why an append was rejected: the write (or its fsync) failed; nothing of that group is in the journal. */
@@ -44,20 +44,26 @@ export async function openTail(dir: string, firstSeq: number): Promise<Tail> {
   }
 }
 
-/** Why the tail's path no longer names the file being written, or undefined while it does. */
-export async function tailLost(tail: Tail): Promise<string | undefined> {
+/**
+ * Why the tail's path no longer names the file being written, or undefined while it does.
+ * Synchronous on purpose: one stat(2) of a cached path costs a few µs, less than the
+ * thread-pool round trip and promise an asynchronous one would add to every commit.
+ */
+export function tailLost(tail: Tail): string | undefined {
+  let st;
   try {
-    const st = await fsp.stat(tail.info.path);
-    return st.ino === tail.ino && st.dev === tail.dev ? undefined : `${tail.info.path} is another file now (inode ${st.ino}, was ${tail.ino})`;
+    st = statSync(tail.info.path, { throwIfNoEntry: false });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // Anything else (EACCES, EIO) says nothing about the file: the write's own result will.
-    return code === 'ENOENT' || code === 'ENOTDIR' ? `${tail.info.path} was removed (${code})` : undefined;
+    return code === 'ENOTDIR' ? `${tail.info.path} was removed (${code})` : undefined;
   }
+  if (!st) return `${tail.info.path} was removed (ENOENT)`;
+  return st.ino === tail.ino && st.dev === tail.dev ? undefined : `${tail.info.path} is another file now (inode ${st.ino}, was ${tail.ino})`;
 }
 
-export /** Each segment file's size, by first seq; one that vanished meanwhile is left out. */
-async function sizesOf(dir: string): Promise<Map<number, number>> {
+/** Each segment file's size, by first seq; one that vanished meanwhile is left out. */
+export async function sizesOf(dir: string): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const s of await listSegments(dir)) {
     try { out.set(s.firstSeq, (await fsp.stat(s.path)).size); } catch { /* removed meanwhile */ }

@@ -1,5 +1,5 @@
 // JournalWriter: appends records to the tail segment with group commit.
-// (About 420 lines, one state machine: the queued groups and tasks, the tail segment's
+// (About 500 lines, one state machine: the queued groups and tasks, the tail segment's
 // fd, its roll and its loss, the bytes on disk against the bound, and the failure
 // latch are read and changed together by every commit path; split, each part would
 // need all the others' state.)
@@ -16,12 +16,13 @@
 //   asks `reclaim` for room, then is refused (JournalFullError) rather than written;
 // - a full disk (ENOSPC, EDQUOT): the partial write is cut back, `reclaim` is asked
 //   for room, and the group is written once more before it is refused;
-// - the tail lost under the writer (the segment unlinked, the directory removed or
-//   replaced): each commit checks, beside its write, that the tail's path still names
-//   the file it writes. The check is one stat(2) of that path, compared with the
-//   fd's device and inode, issued in parallel with the write, so it adds a thread-pool
-//   job but no latency to the commit. fstat(2) on the fd (st_nlink == 0) would be as
-//   cheap but misses a directory renamed away or a segment replaced by another file.
+// - the tail lost under the writer (the segment unlinked, the directory removed,
+//   replaced or renamed): each commit checks, after its write and before anything in
+//   it is acknowledged, that the tail's path still names the file it writes. The check
+//   is one synchronous stat(2) of that path compared with the fd's device and inode:
+//   a few µs per commit (per group, not per message), cheaper than the thread-pool
+//   round trip of an asynchronous one. fstat(2) on the fd (st_nlink == 0) would cost
+//   the same but miss a directory renamed away or a segment replaced by another file.
 //   A lost tail is recreated (directory and segment), `lost` is told (the journal
 //   writes its record and carries forward what is still live), and the group is
 //   written again into the new tail: nothing accepted goes into a file nobody can read.
@@ -434,13 +435,12 @@ export class JournalWriter {
         return this.fail(ok, new JournalFullError(bytes.length, this.diskBytes, this.limit));
       }
       const tail = this.seg;
-      // Beside the write, not before it: see the header.
-      const check = tailLost(tail);
       let failed: unknown;
       try { await this.put(bytes); } catch (err) { failed = err; }
-      const before = await check;
+      // After the write, so that a loss during it counts too: see the header.
+      const before = tailLost(tail);
       // After a roll the group went to a new tail: that is the file it must be in.
-      const landed = tail === this.seg ? before : await tailLost(this.seg);
+      const landed = tail === this.seg ? before : tailLost(this.seg);
       if (landed !== undefined && !this.broken) {
         // Written into a file nobody can read (the books are redone by relink): write it again in a new tail.
         if (relinked++ < 2) {
