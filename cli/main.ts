@@ -15,6 +15,7 @@ import { send } from './commands/send.js';
 import { restart } from './commands/restart.js';
 import { journal } from './commands/journal.js';
 import { replay } from './commands/replay.js';
+import { redrive } from './commands/redrive.js';
 import { doctor } from './commands/doctor.js';
 import { shieldBody } from './body.js';
 import { ClientError } from './client.js';
@@ -59,6 +60,7 @@ try {
     .command(restart)
     .command(journal)
     .command(replay)
+    .command(redrive)
     .command(check)
     .command(doctor)
     .demandCommand(1, 'name a command')

@@ -1,6 +1,7 @@
 // Recovery: the journal, folded when it was opened, put back into the router and
 // the agents' slots before any agent starts.
 import type { Journal } from '../logs/journal/journal.js';
+import { idFloor } from '../logs/journal/state.js';
 import type { Logger } from '../logs/logger.js';
 import type { AgentSlots } from './agent-slot.js';
 import type { Router } from './router/index.js';
@@ -31,7 +32,8 @@ export interface RecoveryTarget {
 export function recover(journal: Journal, { router, slots, log }: RecoveryTarget): Recovered {
   const state = journal.recovered;
   const crashed = state.supervisor.running;
-  router.seedIds(state.maxId);
+  // Past every id the journal holds, and past every id an earlier run can have used even if its journal is gone.
+  router.seedIds(Math.max(state.maxId, idFloor(Date.now())));
   const owed = state.owed.size;
   for (const m of [...state.owed.values()].sort((a, b) => a.id - b.id)) {
     router.restore({

@@ -1,6 +1,9 @@
 // Journal retention, the supervisor's half (the journal's is logs/journal/journal.ts):
 // which journal segments the live state still holds, and what in an old segment
-// must be copied forward before it goes.
+// must be copied forward before it goes (also when the journal was lost under the
+// supervisor and everything live is copied into the new one). Passes run on a
+// timer and at start from here, and from the journal itself on a segment roll,
+// on a write that would pass journal.max_size, and on a full disk.
 import type { Journal } from '../logs/journal/journal.js';
 import type { AnyNewRecord } from '../logs/journal/schema.js';
 import type { Logger } from '../logs/logger.js';
@@ -17,10 +20,25 @@ export function keepCheckpoint(slot: AgentSlot, state: Buffer, segment: number, 
 export class Retention {
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly journal: Journal, private readonly slots: AgentSlots, private readonly log: Logger) {}
+  constructor(private readonly journal: Journal, private readonly slots: AgentSlots, private readonly log: Logger) {
+    journal.serve({ live: (segment) => this.liveIn(segment) }, {
+      lost: (loss) => {
+        const what = { journal: journal.dir, reason: loss.reason, carriedMessages: loss.carried, carriedCheckpoints: loss.checkpoints };
+        if (loss.error) {
+          this.log.fatal({ ...what, err: loss.error }, 'JOURNAL LOST under the running supervisor and recreated, but what is owed could not be copied into it: it is still in memory and will be delivered, but a crash now loses it');
+        } else {
+          this.log.fatal(what, 'JOURNAL LOST under the running supervisor (removed or replaced): recreated, with everything still owed and the latest checkpoints copied from memory; the history before it is gone');
+        }
+      },
+      reclaimed: (r) => this.log[r.why === 'roll' ? 'info' : 'warn']({ why: r.why, removedSegments: r.removed, bytesBefore: r.before, bytesAfter: r.after },
+        r.why === 'nospace' ? 'journal: disk full, removed settled segments early to make room' : 'journal retention made room'),
+      sweepFailed: (err) => this.log.error({ err: err.message }, 'journal retention failed'),
+    });
+  }
 
-  /** Passes at half of `retainMs`, within [1 s, 1 min]. */
+  /** A pass now (the journal may be over its bound from an earlier run), then at half of `retainMs`, within [1 s, 1 min]. */
   start(retainMs: number): void {
+    void this.sweep();
     const every = Math.min(60_000, Math.max(1000, Math.floor(retainMs / 2)));
     this.timer = setInterval(() => void this.sweep(), every);
     this.timer.unref();
@@ -33,7 +51,7 @@ export class Retention {
   /** One retention pass (see logs/journal/journal.ts); also run by tests. */
   async sweep(): Promise<void> {
     try {
-      await this.journal.sweep({ live: (segment) => this.liveIn(segment) });
+      await this.journal.sweep();
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'journal retention failed');
     }

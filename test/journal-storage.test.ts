@@ -269,11 +269,13 @@ test('records are encoded as plain msgpack: random flat records decode to what w
   back.forEach((r, i) => assert.deepEqual({ ...r }, expected[i]));
 });
 
-test('Journal.sweep: over max_size, a mostly settled segment has its live records carried forward and goes; a mostly live one stays; settled ones go once old', async () => {
+test('Journal.sweep: over max_size, settled segments go first, then a mostly settled segment has its live records carried forward and goes; a mostly live one stays; settled ones go once old', async () => {
   const root = tmp();
   try {
     const dir = jdir(root);
-    const j = await Journal.open(dir, { fsync: 'none', segmentBytes: 64 * 1024, retainMs: 3600_000, maxBytes: 128 * 1024 });
+    // Written under a larger bound (max_size now refuses writes past it), then opened under 128 KiB.
+    const opts = { fsync: 'none' as const, segmentBytes: 64 * 1024, retainMs: 3600_000 };
+    let j = await Journal.open(dir, { ...opts, maxBytes: 1 << 30 });
     const body = Buffer.alloc(260, 1);
     let id = 0;
     // One group of 50 accept records (~15 KB), pinning `live` of them where it lands.
@@ -282,9 +284,11 @@ test('Journal.sweep: over max_size, a mostly settled segment has its live record
       j.stage(recs, live, (err, segment) => (err ? reject(err) : resolve(segment)));
     });
     const landed: number[] = [];
-    while (new Set(landed).size < 4) landed.push(await group(50));
-    const [a, b, c, tail] = [...new Set(landed)] as [number, number, number, number];
-    // Segment a: all its messages still owed. Segment b: all but 3 acked. c and the tail: all acked.
+    while (new Set(landed).size < 5) landed.push(await group(50));
+    const [a, b, c, d, tail] = [...new Set(landed)] as [number, number, number, number, number];
+    await j.close();
+    j = await Journal.open(dir, { ...opts, maxBytes: 128 * 1024 });
+    // Segments a and d: all their messages still owed. Segment b: all but 3 acked. c and the tail: all acked.
     const settle = (segment: number, keep: number) => {
       const pinned = 50 * landed.filter((s) => s === segment).length;
       for (let k = 0; k < pinned - keep; k++) j.release(segment);
@@ -305,18 +309,19 @@ test('Journal.sweep: over max_size, a mostly settled segment has its live record
     });
     assert.deepEqual(asked, [b], 'the oldest segment, mostly live, is not copied; the mostly settled one after it is');
     const left = (await listSegments(dir)).map((s) => s.firstSeq);
-    // b goes (its 3 live records carried); that is enough to be under max_size, so the young, settled c stays.
-    assert.deepEqual(left, [a, c, tail], 'b (carried) is removed; a (live) and c (young) stay');
+    // The settled c goes first (it needs no copies), young as it is; still over max_size, b goes with its 3 live records
+    // carried; that is enough to be under max_size, so d, as live as a, is not even looked at.
+    assert.deepEqual(left, [a, d, tail], 'c (settled) and b (carried) are removed; a and d (live) stay');
     assert.equal(movedTo, j.writer.tailSegment);
     assert.equal(j.pinned(movedTo), 3);
     const carried = (await all(dir)).filter((r) => r.carried !== undefined);
     assert.deepEqual(carried.map((r) => [r.id, r.carried]), [[1, b], [2, b], [3, b]]);
-    // Settled and older than retain: a and c go too, size or not.
+    // Settled and older than retain: a goes too, size or not; d, as young, stays.
     settle(a, 0);
     const past = new Date(Date.now() - 2 * 3600_000);
-    for (const s of [a, c]) utimesSync(join(dir, segmentName(s)), past, past);
+    utimesSync(join(dir, segmentName(a)), past, past);
     await j.sweep({ live: () => assert.fail('nothing is pinned') });
-    assert.deepEqual((await listSegments(dir)).map((s) => s.firstSeq), [tail]);
+    assert.deepEqual((await listSegments(dir)).map((s) => s.firstSeq), [d, tail]);
     await j.close();
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -3,7 +3,8 @@
 // (like `outheis logs`), and with -f follows the journal as it is written.
 import { accessSync, constants, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { formatRecord, recordJson } from '../render/journal-record.js';
+import { deadLetterJson, formatDeadLetter, formatRecord, recordJson } from '../render/journal-record.js';
+import { pendingRedrive, readDeadLetters } from '../../logs/journal/deadletters.js';
 import { lastRecords, recordMatcher, scanRecords, type JournalPoint } from '../../logs/journal/query.js';
 import type { JournalRecord } from '../../logs/journal/record.js';
 import { RECORD_TYPE_NAMES } from '../../logs/journal/schema.js';
@@ -44,11 +45,45 @@ const reportDamage = (d: Damage): void => {
   process.stderr.write(`outheis: journal damaged in ${d.file} at byte ${d.offset} (${d.reason}); the rest of that segment is not shown. The next 'outheis start' moves it aside to journal/damaged/\n`);
 };
 
+// The journal's own options reach this subcommand too (yargs nests them): those that mean nothing here are refused.
+interface DeadArgs extends TargetArgs { agent?: string[]; pending?: boolean; kind?: unknown; since?: unknown; lines?: unknown; follow?: unknown }
+
+/** `outheis journal deadletters`: every dead letter, and what became of it (pending, redriven, handled). */
+const deadletters: CommandModule<object, DeadArgs> = {
+  command: 'deadletters',
+  describe: 'the dead letters (messages given up on) and whether each was redriven; works on a stopped system',
+  builder: (y) =>
+    withTarget(y)
+      .option('agent', { type: 'string', array: true, describe: 'dead letters to or from this agent (repeat or comma-separate for several)' })
+      .option('pending', { type: 'boolean', describe: 'only those not redriven yet' })
+      .example('$0 journal deadletters --pending', 'what `outheis redrive --all` would send again') as never,
+  handler: async (argv) => {
+    const stray = (['kind', 'since', 'lines', 'follow'] as const).filter((k) => argv[k] !== undefined);
+    if (stray.length) throw new UsageError(`journal deadletters takes --agent, --pending and --json, not ${stray.map((k) => `--${k}`).join(', ')}`);
+    const dir = journalDirOf(argv);
+    const agents = new Set(listOf(argv.agent));
+    const paint = createPaint(colorEnabled(process.stdout));
+    const out = new LineOutput(process.stdout);
+    try {
+      for (const d of await readDeadLetters(dir)) {
+        if (agents.size && !agents.has(d.to) && !agents.has(d.from)) continue;
+        if (argv.pending && !pendingRedrive(d)) continue;
+        out.line(argv.json ? deadLetterJson(d) : formatDeadLetter(d, paint));
+      }
+      out.flush();
+    } catch (err) {
+      if (err instanceof StdoutClosed) return;
+      throw err;
+    }
+  },
+};
+
 export const journal: CommandModule<object, Args> = {
   command: 'journal',
   describe: 'journal records (messages, deliveries, acks, dead letters, checkpoints, lifecycle); works on a stopped system',
   builder: (y) =>
     withTarget(y)
+      .command(deadletters)
       .option('agent', { alias: 'a', type: 'string', array: true, describe: "records about this agent: its own, messages from or to it, its group's escalations (repeat or comma-separate for several)" })
       .option('kind', {
         alias: 'k', type: 'string', array: true,

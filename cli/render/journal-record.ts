@@ -11,6 +11,7 @@ import { truncateText } from './table.js';
 import { unpackValue } from '../../protocol/frame.js';
 import type { JournalRecord } from '../../logs/journal/record.js';
 import { journalRecordSchema, type AnyRecord } from '../../logs/journal/schema.js';
+import type { DeadLetter } from '../../logs/journal/deadletters.js';
 
 /** The widest body or checkpoint shown on a line, in characters. */
 export const VALUE_WIDTH = 80;
@@ -79,7 +80,7 @@ function ids(list: readonly number[]): string {
 function details(r: AnyRecord, paint: Paint): { text: string; style?: (s: string) => string } {
   switch (r.type) {
     case 'accept': {
-      const flags = [r.req ? 'request' : '', r.carried !== undefined ? `carried from segment ${r.carried}` : ''].filter(Boolean).join(', ');
+      const flags = [r.req ? 'request' : '', r.redrive !== undefined ? `redrive of #${r.redrive}` : '', r.carried !== undefined ? `carried from segment ${r.carried}` : ''].filter(Boolean).join(', ');
       return { text: `#${r.id} ${r.from} → ${r.to}  kind=${r.kind} qos=${r.qos}${flags ? ` (${flags})` : ''}  ${shortValue(r.body)}` };
     }
     case 'deliver': return { text: `${r.agent} ${ids(r.ids)}` };
@@ -97,6 +98,8 @@ function details(r: AnyRecord, paint: Paint): { text: string; style?: (s: string
     case 'escalate': return { text: `${r.group}: ${r.reason}`, style: paint.red };
     case 'limit': return { text: `${r.agent} ${r.limit}: ${r.reason}`, style: paint.red };
     case 'denied': return { text: `${r.agent} → ${r.to} kind=${r.kind}: not pledged`, style: paint.yellow };
+    case 'lost':
+      return { text: `journal lost and recreated: ${r.reason}; ${r.carried} owed message${r.carried === 1 ? '' : 's'} and ${r.checkpoints} checkpoint${r.checkpoints === 1 ? '' : 's'} carried from memory`, style: paint.red };
     case 'reload': return { text: r.agents.length ? r.agents.join(', ') : '(no agents changed)' };
   }
 }
@@ -123,6 +126,35 @@ export function recordJson(r: JournalRecord): string {
   if (!checked.ok) return JSON.stringify({ seq: checked.seq, unreadable: checked.message });
   const rec = checked.record;
   if (rec.type === 'accept') return toJson({ ...rec, body: bytesValue(rec.body), bodyBytes: rec.body.length });
+  if (rec.type === 'deadletter' && rec.body) return toJson({ ...rec, body: bytesValue(rec.body), bodyBytes: rec.body.length });
   if (rec.type === 'checkpoint') return toJson({ ...rec, state: bytesValue(rec.state), stateBytes: rec.state.length });
   return toJson(rec);
+}
+
+/** `2026-05-01 12:03:04`, local time: dead letters can be days old. */
+function formatWhen(at: number): string {
+  const d = new Date(at);
+  if (Number.isNaN(d.getTime())) return '????-??-?? ??:??:??';
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** What became of a dead letter: pending, or redriven as a new message, which may have been handled since. */
+export function deadLetterState(d: DeadLetter): 'pending' | 'redriven' | 'handled' {
+  return !d.redriven ? 'pending' : d.redriven.handled ? 'handled' : 'redriven';
+}
+
+/** `1042 2026-05-01 12:03:04 #77 alice → bob kind=greet after 5 attempts: reason  pending` (one line, no newline). */
+export function formatDeadLetter(d: DeadLetter, paint: Paint): string {
+  const state = deadLetterState(d);
+  const fate = state === 'pending' ? paint.yellow('pending') : `${state === 'handled' ? 'handled' : 'redriven'} as #${d.redriven!.id}`;
+  const text = clean(`#${d.id} ${d.from} → ${d.to} kind=${d.kind} after ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}: ${d.reason}`);
+  return `${d.seq} ${paint.dim(formatWhen(d.at))} ${text}  ${fate}`;
+}
+
+/** One JSON line, no newline. */
+export function deadLetterJson(d: DeadLetter): string {
+  return JSON.stringify({
+    seq: d.seq, at: d.at, id: d.id, from: d.from, to: d.to, kind: d.kind, qos: d.qos ?? null, attempts: d.attempts, reason: d.reason,
+    state: deadLetterState(d), redrivenAs: d.redriven?.id ?? null,
+  });
 }

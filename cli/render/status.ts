@@ -144,6 +144,7 @@ export function renderJournalLine(s: StatusResult, opts: { width?: number; paint
   const deadTotal = dead.reduce((n, a) => n + a.deadLetters, 0);
   const parts: LinePart[] = [
     ...(j.failures > 0 ? [{ text: paint.bold(paint.red(`JOURNAL FAILING (${j.failures}): ${j.lastError ?? 'write failed'}`)), priority: 100 }] : []),
+    ...(j.losses?.length ? [{ text: paint.bold(paint.red(`JOURNAL LOST AND RECREATED ${j.losses.length}× (last: ${j.losses[j.losses.length - 1]!.reason})`)), priority: 98 }] : []),
     ...(j.damaged.length > 0 ? [{ text: paint.bold(paint.red(`DAMAGE MOVED ASIDE at start: ${j.damaged.map((d) => d.movedTo).join(', ')}`)), priority: 99 }] : []),
     { text: `journal ${formatBytes(j.bytes)}/${formatBytes(j.maxBytes)} in ${formatCount(j.segments, 'segment')}`, priority: 90 },
     { text: `seq ${j.lastSeq}`, priority: 60 },

@@ -20,13 +20,19 @@ export const recordSchemas = {
     carried: id.optional(),
     /** On a carried copy: deliveries so far (the deliver records went with the old segment). */
     attempts: z.number().int().optional(),
+    /** Set on a message the operator sent again (`outheis redrive`): the id of the dead letter it redrives. */
+    redrive: id.optional(),
   }),
   /** Messages handed to an agent, one record per delivered batch: attempts are counted from these. */
   deliver: z.object({ ...base, type: z.literal('deliver'), agent: name, ids: z.array(id) }),
   /** Handlers finished (or replied): these messages are done. */
   ack: z.object({ ...base, type: z.literal('ack'), agent: name, ids: z.array(id) }),
   /** Given up on: too many failed attempts, or its agent is gone for good. */
-  deadletter: z.object({ ...base, type: z.literal('deadletter'), agent: name, id, from: name, kind: z.string(), attempts: z.number().int(), reason: z.string() }),
+  deadletter: z.object({
+    ...base, type: z.literal('deadletter'), agent: name, id, from: name, kind: z.string(), attempts: z.number().int(), reason: z.string(),
+    /** The message itself, so that `outheis redrive` can send it again after its accept record is gone (absent in older journals). */
+    qos: z.enum(QOS).optional(), body: bytes.optional(),
+  }),
   /** A send refused because the sender had not pledged it (DESIGN: EDENIED to the sender, journaled). */
   denied: z.object({ ...base, type: z.literal('denied'), agent: name, to: z.string(), kind: z.string() }),
   /** An agent's saved state; the latest one is handed back to its next incarnation. */
@@ -41,6 +47,12 @@ export const recordSchemas = {
   restart: z.object({ ...base, type: z.literal('restart'), agent: name, delayMs: z.number(), reason: z.string() }),
   escalate: z.object({ ...base, type: z.literal('escalate'), group: name, reason: z.string() }),
   limit: z.object({ ...base, type: z.literal('limit'), agent: name, limit: z.string(), reason: z.string() }),
+  /**
+   * The journal's directory or tail segment was removed under the running supervisor, which
+   * recreated it: the first record of the new tail. What was still owed, and the latest
+   * checkpoints, follow it as carried copies (counted here); the history before it is gone.
+   */
+  lost: z.object({ ...base, type: z.literal('lost'), reason: z.string(), carried: z.number().int(), checkpoints: z.number().int() }),
   /** Reserved for `outheis reload` (not built yet): the agents a config change touched. */
   reload: z.object({ ...base, type: z.literal('reload'), agents: z.array(name) }),
 };

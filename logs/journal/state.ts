@@ -48,6 +48,18 @@ export interface SupervisorHistory {
   runs: number;
 }
 
+/**
+ * The lowest id a supervisor starting at `now` hands out: the start time in ms × 1000.
+ * Ids also continue past the highest the journal holds, but a journal can be lost
+ * (removed while stopped, or with the whole state directory); then the clock still
+ * puts the new ids past every id of an earlier run, as long as that run accepted
+ * fewer than 1000 messages per millisecond on average and the clock did not step
+ * back. Safe integers until the year 2255.
+ */
+export function idFloor(now: number): number {
+  return Math.floor(now) * 1000;
+}
+
 const newAgent = (): AgentHistory => ({ up: false, pid: null, restarts: 0, lastExit: null, deadLetters: 0 });
 
 export class JournalState {
@@ -68,6 +80,8 @@ export class JournalState {
   }
 
   apply(r: AnyRecord, segment = -1): void {
+    // A journal that does not begin with a start lost it to retention: a run was going on, and only a stop ends it.
+    if (this.lastSeq === 0 && r.type !== 'start') this.supervisor.running = true;
     this.lastSeq = r.seq;
     this.lastAt = r.at;
     switch (r.type) {
@@ -127,6 +141,10 @@ export class JournalState {
         this.agent(r.agent).restarts++;
         return;
       }
+      case 'lost':
+        // Only a running supervisor recreates its journal, and the start record went with the old one.
+        this.supervisor.running = true;
+        return;
       case 'escalate': case 'limit': case 'reload': case 'denied':
         return;
     }

@@ -1,21 +1,46 @@
 // JournalWriter: appends records to the tail segment with group commit.
-// (About 320 lines, one state machine: the queued group, the tail segment's fd and its
-// roll, and the failure latch are read and changed together by every commit path.)
+// (About 500 lines, one state machine: the queued groups and tasks, the tail segment's
+// fd, its roll and its loss, the bytes on disk against the bound, and the failure
+// latch are read and changed together by every commit path; split, each part would
+// need all the others' state.)
 //
 // Appends queue up; one commit takes everything queued (one record at a time
 // for `always`), encodes it into one buffer, does one positional write and, per
 // the policy, one fsync, then resolves every append in it. Appends made while a
 // commit is in flight form the next group, so under load the fsync cost is
 // shared by everything that arrived meanwhile. All I/O is async on an fd.
+//
+// Three things can stop a write, and each is handled inside the writer's turn, so
+// that nothing else writes meanwhile and seqs stay in order:
+// - the bound (`maxBytes`): a group that would take the segment files past it first
+//   asks `reclaim` for room, then is refused (JournalFullError) rather than written;
+// - a full disk (ENOSPC, EDQUOT): the partial write is cut back, `reclaim` is asked
+//   for room, and the group is written once more before it is refused;
+// - the tail lost under the writer (the segment unlinked, the directory removed,
+//   replaced or renamed): each commit checks, after its write and before anything in
+//   it is acknowledged, that the tail's path still names the file it writes. The check
+//   is one synchronous stat(2) of that path compared with the fd's device and inode:
+//   a few µs per commit (per group, not per message), cheaper than the thread-pool
+//   round trip of an asynchronous one. fstat(2) on the fd (st_nlink == 0) would cost
+//   the same but miss a directory renamed away or a segment replaced by another file.
+//   A lost tail is recreated (directory and segment), `lost` is told (the journal
+//   writes its record and carries forward what is still live), and the group is
+//   written again into the new tail: nothing accepted goes into a file nobody can read.
 import { promises as fsp, fsync as fsyncCb } from 'node:fs';
 import { promisify } from 'node:util';
 import { RecordBatch, type JournalRecord, type NewRecord } from './record.js';
 import { recover, type RecoveryReport } from './recover.js';
-import { DEFAULT_SEGMENT_BYTES, listSegments, openSegment, syncDir, type OpenSegment } from './segment.js';
+import { DEFAULT_SEGMENT_BYTES, listSegments, syncDir } from './segment.js';
+import { JournalFullError, JournalWriteError, noSpace, openTail, sizesOf, tailLost, type Tail } from './tail-file.js';
+
+export { JournalFullError, JournalWriteError } from './tail-file.js';
 
 /** The journal's fsync policies; the config's `journal.fsync` takes its list from here. */
 export const FSYNC_POLICIES = ['always', 'batch', 'interval', 'none'] as const;
 export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
+
+/** Why the writer asks for room: it rolled to a new segment, a write would pass the bound, or the disk is full. */
+export type ReclaimWhy = 'roll' | 'full' | 'nospace';
 
 export interface JournalWriterOptions {
   /** Default 'batch': one fsync per group commit. */
@@ -30,6 +55,14 @@ export interface JournalWriterOptions {
   now?: () => number;
   /** Called with every valid record recovery finds, in order, with its segment's first seq. */
   onRecord?: (r: JournalRecord, segment: number) => void;
+  /** The segment files never hold more than this many bytes together (default: no bound). */
+  maxBytes?: number;
+  /** Groups stop this many bytes short of maxBytes: room kept for carrying live records forward. Default 0. */
+  headroom?: number;
+  /** Make room (remove segments); runs in the writer's turn and may call writeNow. `need`: bytes the waiting write needs. */
+  reclaim?: (why: ReclaimWhy, need: number) => Promise<void>;
+  /** The tail was lost and a new one opened; runs in the writer's turn, before the group is written again, and may call writeNow. */
+  lost?: (reason: string) => Promise<void>;
 }
 
 export interface JournalWriterStats {
@@ -40,20 +73,11 @@ export interface JournalWriterStats {
   bytesWritten: number;
   segmentsOpened: number;
   failures: number;
+  /** Times the tail was found lost and recreated. */
+  losses: number;
 }
 
-/** Why an append was rejected: the write (or its fsync) failed; nothing of that group is in the journal. */
-export class JournalWriteError extends Error {
-  readonly code: string | undefined;
-  constructor(cause: unknown, extra = '') {
-    const e = cause as NodeJS.ErrnoException;
-    const code = typeof e?.code === 'string' ? e.code : undefined;
-    const msg = e instanceof Error ? e.message : String(cause);
-    super(`journal write failed: ${code ? `${code} ` : ''}(${msg})${extra}`, { cause });
-    this.name = 'JournalWriteError';
-    this.code = code;
-  }
-}
+const defaultFsync = promisify(fsyncCb);
 
 /** Where a committed group landed: the seq of its first record and the segment holding all of it. */
 export interface Committed {
@@ -71,34 +95,49 @@ interface Pending {
   done: CommitCallback;
 }
 
-const defaultFsync = promisify(fsyncCb);
+/** Work that must not interleave with commits (retention): run in the writer's turn. */
+interface Task {
+  task: () => Promise<void>;
+}
+
+type Entry = Pending | Task;
+const isTask = (e: Entry): e is Task => 'task' in e;
 
 export class JournalWriter {
   readonly dir: string;
   readonly policy: FsyncPolicy;
   /** What recovery found when this writer opened the journal. */
   readonly recovery: RecoveryReport;
-  readonly stats: JournalWriterStats = { appends: 0, commits: 0, writes: 0, fsyncs: 0, bytesWritten: 0, segmentsOpened: 0, failures: 0 };
+  readonly stats: JournalWriterStats = { appends: 0, commits: 0, writes: 0, fsyncs: 0, bytesWritten: 0, segmentsOpened: 0, failures: 0, losses: 0 };
 
-  private seg: OpenSegment;
+  private seg: Tail;
   private nextSeq: number;
   private readonly segmentBytes: number;
   private readonly fsyncFn: (fd: number) => Promise<void>;
   private readonly now: () => number;
-  private pending: Pending[] = [];
+  private readonly opts: JournalWriterOptions;
+  /** Bytes of each segment file, by first seq: what the bound is checked against. */
+  private readonly sizes = new Map<number, number>();
+  private pending: Entry[] = [];
+  private tasks = 0;
   private scheduled = false;
   private busy = false;
+  /** Inside a commit or task: writeNow may write. */
+  private inTurn = false;
+  private rolled = false;
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private broken: Error | undefined;
   private closed = false;
 
-  private constructor(dir: string, seg: OpenSegment, nextSeq: number, recovery: RecoveryReport, opts: JournalWriterOptions) {
+  private constructor(dir: string, seg: Tail, nextSeq: number, recovery: RecoveryReport, sizes: Map<number, number>, opts: JournalWriterOptions) {
     this.dir = dir;
     this.seg = seg;
     this.nextSeq = nextSeq;
     this.recovery = recovery;
+    this.sizes = sizes;
+    this.opts = opts;
     this.policy = opts.fsync ?? 'batch';
     if (!FSYNC_POLICIES.includes(this.policy)) throw new TypeError(`unknown fsync policy ${String(this.policy)}`);
     this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
@@ -117,20 +156,20 @@ export class JournalWriter {
     const nextSeq = recovery.lastSeq + 1;
     const segs = await listSegments(dir);
     const tail = segs[segs.length - 1];
-    let seg: OpenSegment;
+    let seg: Tail;
     if (tail) {
-      seg = await openSegment(dir, tail.firstSeq);
+      seg = await openTail(dir, tail.firstSeq);
       if (seg.size === 0 && tail.firstSeq !== nextSeq) {
         // An empty tail whose name no longer matches the next seq (its records were torn off).
         await seg.handle.close();
         await fsp.unlink(tail.path);
-        seg = await openSegment(dir, nextSeq);
+        seg = await openTail(dir, nextSeq);
       }
     } else {
-      seg = await openSegment(dir, nextSeq);
+      seg = await openTail(dir, nextSeq);
     }
     if ((opts.fsync ?? 'batch') !== 'none') await syncDir(dir);
-    return new JournalWriter(dir, seg, nextSeq, recovery, opts);
+    return new JournalWriter(dir, seg, nextSeq, recovery, await sizesOf(dir), opts);
   }
 
   /** The seq of the last durable-or-written record (0 if none). */
@@ -139,6 +178,31 @@ export class JournalWriter {
   get tailSegment(): number { return this.seg.info.firstSeq; }
   /** The tail segment's path and size. */
   get tail(): { path: string; size: number } { return { path: this.seg.info.path, size: this.seg.size }; }
+  /** Bytes of segment files, as the writer counts them (resynced from the disk by `rescan`). */
+  get diskBytes(): number {
+    let n = 0;
+    for (const b of this.sizes.values()) n += b;
+    return n;
+  }
+
+  /** What groups may take the segment files to: the bound less the room kept for carrying forward. */
+  private get limit(): number {
+    return this.opts.maxBytes === undefined ? Infinity : this.opts.maxBytes - (this.opts.headroom ?? 0);
+  }
+
+  /** Retention removed this segment. */
+  forget(firstSeq: number): void {
+    if (firstSeq !== this.seg.info.firstSeq) this.sizes.delete(firstSeq);
+  }
+
+  /** Count the segment files again from the disk (after retention removed some). */
+  async rescan(): Promise<void> {
+    const fresh = await sizesOf(this.dir);
+    this.sizes.clear();
+    for (const [k, v] of fresh) this.sizes.set(k, v);
+    // The tail's size is what the writer wrote, whatever a racing stat saw.
+    this.sizes.set(this.seg.info.firstSeq, this.seg.size);
+  }
 
   /**
    * Append one record; resolves with its seq once it is written (and fsynced,
@@ -160,6 +224,41 @@ export class JournalWriter {
     this.stats.appends += recs.length;
     this.pending.push({ recs, at: this.now(), done });
     this.kick();
+  }
+
+  /** Run `task` in the writer's turn, between commits: it may call writeNow. */
+  exclusive(task: () => Promise<void>): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('journal writer is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.tasks++;
+      this.pending.push({ task: () => task().then(resolve, reject) });
+      this.kick();
+    });
+  }
+
+  /**
+   * Write records now, in the writer's turn (from a task, `reclaim` or `lost`), past
+   * the queue: retention's carried copies. Up to the bound itself, not the groups'
+   * limit (that room is kept for this); `frees`: the bytes of the segment the copies
+   * let retention remove. Throws when the write fails or would not fit.
+   */
+  async writeNow(recs: NewRecord[], frees = 0): Promise<Committed> {
+    if (!this.inTurn) throw new Error('writeNow is for the writer\'s turn (a task, reclaim or lost)');
+    if (this.broken) throw this.broken;
+    const batch = new RecordBatch(Math.min(1 << 20, recs.length * 160 + 64));
+    const firstSeq = this.nextSeq;
+    const at = this.now();
+    recs.forEach((rec, i) => batch.add(rec, firstSeq + i, rec.at ?? at));
+    const bytes = batch.bytes();
+    const max = this.opts.maxBytes ?? Infinity;
+    // Past the bound only on the way down: a journal already over it (an earlier run's, a smaller max_size) may copy
+    // records forward to remove a segment bigger than the copies.
+    const over = this.diskBytes > max && bytes.length < frees;
+    if (this.diskBytes + bytes.length > max && !over) throw new JournalFullError(bytes.length, this.diskBytes, max);
+    this.stats.appends += recs.length;
+    const segment = await this.put(bytes);
+    this.nextSeq = firstSeq + recs.length;
+    return { firstSeq, segment };
   }
 
   /** Nothing queued, nothing being written. */
@@ -187,7 +286,7 @@ export class JournalWriter {
     if (!this.broken && this.policy !== 'none' && (this.dirty || this.policy === 'interval')) {
       await this.doFsync().catch(() => {});
     }
-    await this.seg.handle.close();
+    await this.seg.handle.close().catch(() => {});
   }
 
   private kick(): void {
@@ -209,20 +308,36 @@ export class JournalWriter {
   private async run(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
+    this.inTurn = true;
     try {
       while (this.pending.length) {
+        if (isTask(this.pending[0]!)) {
+          const t = this.pending.shift() as Task;
+          this.tasks--;
+          await t.task();
+          continue;
+        }
         if (this.broken) {
           const dead = this.pending;
           this.pending = [];
-          for (const p of dead) p.done(this.broken, undefined);
+          this.tasks = 0;
+          for (const p of dead) {
+            if (isTask(p)) await p.task(); // tasks see the broken writer themselves
+            else p.done(this.broken, undefined);
+          }
           break;
         }
         let group: Pending[];
-        if (this.policy === 'always') group = this.pending.splice(0, 1);
-        else { group = this.pending; this.pending = []; }
+        if (this.policy === 'always') group = this.pending.splice(0, 1) as Pending[];
+        else if (this.tasks === 0) { group = this.pending as Pending[]; this.pending = []; }
+        else {
+          const n = this.pending.findIndex(isTask);
+          group = this.pending.splice(0, n) as Pending[];
+        }
         await this.commit(group);
       }
     } finally {
+      this.inTurn = false;
       this.finishBusy();
     }
   }
@@ -235,20 +350,54 @@ export class JournalWriter {
   private async roll(firstSeq: number): Promise<void> {
     if (this.policy !== 'none') await this.doFsync();
     // The new file first: if it cannot be created (a full disk), the old one stays the tail, still open.
-    const next = await openSegment(this.dir, firstSeq);
+    const next = await openTail(this.dir, firstSeq);
     const old = this.seg;
     this.seg = next;
+    this.sizes.set(firstSeq, next.size);
     await old.handle.close().catch(() => {});
     this.stats.segmentsOpened++;
+    this.rolled = true;
     if (this.policy !== 'none') await syncDir(this.dir);
   }
 
-  private async commit(group: Pending[]): Promise<void> {
-    this.stats.commits++;
-    const firstSeq = this.nextSeq;
+  /**
+   * Roll if the bytes would take the tail past its size, then write them at its end and
+   * fsync per policy. On failure the tail is cut back to where it was (or the writer
+   * latches broken when even that fails) and the error is thrown.
+   */
+  private async put(bytes: Buffer): Promise<number> {
+    if (this.seg.size > 0 && this.seg.size + bytes.length > this.segmentBytes) await this.roll(this.nextSeq);
+    const start = this.seg.size;
+    try {
+      let off = 0;
+      while (off < bytes.length) {
+        const { bytesWritten } = await this.seg.handle.write(bytes, off, bytes.length - off, start + off);
+        off += bytesWritten;
+      }
+      this.stats.writes++;
+      if (this.policy === 'always' || this.policy === 'batch') await this.doFsync();
+    } catch (err) {
+      // Put the file back to its last good end so no partial group survives.
+      try { await this.seg.handle.truncate(start); } catch (terr) {
+        const e = new JournalWriteError(err, `; truncating ${this.seg.info.path} back to ${start} also failed: ${(terr as Error).message}`);
+        // A file we could not cut back is in an unknown state: stop writing to it.
+        this.broken = e;
+        throw e;
+      }
+      throw err;
+    }
+    this.seg.size = start + bytes.length;
+    this.sizes.set(this.seg.info.firstSeq, this.seg.size);
+    this.stats.bytesWritten += bytes.length;
+    if (this.policy === 'interval' || this.policy === 'none') this.dirty = true;
+    return this.seg.info.firstSeq;
+  }
+
+  /** Encode the entries at the next seqs; an entry that cannot be encoded is refused alone. */
+  private encode(group: Pending[]): { bytes: Buffer; ok: Array<{ p: Pending; seq: number }>; end: number } {
     const batch = new RecordBatch(Math.min(1 << 20, group.length * 160 + 64));
     const ok: Array<{ p: Pending; seq: number }> = [];
-    let seq = firstSeq;
+    let seq = this.nextSeq;
     for (const p of group) {
       const mark = batch.mark();
       try {
@@ -265,47 +414,91 @@ export class JournalWriter {
       ok.push({ p, seq });
       seq += p.recs.length;
     }
-    if (ok.length === 0) return;
-    const bytes = batch.bytes();
-
-    try {
-      if (this.seg.size > 0 && this.seg.size + bytes.length > this.segmentBytes) await this.roll(firstSeq);
-    } catch (err) {
-      this.fail(ok, err, '');
-      return;
-    }
-
-    const start = this.seg.size;
-    try {
-      let off = 0;
-      while (off < bytes.length) {
-        const { bytesWritten } = await this.seg.handle.write(bytes, off, bytes.length - off, start + off);
-        off += bytesWritten;
-      }
-      this.stats.writes++;
-      if (this.policy === 'always' || this.policy === 'batch') await this.doFsync();
-    } catch (err) {
-      // Put the file back to its last good end so no partial group survives.
-      let extra = '';
-      try { await this.seg.handle.truncate(start); } catch (terr) {
-        extra = `; truncating ${this.seg.info.path} back to ${start} also failed: ${(terr as Error).message}`;
-      }
-      this.fail(ok, err, extra);
-      return;
-    }
-    this.seg.size = start + bytes.length;
-    this.stats.bytesWritten += bytes.length;
-    this.nextSeq = seq;
-    if (this.policy === 'interval' || this.policy === 'none') this.dirty = true;
-    const segment = this.seg.info.firstSeq;
-    for (const { p, seq: s } of ok) p.done(undefined, { firstSeq: s, segment });
+    return { bytes: batch.bytes(), ok, end: seq };
   }
 
-  private fail(ok: Array<{ p: Pending }>, cause: unknown, extra: string): void {
+  private async commit(group: Pending[]): Promise<void> {
+    this.stats.commits++;
+    let reclaimed = false;
+    let relinked = 0;
+    for (;;) {
+      // Encoded again after a reclaim or a relink: records written meanwhile took the next seqs.
+      const { bytes, ok, end } = this.encode(group);
+      if (ok.length === 0) return;
+      group = ok.map((o) => o.p);
+      if (this.diskBytes + bytes.length > this.limit) {
+        if (!reclaimed && this.opts.reclaim) {
+          reclaimed = true;
+          await this.askRoom('full', bytes.length);
+          continue;
+        }
+        return this.fail(ok, new JournalFullError(bytes.length, this.diskBytes, this.limit));
+      }
+      const tail = this.seg;
+      let failed: unknown;
+      try { await this.put(bytes); } catch (err) { failed = err; }
+      // After the write, so that a loss during it counts too: see the header.
+      const before = tailLost(tail);
+      // After a roll the group went to a new tail: that is the file it must be in.
+      const landed = tail === this.seg ? before : tailLost(this.seg);
+      if (landed !== undefined && !this.broken) {
+        // Written into a file nobody can read (the books are redone by relink): write it again in a new tail.
+        if (relinked++ < 2) {
+          try { await this.relink(landed); } catch (err) { return this.fail(ok, err); }
+          continue;
+        }
+        return this.fail(ok, new Error(`journal lost again while recreating it: ${landed}`));
+      }
+      if (failed !== undefined) {
+        if (!this.broken && noSpace(failed) && !reclaimed && this.opts.reclaim) {
+          reclaimed = true;
+          await this.askRoom('nospace', bytes.length);
+          continue;
+        }
+        return this.fail(ok, failed);
+      }
+      this.nextSeq = end;
+      const segment = this.seg.info.firstSeq;
+      for (const { p, seq: s } of ok) p.done(undefined, { firstSeq: s, segment });
+      if (before !== undefined && tail !== this.seg) {
+        // The old tail was lost, and this group rolled into a sound new one: only what the old files held must be carried.
+        this.stats.losses++;
+        await this.rescan();
+        await this.opts.lost?.(before);
+      }
+      if (this.rolled) {
+        this.rolled = false;
+        await this.askRoom('roll', 0);
+      }
+      return;
+    }
+  }
+
+  private async askRoom(why: ReclaimWhy, need: number): Promise<void> {
+    try { await this.opts.reclaim?.(why, need); } catch { /* the journal reports its own failures; the write decides */ }
+  }
+
+  /** The tail is gone: a new directory (if need be) and a new tail at the next seq, then the journal is told. */
+  private async relink(why: string): Promise<void> {
+    this.stats.losses++;
+    await this.seg.handle.close().catch(() => {});
+    try {
+      await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      this.seg = await openTail(this.dir, this.nextSeq);
+      if (this.policy !== 'none') await syncDir(this.dir);
+      await this.rescan();
+    } catch (err) {
+      // No tail to write to: every write fails from now on, and says why.
+      this.broken = new JournalWriteError(err, `; the journal was lost (${why}) and could not be recreated in ${this.dir}`);
+      throw this.broken;
+    }
+    this.stats.segmentsOpened++;
+    await this.opts.lost?.(why);
+  }
+
+  private fail(ok: Array<{ p: Pending }>, cause: unknown): void {
     this.stats.failures++;
-    const err = new JournalWriteError(cause, extra);
-    // A file we could not cut back is in an unknown state: stop writing to it.
-    if (extra) this.broken = err;
+    const err = cause instanceof JournalWriteError || cause instanceof JournalFullError ? cause : new JournalWriteError(cause);
     for (const { p } of ok) p.done(err, undefined);
   }
 
@@ -320,3 +513,4 @@ export class JournalWriter {
     }).finally(() => this.finishBusy());
   }
 }
+

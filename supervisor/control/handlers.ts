@@ -7,6 +7,7 @@ import type { AgentStatusJson, JournalStatusJson, Op, Request, RequestOf, Result
 import { VERSION } from '../version.js';
 import type { ExitHistory } from '../exit-history.js';
 import { detailOf, listenForExits } from './detail.js';
+import { redrive, RedriveRefused } from '../redrive.js';
 
 function agentJson(a: AgentStatus): AgentStatusJson {
   return {
@@ -83,6 +84,20 @@ function operations(sup: Supervisor, history: ExitHistory): Operations {
     detail: async (req) => {
       const name = known(sup, req.agent);
       return detailOf(sup, history, agentJson(sup.status().find((a) => a.name === name)!));
+    },
+    // ---- redrive (supervisor/redrive.ts) ----
+    redrive: async (req) => {
+      const ways = [req.ids !== undefined, req.agent !== undefined, req.all === true].filter(Boolean).length;
+      if (ways !== 1) throw new ControlError('EBADREQ', 'redrive takes exactly one of: ids, agent, all');
+      if (!sup.journal) throw new ControlError('EJOURNAL', 'this supervisor runs without a journal: it has no dead letters');
+      if (sup.stopping) throw new ControlError('ESHUTDOWN', 'the supervisor is stopping');
+      if (req.agent !== undefined) known(sup, req.agent);
+      try {
+        return { redriven: await redrive(sup.journal, sup.router, req) };
+      } catch (err) {
+        if (err instanceof RedriveRefused) throw new ControlError(err.code, err.message);
+        throw err;
+      }
     },
   };
 }

@@ -45,6 +45,16 @@ export const requestSchema = z.discriminatedUnion('op', [
   // ---- detail (status <agent>) ----
   /** One agent in depth: its manifest, isolation, last exits with their stderr, restarts in the window, the next backoff. */
   z.object({ id, deadline, op: z.literal('detail'), agent: agentName }).strict(),
+  // ---- redrive: dead letters sent again (supervisor/redrive.ts) ----
+  /** Exactly one of: these dead letters' ids, every pending one for `agent`, or `all` pending ones. */
+  z.object({
+    id,
+    deadline,
+    op: z.literal('redrive'),
+    ids: z.array(z.number().int().nonnegative()).min(1).max(100_000).optional(),
+    agent: agentName.optional(),
+    all: z.literal(true).optional(),
+  }).strict(),
 ]);
 export type Request = z.infer<typeof requestSchema>;
 export type Op = Request['op'];
@@ -58,7 +68,7 @@ export function firstIssue(error: z.ZodError, prefix?: string): string {
 }
 
 /** Error codes on the control socket: the wire's, plus the socket's own. */
-export const CONTROL_ERRORS = ['EBADREQ', 'ETOOBIG', 'ENOAGENT', 'EDENIED', 'ETIMEDOUT', 'EHANDLER', 'ESHUTDOWN', 'EJOURNAL', 'EINTERNAL'] as const;
+export const CONTROL_ERRORS = ['EBADREQ', 'ETOOBIG', 'ENOAGENT', 'EDENIED', 'ETIMEDOUT', 'EHANDLER', 'ESHUTDOWN', 'EJOURNAL', 'EINTERNAL', 'ENOTDEAD'] as const;
 export type ControlErrorCode = (typeof CONTROL_ERRORS)[number];
 
 export const errorReplySchema = z.object({ id, ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) });
@@ -132,9 +142,13 @@ export const journalStatusSchema = z.object({
   /** the last seq written */
   lastSeq: count,
   fsync: z.string(),
-  /** writes that failed since start (a full disk): sends were refused with EJOURNAL */
+  /** writes that failed since the last one that succeeded (a full disk, journal.max_size reached): not 0 while sends are refused with EJOURNAL */
   failures: count,
+  /** writes that failed since start */
+  failuresTotal: count.optional(),
   lastError: z.string().nullable(),
+  /** each time the journal directory or its tail segment was removed under this run, and recreated (logged at fatal level) */
+  losses: z.array(z.object({ at: time, reason: z.string(), carried: count, checkpoints: count, error: z.string().optional() })).optional(),
   maxAttempts: count,
   /** where recovery at this start moved damaged records aside (journal/damaged/…): the operator should look */
   damaged: z.array(z.object({ file: z.string(), movedTo: z.string(), bytes: count, reason: z.string() })),
@@ -228,6 +242,9 @@ export const detailResultSchema = z.object({
 });
 export type DetailResult = z.infer<typeof detailResultSchema>;
 
+/** Each dead letter redriven: its id, and the id of the new message that carries it again. */
+export const redriveResultSchema = z.object({ redriven: z.array(z.object({ id: count, as: count, to: z.string(), kind: z.string() })) });
+
 /** Each operation's result, by op: what the server must produce and the client checks. */
 export const resultSchemas = {
   ping: pingResultSchema,
@@ -237,6 +254,7 @@ export const resultSchemas = {
   snapshot: snapshotResultSchema,
   send: sendResultSchema,
   detail: detailResultSchema,
+  redrive: redriveResultSchema,
 } satisfies Record<Op, z.ZodTypeAny>;
 export type RequestOf<O extends Op> = Extract<Request, { op: O }>;
 export type ResultOf<O extends Op> = z.infer<(typeof resultSchemas)[O]>;

@@ -24,6 +24,11 @@ export class Admission {
     if (lastId > this.nextId) this.nextId = lastId;
   }
 
+  /** A fresh id for a message made outside a send (the operator's redrive). */
+  newId(): number {
+    return ++this.nextId;
+  }
+
   send(from: Route, seq: number, to: string, kind: string, qos: Qos | undefined, req: boolean, body: Buffer): void {
     from.lastSeq = seq;
     const target = this.routes.get(to);

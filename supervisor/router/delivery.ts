@@ -70,7 +70,8 @@ export class Delivery {
   /** Settle a message that will not be delivered: journaled, and a waiting requester told. */
   deadLetter(env: Envelope, reason: string, code: ErrorCode = 'EHANDLER'): void {
     env.done = true;
-    this.journal.note({ type: 'deadletter', agent: env.to, id: env.id, from: env.from, kind: env.kind, attempts: env.attempts, reason });
+    // With the message itself: `outheis redrive` sends it again after its accept record is gone.
+    this.journal.note({ type: 'deadletter', agent: env.to, id: env.id, from: env.from, kind: env.kind, attempts: env.attempts, reason, qos: env.qos, body: env.body });
     this.journal.release(env.segment);
     this.events.deadLettered?.(env, reason);
     if (env.req) this.requests.answer(env, { code, message: `${env.kind} to ${env.to} was dead-lettered: ${reason}` });

@@ -76,6 +76,11 @@ export class Router {
     this.admission.seedIds(lastId);
   }
 
+  /** A fresh message id, for a message made outside a send (the operator's redrive). */
+  newId(): number {
+    return this.admission.newId();
+  }
+
   /** A message recovered from the journal goes back into its mailbox (before any agent starts). */
   restore(env: Envelope): void {
     this.delivery.restore(this.routes.get(env.to), env);
