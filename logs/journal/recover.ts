@@ -4,6 +4,7 @@ import { promises as fsp, constants as C } from 'node:fs';
 import { join } from 'node:path';
 import { decodeRecordAt, RECORD_HEADER, type JournalRecord } from './record.js';
 import { DAMAGED_DIR, listSegments, syncDir, type SegmentInfo } from './segment.js';
+import { openSafe } from '../safe-open.js';
 
 export interface MovedAside {
   /** The segment the damage was in. */
@@ -95,15 +96,15 @@ function scan(buf: Buffer, onRecord?: (r: JournalRecord) => void): ScanResult {
 }
 
 async function truncateFile(path: string, len: number): Promise<void> {
-  const h = await fsp.open(path, C.O_RDWR);
+  const h = await openSafe(path, C.O_RDWR);
   try { await h.truncate(len); await h.sync(); } finally { await h.close(); }
 }
 
 async function moveAside(dir: string, seg: SegmentInfo, buf: Buffer, offset: number, reason: string): Promise<MovedAside> {
   const damagedDir = join(dir, DAMAGED_DIR);
-  await fsp.mkdir(damagedDir, { recursive: true });
   const to = join(damagedDir, `${seg.name}.${offset}`);
-  const h = await fsp.open(to, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, 0o600);
+  // As root, into a directory an attacker may have prepared: no link followed, the fd checked (safe-open.ts).
+  const h = await openSafe(to, C.O_WRONLY | C.O_CREAT | C.O_TRUNC);
   try {
     const rest = buf.subarray(offset);
     let off = 0;
