@@ -362,6 +362,14 @@ test('start limit: more than burst restarts within the interval fails that agent
   assert.deepEqual(types(crash(t, 'c', 200)), ['start'], 'its siblings are still supervised');
 });
 
+test('the defaults (start limit = intensity, the root not escalating): the crash that fails the agent says nothing about the root', () => {
+  const t = tree(systemd(5, 30_000), agent('a'), limited('broken', 5, 30_000));
+  startAll(t);
+  const rounds = loop(t, 'broken', 6);
+  assert.deepEqual(rounds.map(types), [['start'], ['start'], ['start'], ['start'], ['start'], ['fail']], 'its own start limit is judged first');
+  assert.deepEqual(['a', 'broken'].map((n) => t.state(n)), ['running', 'failed']);
+});
+
 test('start limit: restarts spread beyond the interval never fail; interval 0 turns the limit off', () => {
   const spread = tree(systemd(100), limited('a', 1, 1000));
   startAll(spread);
