@@ -1,6 +1,6 @@
 // Where the config comes from: -c FILE, or outheis.yaml/.yml/.json in the cwd.
 import { resolve } from 'node:path';
-import { findConfigFile, loadConfig, preflight, type Config } from '../supervisor/config/index.js';
+import { findConfigFile, loadConfig, preflight, type Config, type ConfigIssue } from '../supervisor/config/index.js';
 import { UsageError } from './errors.js';
 
 export function configPath(arg: string | undefined): string {
@@ -10,10 +10,9 @@ export function configPath(arg: string | undefined): string {
   return found;
 }
 
-/** Load, validate and preflight (entry files exist): what `check` and `start` both need. */
-export function readConfig(arg: string | undefined): Config {
+/** Load, validate and preflight (entry files exist): what `check` and `start` both need; with preflight's warnings. */
+export function readConfig(arg: string | undefined): { cfg: Config; warnings: ConfigIssue[] } {
   const cfg = loadConfig(configPath(arg));
-  preflight(cfg);
-  return cfg;
+  return { cfg, warnings: preflight(cfg) };
 }
 

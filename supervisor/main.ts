@@ -7,7 +7,7 @@ import { LogFiles, SUPERVISOR_LOG } from '../logs/log-files.js';
 import { consoleDestination, createTeeLogger, type ConsoleDestination, type Logger } from '../logs/logger.js';
 import { createRenderer } from '../logs/render.js';
 import { planIsolation, type IsolationPlans } from '../policies/isolation.js';
-import { recheckPaths, resolveReal, type Config } from './config/index.js';
+import { recheckPaths, resolveReal, type Config, type ConfigIssue } from './config/index.js';
 import { controlHandler } from './control/handlers.js';
 import { ControlServer } from './control/server.js';
 import { acquirePidfile, prepareStateDir, releasePidfile, stateFiles, type StateFiles } from './control/state-dir.js';
@@ -19,6 +19,8 @@ export interface MainOptions {
   allowWeakerIsolation?: boolean;
   /** Colour the console, when it is a terminal (the CLI's decision: NO_COLOR, FORCE_COLOR, TERM). */
   color?: boolean;
+  /** What `check` would warn about (code in a home directory, credentials beside it): logged at start too, where an operator under systemd sees it. */
+  warnings?: ConfigIssue[];
 }
 
 /** How often lost log bytes (full disk, a reader far behind) are reported. */
@@ -35,6 +37,7 @@ export async function main(cfg: Config, opts: MainOptions = {}): Promise<never> 
   await unlockOnError(files, () => recheckPaths(cfg)); // the domains exist now: their real paths, checked again
   const logs = openLogs(cfg, files, opts.color === true);
   reportStartUp(logs.log, { closedFds, fixed, isolation, stale, files });
+  for (const w of opts.warnings ?? []) logs.log.warn({ key: w.path }, `config warning: ${w.message}`);
   // Failed writes are told to the supervisor; only it writes, so it exists by then.
   const journal = await unlockOnError(files, () => openJournal(cfg, files, (err) => sup.noteFailed(err)));
   const output = new AgentOutput(logs.files, logs.console);

@@ -162,6 +162,7 @@ for (const mode of MODES) describe(`sandbox (${mode}): an agent sees its code, n
 
     const d = await startDaemon([`agents:`, agentLine('homey', 'home/agent.mjs')], { dir, waitReady: ['homey'], user, env: asHome });
     try {
+      assert.match(d.out(), /"key":"agents\.homey\.run"[^\n]*config warning: the entry file lies directly in the home directory/, 'start logs what check warned');
       refused(ask(d, 'homey', 'read', { path: idRsa }), 'read ~/.ssh/id_rsa');
       refused(ask(d, 'homey', 'read', { path: env }), 'read ~/.env');
       refused(ask(d, 'homey', 'ls', { path: home }), 'ls its parent (the home)');

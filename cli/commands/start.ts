@@ -9,9 +9,9 @@ export const start: CommandModule<object, Args> = {
   describe: 'run the supervisor in the foreground (for systemd, or a terminal)',
   builder: (y) => y.option('allow-weaker-isolation', { type: 'boolean', describe: 'start agents even where this machine cannot apply every isolation layer their manifests need (logged, and shown in status)' }) as never,
   handler: async (argv) => {
-    const cfg = readConfig(argv.config);
+    const { cfg, warnings } = readConfig(argv.config);
     // Loaded only here, so that the other verbs stay light.
     const supervisor = await import('../../supervisor/main.js');
-    await supervisor.main(cfg, { allowWeakerIsolation: argv.allowWeakerIsolation, color: colorEnabled(process.stdout) });
+    await supervisor.main(cfg, { allowWeakerIsolation: argv.allowWeakerIsolation, color: colorEnabled(process.stdout), warnings });
   },
 };
