@@ -18,8 +18,8 @@ export class UnsafeFileError extends Error {
 
 const euid = (): number | undefined => process.geteuid?.();
 
-/** Flags added to every open: no symlink at the last component, no blocking on a planted FIFO. */
-const SAFE = C.O_NOFOLLOW | C.O_NONBLOCK;
+/** Flags added to every open: no symlink at the last component, no blocking on a planted FIFO. Also what the supervisor reads with (env files). */
+export const SAFE = C.O_NOFOLLOW | C.O_NONBLOCK;
 
 export const APPEND = C.O_WRONLY | C.O_CREAT | C.O_APPEND;
 export const READ_WRITE = C.O_RDWR | C.O_CREAT;

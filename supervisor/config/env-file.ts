@@ -10,6 +10,7 @@
 // when the agent (re)starts, as with systemd's EnvironmentFile=.
 import fs from 'node:fs';
 import { parseEnv } from 'node:util';
+import { SAFE } from '../../logs/safe-open.js';
 import { ENV_NAME, reservedEnvName } from '../../policies/manifest.js';
 import type { ConfigIssue } from './load.js';
 import type { Config } from './schema.js';
@@ -34,9 +35,9 @@ export function readEnvFile(file: string): Record<string, string> {
 function readGuarded(file: string): string {
   let fd: number;
   try {
-    // O_NOFOLLOW: a symlink put in the file's place is refused, not followed as root.
-    // O_NONBLOCK: a FIFO put there does not hang the supervisor.
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    // SAFE (O_NOFOLLOW | O_NONBLOCK): a symlink put in the file's place is refused, not
+    // followed as root, and a FIFO put there does not hang the supervisor.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | SAFE);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new EnvFileError([
