@@ -19,6 +19,12 @@ export interface SupervisorEvents {
   removed: [agent: string, reason: string];
   escalate: [group: string, reason: string];
   deadletter: [agent: string, id: number, reason: string];
+  /** A stop of everything has begun (a signal, `outheis stop`, a root escalation); `code` is the exit code it ends with. */
+  halting: [code: number];
+  /** A reload has begun: the new config validated, its difference is being applied. */
+  reloading: [];
+  /** A reload ended: applied (ok), or refused with the running config kept. */
+  reloaded: [ok: boolean];
 }
 
 export interface Reports {

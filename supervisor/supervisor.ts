@@ -229,6 +229,7 @@ export class Supervisor extends EventEmitter {
   async halt(code = 0): Promise<number> {
     if (!this.halting) {
       this.halting = true;
+      this.reports.emit('halting', code);
       this.watchdog.stop();
       this.retention?.stop();
       this.sampler.stop();
