@@ -25,6 +25,15 @@ export const FILE_BACKLOG = 0;
 /** Unwritten console bytes past which agents' lines skip the console (at 1 MiB, its waiting strings grew the old generation by 30 MB). */
 export const CONSOLE_BACKLOG = 64 * 1024;
 
+/**
+ * Under journald, an agent's stderr lines are syslog's notice (5), its stdout lines
+ * info (6): stderr is where Node puts its warnings and crash traces, but also where
+ * many programs put routine chatter, so it does not pass for a warning. `journalctl -p
+ * warning` stays the supervisor's judgement (an agent that crashed is its warning);
+ * `-p notice` adds what agents said on stderr.
+ */
+export const STDERR_PRIORITY = 5;
+
 export class AgentOutput {
   #consoleDropped = 0;
 
@@ -49,7 +58,7 @@ export class AgentOutput {
         const file = this.files.file(agent);
         if (batch) {
           file.write(batch);
-          if (this.console.backlog + batch.length <= CONSOLE_BACKLOG) this.console.write(batch);
+          if (this.console.backlog + batch.length <= CONSOLE_BACKLOG) this.console.write(batch, stream === 'stderr' ? STDERR_PRIORITY : undefined);
           else this.#consoleDropped += lines;
           batch = '';
           lines = 0;

@@ -41,6 +41,9 @@ const pledgeSchema = z.string().refine((p) => (PLEDGES as readonly string[]).inc
 /** An environment variable's name as a shell would accept it. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** What systemd hands the service's main process (sd_notify, the watchdog, socket activation): the supervisor's alone, never an agent's. */
+export const SERVICE_MANAGER_ENV = /^(?:NOTIFY_SOCKET|WATCHDOG_[A-Za-z0-9_]*|LISTEN_[A-Za-z0-9_]*)$/;
+
 const SET_BY_SUPERVISOR: ReadonlySet<string> = new Set([...Object.values(ENV), 'MSGPACKR_NATIVE_ACCELERATION_DISABLED']);
 
 /**
@@ -52,6 +55,7 @@ export function reservedEnvName(name: string): string | undefined {
   if (SET_BY_SUPERVISOR.has(name)) return 'the supervisor sets it for the SDK';
   if (name === 'NODE_OPTIONS') return 'node flags here would change the permission model (--allow-fs-write and the like): use unveil and pledge';
   if (name.startsWith('LD_')) return 'the dynamic loader would run code in the hardening chain (bwrap, setpriv, prlimit) before it confines anything';
+  if (SERVICE_MANAGER_ENV.test(name)) return 'it is the service manager\'s word to the supervisor (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*): an agent holding it could speak to systemd for the whole service';
   return undefined;
 }
 

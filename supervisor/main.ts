@@ -4,7 +4,7 @@
 import { Journal } from '../logs/journal/journal.js';
 import { AgentOutput } from '../logs/agent-output.js';
 import { LogFiles, SUPERVISOR_LOG } from '../logs/log-files.js';
-import { consoleDestination, createTeeLogger, type ConsoleDestination, type Logger } from '../logs/logger.js';
+import { consoleDestination, createTeeLogger, startupConsole, stdoutIsJournal, type ConsoleDestination, type Logger } from '../logs/logger.js';
 import { createRenderer } from '../logs/render.js';
 import { planIsolation, type IsolationPlans } from '../policies/isolation.js';
 import { recheckPaths, resolveReal, type Config, type ConfigIssue } from './config/index.js';
@@ -12,6 +12,7 @@ import { controlHandler } from './control/handlers.js';
 import { ControlServer } from './control/server.js';
 import { acquirePidfile, prepareStateDir, releasePidfile, stateFiles, type StateFiles } from './control/state-dir.js';
 import { closeInheritedFds } from '../policies/fds.js';
+import { planService, takeServiceEnv, tellServiceManager } from './service/index.js';
 import { Supervisor } from './supervisor.js';
 
 export interface MainOptions {
@@ -29,13 +30,14 @@ const LOSS_REPORT_MS = 5000;
 /** Runs until the supervisor stops, then exits the process with its code. The config is loaded and preflighted (as `outheis check` does). */
 export async function main(cfg: Config, opts: MainOptions = {}): Promise<never> {
   const closedFds = closeInheritedFds(); // no fd leaks into agents beyond the channel
+  const service = planService(takeServiceEnv()); // NOTIFY_SOCKET, WATCHDOG_*, LISTEN_* out of the environment before anything is spawned
   // By its real path, resolved now: a link on the way to it is followed once, here, after the config's checks.
   const files = stateFiles(resolveReal(cfg.stateDir).real);
   const fixed = prepareStateDir(files.dir); // ours, 0700
   const { stale } = acquirePidfile(files); // one supervisor per state directory (throws AlreadyRunning)
   const isolation = await unlockOnError(files, () => planIsolation({ ...cfg, stateDir: files.dir }, { allowWeaker: opts.allowWeakerIsolation === true }));
   await unlockOnError(files, () => recheckPaths(cfg)); // the domains exist now: their real paths, checked again
-  const logs = openLogs(cfg, files, opts.color === true);
+  const logs = openLogs(cfg, files, opts.color === true, service.env.detachSocket !== undefined);
   reportStartUp(logs.log, { closedFds, fixed, isolation, stale, files });
   for (const w of opts.warnings ?? []) logs.log.warn({ key: w.path }, `config warning: ${w.message}`);
   // Failed writes are told to the supervisor; only it writes, so it exists by then.
@@ -45,8 +47,10 @@ export async function main(cfg: Config, opts: MainOptions = {}): Promise<never> 
   const lossReports = reportLostOutput(output, logs);
   const control = await unlockOnError(files, () => listenForControl(files, sup, logs.log));
   stopOnSignals(sup, logs.log);
+  const manager = tellServiceManager(sup, service, { log: logs.log, journalStuckMs: () => journal.writer.oldestUncommittedMs(), ready: logs.ready }); // systemd, or start --detach
   sup.start(); // what the journal owes goes back into mailboxes, then the agents start
   const code = await sup.done;
+  await manager.close(); // STOPPING=1 is out before the process goes
   for (const err of isolation.release()) logs.log.error({ err }, 'could not take back an ACL granted at start');
   clearInterval(lossReports);
   await control.close();
@@ -69,13 +73,24 @@ async function unlockOnError<T>(files: StateFiles, step: () => T | Promise<T>): 
 
 interface Logs {
   log: Logger;
+  /** Where agents' lines are shown besides their files. */
   console: ConsoleDestination;
   files: LogFiles;
+  /** The supervisor is ready: a detached one's console closes. */
+  ready: () => void;
 }
 
-/** The console and supervisor.log for the supervisor's own records, and one file per agent. */
-function openLogs(cfg: Config, files: StateFiles, color: boolean): Logs {
-  const console = consoleSink(color);
+/** A detached supervisor's console takes no agent lines: their files have them. */
+const NO_CONSOLE: ConsoleDestination = { backlog: 0, write: () => undefined };
+
+/**
+ * The console and supervisor.log for the supervisor's own records, and one file per
+ * agent. Detached (`start --detach`), stdout is a file beside supervisor.log: only
+ * errors until ready go there (logs/logger.ts startupConsole).
+ */
+function openLogs(cfg: Config, files: StateFiles, color: boolean, detached: boolean): Logs {
+  const startup = detached ? startupConsole(consoleDestination()) : undefined;
+  const console = startup ? NO_CONSOLE : consoleSink(color);
   let log: Logger | undefined;
   const logFiles = new LogFiles(files.logs, {
     maxSize: cfg.logs.maxSize,
@@ -83,13 +98,13 @@ function openLogs(cfg: Config, files: StateFiles, color: boolean): Logs {
     // Deferred: the failing file may be supervisor.log itself, mid-write.
     failed: (name, err) => setImmediate(() => log?.error({ file: `${name}.log`, code: err.code, err: err.message }, 'cannot write a log file: its lines are dropped until it can be written again')),
   });
-  log = createTeeLogger([console, logFiles.file(SUPERVISOR_LOG)]);
-  return { log, console, files: logFiles };
+  log = createTeeLogger([startup ? { stream: startup.destination, level: 'error' } : console, logFiles.file(SUPERVISOR_LOG)]);
+  return { log, console, files: logFiles, ready: () => startup?.close() };
 }
 
-/** The console: JSON lines for journald and pipes, rendered lines on a terminal. */
+/** The console: JSON lines for journald (each with its syslog priority) and pipes, rendered lines on a terminal. */
 function consoleSink(color: boolean): ConsoleDestination {
-  return consoleDestination(process.stdout.isTTY ? { render: createRenderer({ color }) } : {});
+  return consoleDestination(process.stdout.isTTY ? { render: createRenderer({ color }) } : { priorities: stdoutIsJournal() });
 }
 
 /** What the steps before the logs found, said once there is a log. */

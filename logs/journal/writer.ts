@@ -27,6 +27,7 @@
 //   writes its record and carries forward what is still live), and the group is
 //   written again into the new tail: nothing accepted goes into a file nobody can read.
 import { promises as fsp, fsync as fsyncCb } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { RecordBatch, type JournalRecord, type NewRecord } from './record.js';
 import { recover, type RecoveryReport } from './recover.js';
@@ -92,6 +93,8 @@ export type CommitCallback = (err: Error | undefined, at: Committed | undefined)
 interface Pending {
   recs: NewRecord[];
   at: number;
+  /** When it was queued, on the monotonic clock (at is the records' wall-clock time, and may be a test's). */
+  since: number;
   done: CommitCallback;
 }
 
@@ -119,6 +122,8 @@ export class JournalWriter {
   /** Bytes of each segment file, by first seq: what the bound is checked against. */
   private readonly sizes = new Map<number, number>();
   private pending: Entry[] = [];
+  /** When the oldest entry of the group being committed was queued (undefined: no commit in flight). */
+  private committingSince: number | undefined;
   private tasks = 0;
   private scheduled = false;
   private busy = false;
@@ -222,7 +227,7 @@ export class JournalWriter {
     if (this.closed) return done(new Error('journal writer is closed'), undefined);
     if (this.broken) return done(this.broken, undefined);
     this.stats.appends += recs.length;
-    this.pending.push({ recs, at: this.now(), done });
+    this.pending.push({ recs, at: this.now(), since: performance.now(), done });
     this.kick();
   }
 
@@ -259,6 +264,18 @@ export class JournalWriter {
     const segment = await this.put(bytes);
     this.nextSeq = firstSeq + recs.length;
     return { firstSeq, segment };
+  }
+
+  /**
+   * How long the oldest append not yet committed has waited (ms, monotonic; 0 when none
+   * waits): a write or fsync that does not return shows here. For the service
+   * watchdog, which stops pinging systemd when the journal is wedged.
+   */
+  oldestUncommittedMs(now = performance.now()): number {
+    let since = this.committingSince;
+    const first = this.pending.find((e): e is Pending => !isTask(e));
+    if (first && (since === undefined || first.since < since)) since = first.since;
+    return since === undefined ? 0 : Math.max(0, now - since);
   }
 
   /** Nothing queued, nothing being written. */
@@ -418,6 +435,15 @@ export class JournalWriter {
   }
 
   private async commit(group: Pending[]): Promise<void> {
+    this.committingSince = group.reduce((min, p) => Math.min(min, p.since), Infinity);
+    try {
+      await this.commitGroup(group);
+    } finally {
+      this.committingSince = undefined;
+    }
+  }
+
+  private async commitGroup(group: Pending[]): Promise<void> {
     this.stats.commits++;
     let reclaimed = false;
     let relinked = 0;
