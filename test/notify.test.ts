@@ -268,3 +268,21 @@ describe('readiness and the notifier, unit by unit', () => {
     assert.equal(lines.filter((l) => l.includes('cannot tell the service manager')).length, 1, 'logged once');
   });
 });
+
+test('the config refuses NOTIFY_SOCKET, WATCHDOG_* and LISTEN_* as an agent\'s env (passed or set) and in its env_file, with the key path', () => {
+  const dir = tempDir('outheis-notify-env-');
+  const envFile = join(dir, 'secrets.env');
+  writeFileSync(envFile, 'API=1\nLISTEN_FDS=3\n', { mode: 0o600 });
+  const check = (lines: string[]) => {
+    const file = join(dir, 'outheis.yaml');
+    writeFileSync(file, ['agents:', ...lines].join('\n') + '\n');
+    const r = spawnSync(process.execPath, [CLI, 'check', '-c', file], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(r.status, 2, `${r.stderr}${r.stdout}`);
+    return r.stderr;
+  };
+  const env = check([`  a: { run: ${fixture('notify-probe.js')}, env: [NOTIFY_SOCKET, WATCHDOG_USEC=1000000] }`]);
+  assert.match(env, /agents\.a\.env\.0: NOTIFY_SOCKET is reserved: it is the service manager's word/);
+  assert.match(env, /agents\.a\.env\.1: WATCHDOG_USEC is reserved/);
+  const fromFile = check([`  b: { run: ${fixture('notify-probe.js')}, env_file: ${envFile} }`]);
+  assert.match(fromFile, /agents\.b\.env_file: .*line 2: LISTEN_FDS is reserved/);
+});
