@@ -149,6 +149,8 @@ export class JournalState {
         return;
       case 'reload':
         this.lastReload = { seq: r.seq, at: r.at, ok: r.ok, agents: r.agents };
+        // An agent the reload took out of the config is no longer one of the run's (what was owed to it was dead-lettered).
+        if (r.ok) for (const name of [...this.agents.keys()]) if (!r.agents.includes(name)) this.agents.delete(name);
         return;
       case 'escalate': case 'limit': case 'denied':
         return;
