@@ -3,33 +3,14 @@
 // everything runs on, and a reload in the middle of a message stream loses nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, tempDir, until } from './helpers/harness.js';
-import { agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
-import type { ReloadResult, StatusResult } from '../supervisor/control/protocol.js';
-import { readRecords } from '../logs/journal/recover.js';
-import type { AnyRecord } from '../logs/journal/schema.js';
+import { agentOf, startDaemon, stop } from './helpers/daemon.js';
+import type { StatusResult } from '../supervisor/control/protocol.js';
+import { agents, journalOf, reload, rewrite } from './helpers/reload.js';
 
 const echo = fixture('echo.js');
-
-function rewrite(d: Daemon, lines: string[]): void {
-  writeFileSync(d.file, lines.join('\n') + '\n');
-}
-
-function reload(d: Daemon): { code: number | null; result: ReloadResult; stderr: string } {
-  const r = d.cli(['reload', '--json'], { timeout: 60_000 });
-  return { code: r.code, result: JSON.parse(r.stdout) as ReloadResult, stderr: r.stderr };
-}
-
-// --state-dir: a config whose state_dir was edited points the CLI elsewhere until the supervisor restarts.
-const agents = (d: Daemon) => new Map(d.cliJson<StatusResult>(['status', '--state-dir', d.stateDir]).agents.map((a) => [a.name, a]));
-
-async function journalOf(d: Daemon): Promise<AnyRecord[]> {
-  const out: AnyRecord[] = [];
-  for await (const r of readRecords(join(d.stateDir, 'journal'))) out.push(r as AnyRecord);
-  return out;
-}
 
 const FIVE = [
   'groups:',
