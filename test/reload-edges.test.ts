@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, fixture, tempDir, until } from './helpers/harness.js';
 import { agentOf, startDaemon, stop } from './helpers/daemon.js';
@@ -94,6 +94,41 @@ test('a new manifest this machine cannot confine refuses the whole reload: nothi
     assert.deepEqual([...agents(d).keys()], ['a'], 'b, which could be confined, did not start either');
     assert.equal(agentOf(d, 'a').pid, pid);
     assert.equal(existsSync(join(dir, 'c-data')), false, 'no domain was created for the refused agent');
+  } finally {
+    await stop(d);
+  }
+});
+
+test('a changed env_file value restarts its agent (the values never leave the supervisor); an env file gone loose refuses the reload', async () => {
+  const dir = tempDir('outheis-reload-env-');
+  chmodSync(dir, 0o755);
+  const envFile = join(dir, 'secrets/a.env');
+  mkdirSync(join(dir, 'secrets'));
+  writeFileSync(envFile, 'TOKEN=first\n', { mode: 0o600 });
+  const out = join(dir, 'a/env.json');
+  const lines = ['agents:', `  a: { run: ${fixture('env.js')}, args: [--out=${out}], owns: [a], unveil: { a: rw }, env_file: secrets/a.env }`, `  b: { run: ${echo} }`];
+  const d = await startDaemon(lines, { dir, waitReady: ['a', 'b'] });
+  const token = () => (JSON.parse(readFileSync(out, 'utf8')) as { env: Record<string, string> }).env.TOKEN;
+  try {
+    assert.equal(token(), 'first');
+    const before = agents(d);
+    writeFileSync(envFile, 'TOKEN=second\n');
+    const { code, result } = reload(d);
+    assert.equal(code, 0, JSON.stringify(result));
+    assert.deepEqual(result.changed, [{ agent: 'a', keys: ['env_file (its values)'] }]);
+    assert.doesNotMatch(JSON.stringify(result), /second/, 'no value in the answer');
+    assert.equal(token(), 'second');
+    assert.notEqual(agentOf(d, 'a').pid, before.get('a')!.pid);
+    assert.equal(agentOf(d, 'b').pid, before.get('b')!.pid);
+    const again = reload(d);
+    assert.deepEqual(again.result.restarted, [], 'read again, the same values restart nothing');
+
+    chmodSync(envFile, 0o644);
+    const loose = reload(d);
+    assert.equal(loose.code, 2);
+    assert.ok(loose.result.issues.some((i) => i.path === 'agents.a.env_file' && /chmod 600/.test(i.message)), JSON.stringify(loose.result.issues));
+    assert.equal(agentOf(d, 'a').state, 'running');
+    assert.doesNotMatch(readFileSync(join(d.stateDir, 'logs/supervisor.log'), 'utf8'), /second/, 'no value in the log');
   } finally {
     await stop(d);
   }
