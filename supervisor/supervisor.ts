@@ -4,8 +4,9 @@
 // API an embedder, the control socket and tests use. The rest is in modules of
 // its own: starting (starter.ts), exits and faults (exits.ts), limits (limits.ts),
 // and the journal's side (recovery.ts, snapshot.ts, retention.ts), hang and stall
-// detection (watchdog.ts). A little over 300 lines: the embedder's API and the
-// carrying out of the tree's actions are one object's job.
+// detection (watchdog.ts), reloads (reload/). About 360 lines: the embedder's API,
+// the carrying out of the tree's actions and the wiring of a reload into the
+// supervisor's internals are one object's job.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logs/logger.js';
 import type { IsolationPlans } from '../policies/isolation.js';

@@ -4,7 +4,7 @@
 // Two rules for too many restarts live side by side: OTP's (a supervisor over its
 // intensity escalates) and systemd's (a child over its own start limit is failed, and
 // the rest run on); Policy.escalate and ChildSpec.startLimit choose per supervisor.
-// (Over 200 lines: one machine, whose rules refer to each other.)
+// (About 300 lines: one machine, whose rules refer to each other; reshape carries its state over.)
 import { countFailure, restartDelay } from './backoff.js';
 import { RestartHistory } from './intensity.js';
 import type { Action, ChildState, ChildSpec, Policy, RestartType, StartLimit, TreeSpec } from './spec.js';
