@@ -13,6 +13,7 @@ import { top } from './commands/top.js';
 import { logs } from './commands/logs.js';
 import { send } from './commands/send.js';
 import { restart } from './commands/restart.js';
+import { reload } from './commands/reload.js';
 import { journal } from './commands/journal.js';
 import { replay } from './commands/replay.js';
 import { redrive } from './commands/redrive.js';
@@ -58,6 +59,7 @@ try {
     .command(logs)
     .command(send)
     .command(restart)
+    .command(reload)
     .command(journal)
     .command(replay)
     .command(redrive)

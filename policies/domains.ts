@@ -15,7 +15,7 @@
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Dirent } from 'node:fs';
 import { dirname } from 'node:path';
 import { ACL_FIX, AclError, aclTools, grant, revoke, type AclPerms, type AclTools, type Grant } from './acl.js';
-import type { Manifests } from './manifest.js';
+import type { AgentManifest, Manifests } from './manifest.js';
 import { readableByOthers } from './sdk.js';
 import type { Account } from './users.js';
 
@@ -30,6 +30,14 @@ export interface Domains {
   stale: string[];
   /** Take every grant back, newest first; returns what could not be undone. */
   release(): string[];
+  /**
+   * A reload: the paths of these agents (added, or restarted with a new manifest)
+   * prepared as at start. `needed`: the grants they rely on, standing ones included.
+   * Throws DomainError having taken back what it granted.
+   */
+  extend(config: Manifests, accounts: Map<string, Account> | undefined, agents: string[]): { created: Domains['created']; needed: Grant[] };
+  /** A reload: take back the grants of these agents (removed, or stopped for a new manifest) except those in `keep`. Returns what could not be undone. */
+  releaseOf(agents: ReadonlySet<string>, keep: readonly Grant[]): string[];
 }
 
 export interface DomainOptions {
@@ -91,15 +99,21 @@ function writeRecord(file: string | undefined, grants: Grant[]): void {
   renameSync(`${file}.tmp`, file);
 }
 
-/** Create every unveiled path that is missing (as a directory), and give each agent's uid what it needs of it. */
-export function prepareDomains(config: Manifests, accounts: Map<string, Account> | undefined, opts: DomainOptions = {}): Domains {
-  const tools = opts.tools ?? aclTools();
-  // 1. a supervisor that died left its grants standing: take them back first
-  const stale = readRecord(opts.record).reverse().flatMap((g) => revoke(tools, g).map((e) => `${g.path} (uid ${g.uid}): ${e}`));
-  writeRecord(opts.record, []);
-
-  // 2. what is missing is created; a domain created for an agent is its writer's
+/** One writer per path, with a uid per agent. */
+function checkWriters(config: Manifests): void {
   const writers = new Map<string, string[]>();
+  for (const a of Object.values(config.agents)) {
+    for (const u of a.unveilResolved) if (u.mode === 'rw') writers.set(u.path, [...(writers.get(u.path) ?? []), a.name]);
+  }
+  for (const [path, names] of writers) {
+    if (names.length > 1) {
+      throw new DomainError(`${path} is unveiled rw to ${names.join(' and ')}; with a uid per agent a path has one writer: make it one agent's (owns) and let the others ask it, or unveil it r`);
+    }
+  }
+}
+
+/** What is missing of these agents' paths is created; a domain created for an agent is its writer's (chowned to its uid). */
+function createMissing(agents: readonly AgentManifest[], accounts: Map<string, Account> | undefined): Domains['created'] {
   const createdFor = new Map<string, string | undefined>();
   const make = (path: string, agent: string | undefined) => {
     if (!existsSync(path)) {
@@ -109,37 +123,33 @@ export function prepareDomains(config: Manifests, accounts: Map<string, Account>
       createdFor.set(path, agent);
     }
   };
-  for (const a of Object.values(config.agents)) {
+  for (const a of agents) {
     for (const p of a.owns) make(p, a.name);
-    for (const u of a.unveilResolved) {
-      make(u.path, u.mode === 'rw' ? a.name : undefined);
-      if (u.mode === 'rw') writers.set(u.path, [...(writers.get(u.path) ?? []), a.name]);
-    }
+    for (const u of a.unveilResolved) make(u.path, u.mode === 'rw' ? a.name : undefined);
   }
-  const domains: Domains = { created: [], grants: [], stale, release: () => [] };
-  if (!accounts) return domains; // one uid for everyone: nothing to hand over
-  for (const [path, names] of writers) {
-    if (names.length > 1) {
-      throw new DomainError(`${path} is unveiled rw to ${names.join(' and ')}; with a uid per agent a path has one writer: make it one agent's (owns) and let the others ask it, or unveil it r`);
-    }
-  }
+  const created: Domains['created'] = [];
+  if (!accounts) return created;
   for (const [path, agent] of createdFor) {
     if (agent === undefined) continue;
     const acct = accounts.get(agent)!;
     chownSync(path, acct.uid, acct.gid); // empty: outheis just made it
-    domains.created.push({ agent, path, uid: acct.uid });
+    created.push({ agent, path, uid: acct.uid });
   }
+  return created;
+}
 
-  // 3. what belongs to someone else: an ACL for the agent's uid, recorded as it stands
-  const release = (): string[] => {
-    const errors = [...domains.grants].reverse().flatMap((g) => revoke(tools, g).map((e) => `${g.path} (uid ${g.uid}): ${e}`));
-    domains.grants = [];
-    writeRecord(opts.record, []);
-    return errors;
-  };
-  domains.release = release;
+const sameGrant = (a: Omit<Grant, 'extended'>, b: Omit<Grant, 'extended'>): boolean => a.path === b.path && a.uid === b.uid && a.perms === b.perms;
+
+/**
+ * The ACLs these agents' uids need on what belongs to someone else, granted and
+ * recorded as they stand; one already standing (an agent a reload restarts) is
+ * reused, not granted twice. On failure what this call granted is taken back.
+ */
+function grantAll(agents: readonly AgentManifest[], accounts: Map<string, Account>, standing: Grant[], tools: AclTools, record: string | undefined): Grant[] {
+  const needed: Grant[] = [];
+  const fresh: Grant[] = [];
   try {
-    for (const a of Object.values(config.agents)) {
+    for (const a of agents) {
       const acct = accounts.get(a.name)!;
       for (const u of a.unveilResolved) {
         const key = `agents.${a.name}.unveil.${u.key}`;
@@ -150,20 +160,79 @@ export function prepareDomains(config: Manifests, accounts: Map<string, Account>
         if (st.uid === acct.uid) continue;
         if (u.mode === 'r' && treeReadableByOthers(path)) continue;
         const perms: AclPerms = u.mode === 'rw' ? 'rwX' : 'rX';
+        const want = { agent: a.name, key, path, uid: acct.uid, perms };
+        const already = standing.find((g) => sameGrant(g, want));
+        if (already) {
+          needed.push(already);
+          continue;
+        }
         try {
-          domains.grants.push(grant(tools, { agent: a.name, key, path, uid: acct.uid, perms }));
+          const g = grant(tools, want);
+          fresh.push(g);
+          needed.push(g);
+          standing.push(g);
         } catch (err) {
           if (!(err instanceof AclError)) throw err;
           throw new DomainError(`${key}: ${path} belongs to uid ${st.uid}, and outheis does not change the owner of what it did not create; `
             + `giving the agent's uid ${acct.uid} ${perms} access with an ACL failed (${err.message}). Fix: ${ACL_FIX} and use a filesystem with ACL support, `
             + `or chown -R ${acct.uid}:${acct.gid} ${path} yourself, or remove ${path} and let outheis create it for the agent`);
         }
-        writeRecord(opts.record, domains.grants);
+        writeRecord(record, standing);
       }
     }
   } catch (err) {
-    release();
+    for (const g of fresh.reverse()) {
+      revoke(tools, g);
+      standing.splice(standing.indexOf(g), 1);
+    }
+    writeRecord(record, standing);
     throw err;
   }
+  return needed;
+}
+
+/** Create every unveiled path that is missing (as a directory), and give each agent's uid what it needs of it. */
+export function prepareDomains(config: Manifests, accounts: Map<string, Account> | undefined, opts: DomainOptions = {}): Domains {
+  const tools = opts.tools ?? aclTools();
+  // 1. a supervisor that died left its grants standing: take them back first
+  const stale = readRecord(opts.record).reverse().flatMap((g) => revoke(tools, g).map((e) => `${g.path} (uid ${g.uid}): ${e}`));
+  writeRecord(opts.record, []);
+  const all = () => Object.values(config.agents);
+  if (accounts) checkWriters(config);
+  const domains: Domains = {
+    created: [], grants: [], stale,
+    release: () => {
+      const errors = [...domains.grants].reverse().flatMap((g) => revoke(tools, g).map((e) => `${g.path} (uid ${g.uid}): ${e}`));
+      domains.grants = [];
+      writeRecord(opts.record, []);
+      return errors;
+    },
+    extend: (next, nextAccounts, names) => {
+      const agents = names.map((n) => next.agents[n]!);
+      if (nextAccounts) checkWriters(next);
+      const created = createMissing(agents, nextAccounts);
+      domains.created.push(...created);
+      const needed = nextAccounts ? grantAll(agents, nextAccounts, domains.grants, tools, opts.record) : [];
+      return { created, needed };
+    },
+    releaseOf: (names, keep) => {
+      const errors: string[] = [];
+      for (const g of [...domains.grants].reverse()) {
+        if (!names.has(g.agent) || keep.includes(g)) continue;
+        domains.grants.splice(domains.grants.indexOf(g), 1);
+        // Taking it back clears the tree's ACLs (acl.ts): while another agent's grant stands on the same path, it waits for stop.
+        if (domains.grants.some((o) => o.path === g.path)) {
+          domains.grants.unshift(g);
+          continue;
+        }
+        errors.push(...revoke(tools, g).map((e) => `${g.path} (uid ${g.uid}): ${e}`));
+      }
+      writeRecord(opts.record, domains.grants);
+      return errors;
+    },
+  };
+  // 2. what is missing is created; 3. what belongs to someone else: an ACL for the agent's uid
+  domains.created = createMissing(all(), accounts);
+  if (accounts) grantAll(all(), accounts, domains.grants, tools, opts.record);
   return domains;
 }

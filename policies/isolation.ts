@@ -35,24 +35,67 @@ function codeReadable(code: Code): string | undefined {
   return undefined;
 }
 
-export function planIsolation(config: Manifests & { file?: string }, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine }): IsolationPlans {
-  const machine = opts.machine ?? probeMachine();
-  const accounts = machine.root ? allocateAccounts(config.order.map((n) => ({ name: n, user: config.agents[n]!.user }))) : undefined;
-  const plans = new Map<string, SandboxPlan & { weaker: boolean }>();
+type Plans = Map<string, SandboxPlan & { weaker: boolean }>;
+
+/** Each named agent's plan against `machine`, and what this machine cannot apply of them. */
+function planAgents(config: Manifests & { file?: string }, names: readonly string[], machine: Machine, accounts: Map<string, Account> | undefined, nodeArgs: string[] | undefined): { plans: Plans; refused: string[] } {
+  const plans: Plans = new Map();
   const refused: string[] = [];
   const scanned = new Map<string, Code['masks']>();
-  for (const name of config.order) {
+  for (const name of names) {
     const agent = config.agents[name]!;
     const code = codeOf(agent.run, config.dir, scanned);
-    const plan = planSandbox(agent, { config, machine, account: accounts?.get(name), nodeArgs: opts.nodeArgs, code });
+    const plan = planSandbox(agent, { config, machine, account: accounts?.get(name), nodeArgs, code });
     const unreadable = machine.root ? codeReadable(code) : undefined;
     if (unreadable) plan.missing.push(unreadable);
     if (plan.missing.length) refused.push(...plan.missing.map((m) => `agents.${name}: ${m}`));
     plans.set(name, { ...plan, weaker: plan.missing.length > 0 });
   }
-  if (refused.length && !opts.allowWeaker) {
-    throw new IsolationError(`not starting: these agents need isolation this machine cannot apply (or pass --allow-weaker-isolation to run them with less, loudly):\n${refused.map((r) => `  ${r}`).join('\n')}`);
+  return { plans, refused };
+}
+
+function refuse(refused: string[], allowWeaker: boolean, what: string): void {
+  if (refused.length && !allowWeaker) {
+    throw new IsolationError(`${what}: these agents need isolation this machine cannot apply (or pass --allow-weaker-isolation to run them with less, loudly):\n${refused.map((r) => `  ${r}`).join('\n')}`);
   }
+}
+
+const accountsFor = (config: Manifests, machine: Machine): Map<string, Account> | undefined =>
+  machine.root ? allocateAccounts(config.order.map((n) => ({ name: n, user: config.agents[n]!.user }))) : undefined;
+
+export function planIsolation(config: Manifests & { file?: string }, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine }): IsolationPlans {
+  const machine = opts.machine ?? probeMachine();
+  const accounts = accountsFor(config, machine);
+  const { plans, refused } = planAgents(config, config.order, machine, accounts, opts.nodeArgs);
+  refuse(refused, opts.allowWeaker, 'not starting');
   const domains = prepareDomains(config, accounts, { record: grantsRecord(config.stateDir) });
   return { machine, accounts, plans, domains, release: () => domains.release() };
+}
+
+export interface Replan {
+  accounts: Map<string, Account> | undefined;
+  /** The named agents' new plans. */
+  plans: Plans;
+  /** Kept agents whose uid the new config's allocation moves (a new agent's name collided): they restart too. */
+  uidMoved: string[];
+}
+
+/**
+ * A reload's plans for the agents it starts (added, or changed), against the machine
+ * probed at start; refused as at start. Nothing on disk changes here: the domains
+ * are prepared by IsolationPlans.domains.extend once the reload goes ahead.
+ */
+export function replanIsolation(current: IsolationPlans, config: Manifests & { file?: string }, names: readonly string[], opts: { allowWeaker: boolean; nodeArgs?: string[] }): Replan {
+  const accounts = accountsFor(config, current.machine);
+  const uidMoved = config.order.filter((n) => !names.includes(n) && current.accounts?.get(n) && current.accounts.get(n)!.uid !== accounts?.get(n)?.uid);
+  const { plans, refused } = planAgents(config, [...names, ...uidMoved], current.machine, accounts, opts.nodeArgs);
+  refuse(refused, opts.allowWeaker, 'not reloading');
+  return { accounts, plans, uidMoved };
+}
+
+/** A reload's plans in force: the supervisor starts with these from now on. */
+export function adoptPlans(current: IsolationPlans, replan: Replan, removed: readonly string[]): void {
+  for (const name of removed) current.plans.delete(name);
+  for (const [name, plan] of replan.plans) current.plans.set(name, plan);
+  current.accounts = replan.accounts;
 }

@@ -75,7 +75,11 @@ export class AgentSlot {
   deadLetters = 0;
   private exitWaiters: (() => void)[] = [];
 
-  constructor(readonly cfg: AgentConfig, readonly route: Route) {}
+  /** What its env_file held when its process was spawned (a digest, never the values): a reload restarts it when that changed. */
+  envFileDigest: string | undefined;
+
+  /** cfg: replaced by a reload that restarts the agent with its new manifest. */
+  constructor(public cfg: AgentConfig, readonly route: Route) {}
 
   get name(): string {
     return this.cfg.name;
@@ -128,6 +132,12 @@ export class AgentSlots implements Iterable<AgentSlot> {
 
   has(name: string): boolean {
     return this.byName.has(name);
+  }
+
+  /** A reload's new set, in its start order (kept slots are the same objects). */
+  replace(slots: Iterable<AgentSlot>): void {
+    this.byName.clear();
+    for (const slot of slots) this.byName.set(slot.name, slot);
   }
 
   [Symbol.iterator](): Iterator<AgentSlot> {

@@ -68,7 +68,8 @@ export class Mailbox {
   /** Delivered and not yet acked, by message id, in delivery order. */
   readonly inflight = new Map<number, Envelope>();
 
-  constructor(readonly capacity: number, readonly prefetch: number) {}
+  /** capacity: a reload may change it; what is queued beyond a smaller one stays, and new sends wait for room. */
+  constructor(public capacity: number, readonly prefetch: number) {}
 
   get depth(): number { return this.queued; }
   get full(): boolean { return this.queued + this.reserved >= this.capacity; }

@@ -43,7 +43,7 @@ export async function main(cfg: Config, opts: MainOptions = {}): Promise<never> 
   // Failed writes are told to the supervisor; only it writes, so it exists by then.
   const journal = await unlockOnError(files, () => openJournal(cfg, files, (err) => sup.noteFailed(err)));
   const output = new AgentOutput(logs.files, logs.console);
-  const sup = new Supervisor(cfg, { log: logs.log, isolation, journal, output: (agent, stream) => output.sink(agent, stream) });
+  const sup = new Supervisor(cfg, { log: logs.log, isolation, journal, output: (agent, stream) => output.sink(agent, stream), allowWeakerIsolation: opts.allowWeakerIsolation });
   const lossReports = reportLostOutput(output, logs);
   const control = await unlockOnError(files, () => listenForControl(files, sup, logs.log));
   stopOnSignals(sup, logs.log);
@@ -154,13 +154,18 @@ async function listenForControl(files: StateFiles, sup: Supervisor, log: Logger)
 
 function stopOnSignals(sup: Supervisor, log: Logger): void {
   let stopping = false;
-  // SIGHUP too: a closed terminal must not kill the supervisor without stopping its agents.
   const onSignal = (sig: NodeJS.Signals) => {
     log.info({ signal: sig }, stopping ? 'already stopping: each agent gets its shutdown budget' : 'stopping on signal');
     stopping = true;
     void sup.halt(0);
   };
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, onSignal);
+  // SIGHUP reloads, as `systemctl reload` and `outheis reload` do (the supervisor logs the outcome). A closed
+  // terminal sends it too: it now reloads an unchanged config (nothing restarts) instead of stopping everything.
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading the config on signal');
+    sup.reload().catch((err: Error) => log.warn({ signal: 'SIGHUP', err: err.message }, 'reload not started'));
+  });
   // A bug of ours must not leave agents running unsupervised: stop them, then exit non-zero.
   process.on('uncaughtException', (err) => {
     log.fatal({ err: err.stack ?? String(err) }, 'supervisor bug: stopping all agents');

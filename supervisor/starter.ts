@@ -6,6 +6,7 @@ import type { IsolationPlans } from '../policies/isolation.js';
 import { planUnsandboxed, type SandboxPlan } from '../policies/sandbox.js';
 import { AgentLink } from './agent-link.js';
 import { readEnvFile } from './config/env-file.js';
+import { envDigest } from './reload/diff.js';
 import { findSandboxedNode, type ExitInfo } from '../policies/spawn.js';
 import { spawnAgent, type AgentProcess } from './agent-process.js';
 import type { AgentSlot, AgentSlots } from './agent-slot.js';
@@ -86,11 +87,12 @@ export class Starter {
     slot.isolation = { layers: plan.layers, weaker: plan.weaker };
     let proc: AgentProcess;
     try {
+      // Read at every spawn: a changed secret takes effect on (re)start. Its errors never quote a value.
+      const envFile = cfg.envFile === undefined ? undefined : readEnvFile(cfg.envFile);
+      slot.envFileDigest = envDigest(envFile);
       proc = spawnAgent({
         name: cfg.name, argv: plan.argv, namespaced: plan.namespaced, cwd: ctx.cwd, env: cfg.env,
-        // Read at every spawn: a changed secret takes effect on (re)start. Its errors never quote a value.
-        envFile: cfg.envFile === undefined ? undefined : readEnvFile(cfg.envFile),
-        heartbeatMs: cfg.heartbeat, maxFrame: cfg.limits.frame,
+        envFile, heartbeatMs: cfg.heartbeat, maxFrame: cfg.limits.frame,
       });
     } catch (err) {
       ctx.log.error({ agent: cfg.name, err: (err as Error).message }, 'spawn failed');

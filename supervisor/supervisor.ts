@@ -4,8 +4,9 @@
 // API an embedder, the control socket and tests use. The rest is in modules of
 // its own: starting (starter.ts), exits and faults (exits.ts), limits (limits.ts),
 // and the journal's side (recovery.ts, snapshot.ts, retention.ts), hang and stall
-// detection (watchdog.ts). A little over 300 lines: the embedder's API and the
-// carrying out of the tree's actions are one object's job.
+// detection (watchdog.ts), reloads (reload/). About 360 lines: the embedder's API,
+// the carrying out of the tree's actions and the wiring of a reload into the
+// supervisor's internals are one object's job.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logs/logger.js';
 import type { IsolationPlans } from '../policies/isolation.js';
@@ -27,6 +28,9 @@ import { treeSpecOf } from './tree-spec.js';
 import { SupervisionTree, type Action } from './tree/index.js';
 import { VERSION } from './version.js';
 import { Watchdog } from './watchdog.js';
+import { reload, ReloadRefused } from './reload/index.js';
+import { routeSpecOf } from './reload/apply.js';
+import type { ReloadResult } from './control/protocol.js';
 import type { Journal } from '../logs/journal/journal.js';
 import type { LineSink } from '../logs/lines.js';
 import type { StateView } from '../logs/journal/replay.js';
@@ -49,6 +53,8 @@ export interface SupervisorOptions {
    * supervisor itself. `outheis start` always plans.
    */
   isolation?: IsolationPlans;
+  /** Whether a reload may run a new manifest with less isolation than it asks for (`start --allow-weaker-isolation`). */
+  allowWeakerIsolation?: boolean;
   /**
    * Where accepted messages, deliveries, acks, checkpoints and lifecycle events are
    * made durable (`outheis start` always opens one). Without it messages live in
@@ -73,12 +79,16 @@ export class Supervisor extends EventEmitter {
   private actions: Promise<void> = Promise.resolve();
   private readonly watchdog: Watchdog;
   private halting = false;
+  private reloadRunning = false;
+  /** The config in force: the one started with, then each applied reload's. */
+  private current: Config;
   private finished!: (code: number) => void;
   /** Resolves with the process exit code once everything has stopped. */
   readonly done: Promise<number>;
 
-  constructor(readonly config: Config, private readonly opts: SupervisorOptions) {
+  constructor(config: Config, private readonly opts: SupervisorOptions) {
     super();
+    this.current = config;
     const { log, journal } = opts;
     this.done = new Promise((resolve) => (this.finished = resolve));
     const reports: Reports = this.reports = {
@@ -103,7 +113,7 @@ export class Supervisor extends EventEmitter {
     this.tree = new SupervisionTree(treeSpecOf(config));
     this.slots = new AgentSlots(config.order.map((name) => {
       const cfg = config.agents[name]!;
-      return new AgentSlot(cfg, this.router.add({ name, qos: cfg.qos, pledge: cfg.pledge, mailbox: cfg.limits.mailbox, maxFrame: cfg.limits.frame }));
+      return new AgentSlot(cfg, this.router.add(routeSpecOf(cfg)));
     }));
     const { slots, router, tree } = this;
     this.exits = new Exits({ ...reports, slots, router, tree, halting, carryOut: (actions) => this.enqueue(actions) });
@@ -254,6 +264,41 @@ export class Supervisor extends EventEmitter {
       this.reports.note({ type: 'restart', agent, delayMs: 0, reason: 'operator restart' });
       this.starter.schedule(slot, 0);
     }
+  }
+
+  /**
+   * Re-read the config file and apply only the difference (supervisor/reload/).
+   * Resolves once the agents it started are ready (or out of time); a config that
+   * does not validate resolves ok: false with its issues, and nothing changes.
+   * Throws ReloadRefused while another reload runs or a stop is under way.
+   */
+  async reload(): Promise<ReloadResult> {
+    if (this.halting) throw new ReloadRefused('ESHUTDOWN', 'the supervisor is stopping: not reloading');
+    if (this.reloadRunning) throw new ReloadRefused('EBUSY', 'a reload is in progress: not starting another (try again once it has finished)');
+    this.reloadRunning = true;
+    try {
+      const { slots, router, tree, starter } = this;
+      return await reload({
+        ...this.reports, slots, router, tree, starter, isolation: this.opts.isolation,
+        allowWeaker: this.opts.allowWeakerIsolation === true, nodeArgs: this.opts.nodeArgs,
+        running: () => this.current,
+        adopt: (cfg) => (this.current = cfg),
+        stopAgent: (name) => this.stopAgent(name),
+        serialize: (step) => {
+          const done = this.actions.then(step);
+          this.actions = done.then(() => undefined, () => undefined);
+          return done;
+        },
+        whenReady: (name, ms) => this.whenReady(name, ms),
+      });
+    } finally {
+      this.reloadRunning = false;
+    }
+  }
+
+  /** The config in force (a reload replaces it). */
+  get config(): Config {
+    return this.current;
   }
 
   // ---- what it can be asked -----------------------------------------------------

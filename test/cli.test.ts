@@ -87,7 +87,7 @@ test('a supervisor killed with SIGKILL leaves no agent and no grandchild behind'
   await until(() => `no agent, no grandchild, no sandbox to outlive the supervisor: ${processesMatching(marker).join('\n')}`, () => (processesMatching(marker).length === 0 ? true : undefined), 5000);
 });
 
-test('a closed stdout does not take the supervisor down, and SIGHUP stops it gracefully', async (t) => {
+test('a closed stdout does not take the supervisor down; SIGHUP (a closed terminal) reloads, SIGTERM stops it gracefully', async (t) => {
   // `chatty` prints every 20 ms, so the supervisor keeps writing into the closed pipe.
   const d = await startDaemon(['agents:', `  chatty: { run: ${fixture('echo.js')}, args: [--chatty] }`]);
   t.after(() => stop(d, 'SIGKILL'));
@@ -104,5 +104,9 @@ test('a closed stdout does not take the supervisor down, and SIGHUP stops it gra
     return lines() >= closedAt + 25 ? true : undefined;
   }, 15000);
   assert.equal(gone(), false, `the supervisor died with its stdout: ${d.out()}`);
-  assert.equal(await stop(d, 'SIGHUP'), 0, d.out());
+  d.kill('SIGHUP');
+  const own = join(d.stateDir, 'logs', 'supervisor.log');
+  await until('the reload to be logged', () => (existsSync(own) && /"msg":"reloaded"/.test(readFileSync(own, 'utf8')) ? true : undefined), 15000);
+  assert.equal(gone(), false, 'SIGHUP reloads: the supervisor stays');
+  assert.equal(await stop(d, 'SIGTERM'), 0, d.out());
 });

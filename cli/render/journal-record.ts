@@ -10,7 +10,7 @@ import type { Paint } from './color.js';
 import { truncateText } from './table.js';
 import { unpackValue } from '../../protocol/frame.js';
 import type { JournalRecord } from '../../logs/journal/record.js';
-import { journalRecordSchema, type AnyRecord } from '../../logs/journal/schema.js';
+import { journalRecordSchema, type AnyRecord, type RecordOf } from '../../logs/journal/schema.js';
 import type { DeadLetter } from '../../logs/journal/deadletters.js';
 
 /** The widest body or checkpoint shown on a line, in characters. */
@@ -100,8 +100,24 @@ function details(r: AnyRecord, paint: Paint): { text: string; style?: (s: string
     case 'denied': return { text: `${r.agent} → ${r.to} kind=${r.kind}: not pledged`, style: paint.yellow };
     case 'lost':
       return { text: `journal lost and recreated: ${r.reason}; ${r.carried} owed message${r.carried === 1 ? '' : 's'} and ${r.checkpoints} checkpoint${r.checkpoints === 1 ? '' : 's'} carried from memory`, style: paint.red };
-    case 'reload': return { text: r.agents.length ? r.agents.join(', ') : '(no agents changed)' };
+    case 'reload': return reloadDetails(r, paint);
   }
+}
+
+/** `applied: +c -b ↻a(qos) groups rebuilt: g; not applied: journal.fsync`, or `REFUSED: agents.x.run: …`. */
+function reloadDetails(r: RecordOf<'reload'>, paint: Paint): { text: string; style?: (s: string) => string } {
+  if (!r.ok) return { text: `REFUSED, the running config stays: ${r.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`, style: paint.red };
+  const parts = [
+    r.added.length ? `added ${r.added.join(', ')}` : '',
+    r.removed.length ? `removed ${r.removed.join(', ')}${r.deadLettered ? ` (${r.deadLettered} dead-lettered)` : ''}` : '',
+    ...r.changed.map((c) => `restarted ${c.agent} (${c.keys.join(', ')})`),
+    r.rebuilt.length ? `rebuilt ${r.rebuilt.join(', ')} (${r.restarted.filter((n) => !r.changed.some((c) => c.agent === n)).join(', ')})` : '',
+    r.inPlace.length ? `in place ${r.inPlace.join(', ')}` : '',
+    r.notApplied.length ? `NOT APPLIED ${r.notApplied.map((s) => s.key).join(', ')}` : '',
+    r.notReady.length ? `NOT READY ${r.notReady.join(', ')}` : '',
+  ].filter(Boolean);
+  const text = `${parts.length ? parts.join('; ') : 'unchanged'}; agents: ${r.agents.join(', ')}`;
+  return r.notApplied.length || r.notReady.length ? { text, style: paint.yellow } : { text };
 }
 
 /** One line, no newline. */

@@ -76,6 +76,11 @@ export function renderPending(v: StateView): string[] {
 export function renderReplay(v: StateView, opts: ReplayOptions): string {
   const fit = (s: string): string => (opts.width === undefined ? s : truncateText(s, opts.width));
   const lines = [fit(renderReplayHeader(v, opts.paint)), ''];
+  if (v.lastReload) {
+    const r = v.lastReload;
+    const how = r.ok ? 'applied' : opts.paint.red('refused');
+    lines.splice(1, 0, fit(`last reload: seq ${r.seq} (${formatDateTime(r.at)}), ${how}; agents: ${clean(r.agents.join(', '))}`));
+  }
   const rows = Object.entries(v.agents);
   if (rows.length === 0) lines.push('no agents');
   else lines.push(...renderTable(COLUMNS, rows.map((r) => COLUMNS.map((c) => c.cell(r, opts.paint))), { width: opts.width, paint: opts.paint }));

@@ -34,6 +34,8 @@ export const stateViewSchema = z.object({
   agents: z.record(z.string(), agentViewSchema),
   /** Dead letters in the whole journal. */
   deadLetters: z.number(),
+  /** The latest reload by then (absent before any): applied or refused, and the config's agents after it. */
+  lastReload: z.object({ seq: z.number(), at: z.number(), ok: z.boolean(), agents: z.array(z.string()) }).optional(),
 });
 export type StateView = z.infer<typeof stateViewSchema>;
 
@@ -62,7 +64,9 @@ export function viewOf(state: JournalState): StateView {
     };
   }
   const s = state.supervisor;
-  return { seq: state.lastSeq, at: state.lastAt, supervisor: { running: s.running, pid: s.pid, runs: s.runs }, agents, deadLetters: state.deadLetters };
+  const view: StateView = { seq: state.lastSeq, at: state.lastAt, supervisor: { running: s.running, pid: s.pid, runs: s.runs }, agents, deadLetters: state.deadLetters };
+  if (state.lastReload) view.lastReload = state.lastReload;
+  return view;
 }
 
 /** Where replay stops: after the record with this seq, or the last record at or before this time. */

@@ -11,6 +11,29 @@ const name = z.string().min(1);
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected bytes');
 const base = { seq: id, at: z.number() };
 
+/** What a reload did: the journal's record and the control socket's answer share it. */
+export const reloadShape = {
+  ok: z.boolean(),
+  agents: z.array(name),
+  added: z.array(name),
+  removed: z.array(name),
+  /** Kept agents restarted: their manifest changed (changed says which keys), or their group was rebuilt. */
+  restarted: z.array(name),
+  changed: z.array(z.object({ agent: name, keys: z.array(z.string()) })),
+  /** Groups whose strategy changed: rebuilt, their agents restarted in order. */
+  rebuilt: z.array(name),
+  /** Settings now in force without a restart (`groups.g.intensity`, `supervisor.strategy`). */
+  inPlace: z.array(z.string()),
+  /** Settings the running supervisor keeps until it is restarted (`journal.fsync`), with both values. */
+  notApplied: z.array(z.object({ key: z.string(), running: z.unknown(), file: z.unknown() })),
+  /** Messages owed to removed agents, given up on as dead letters (`outheis redrive` sends them again). */
+  deadLettered: z.number().int(),
+  /** Agents it started that did not become ready within their start timeout. */
+  notReady: z.array(name),
+  /** Why it was refused: the config's key paths, or why this machine cannot confine a new manifest. */
+  issues: z.array(z.object({ path: z.string(), message: z.string(), line: z.number().optional() })),
+};
+
 export const recordSchemas = {
   /** A message the router accepted: durable before its sender hears so and before delivery. */
   accept: z.object({
@@ -53,8 +76,12 @@ export const recordSchemas = {
    * checkpoints, follow it as carried copies (counted here); the history before it is gone.
    */
   lost: z.object({ ...base, type: z.literal('lost'), reason: z.string(), carried: z.number().int(), checkpoints: z.number().int() }),
-  /** Reserved for `outheis reload` (not built yet): the agents a config change touched. */
-  reload: z.object({ ...base, type: z.literal('reload'), agents: z.array(name) }),
+  /**
+   * A reload (SIGHUP, `outheis reload`): applied (ok) with what it changed, or refused
+   * with the config's issues and nothing changed. `agents`: the config's agents after
+   * it, in start order (the running ones, when refused).
+   */
+  reload: z.object({ ...base, type: z.literal('reload'), ...reloadShape }),
 };
 
 export const journalRecordSchema = z.discriminatedUnion('type', Object.values(recordSchemas) as unknown as [

@@ -72,6 +72,8 @@ export class JournalState {
   readonly checkpoints = new Map<string, Checkpoint>();
   readonly agents = new Map<string, AgentHistory>();
   readonly supervisor: SupervisorHistory = { pid: null, startedAt: null, running: false, runs: 0 };
+  /** The latest reload of the journal's runs: its seq, whether it was applied, and the config's agents after it. */
+  lastReload: { seq: number; at: number; ok: boolean; agents: string[] } | undefined;
 
   agent(name: string): AgentHistory {
     let a = this.agents.get(name);
@@ -145,7 +147,12 @@ export class JournalState {
         // Only a running supervisor recreates its journal, and the start record went with the old one.
         this.supervisor.running = true;
         return;
-      case 'escalate': case 'limit': case 'reload': case 'denied':
+      case 'reload':
+        this.lastReload = { seq: r.seq, at: r.at, ok: r.ok, agents: r.agents };
+        // An agent the reload took out of the config is no longer one of the run's (what was owed to it was dead-lettered).
+        if (r.ok) for (const name of [...this.agents.keys()]) if (!r.agents.includes(name)) this.agents.delete(name);
+        return;
+      case 'escalate': case 'limit': case 'denied':
         return;
     }
   }

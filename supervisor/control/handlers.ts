@@ -8,6 +8,7 @@ import { VERSION } from '../version.js';
 import type { ExitHistory } from '../exit-history.js';
 import { detailOf, listenForExits } from './detail.js';
 import { redrive, RedriveRefused } from '../redrive.js';
+import { ReloadRefused } from '../reload/index.js';
 
 function agentJson(a: AgentStatus): AgentStatusJson {
   return {
@@ -79,6 +80,14 @@ function operations(sup: Supervisor, history: ExitHistory): Operations {
       if (sup.stopping) throw new ControlError('ESHUTDOWN', 'the supervisor is stopping');
       const reply = await sup.operator.send(req.to, req.kind, req.body, { wait: req.wait, timeout: req.timeout, qos: req.qos });
       return req.wait ? { reply: reply ?? null } : { accepted: true as const };
+    },
+    reload: async () => {
+      try {
+        return await sup.reload();
+      } catch (err) {
+        if (err instanceof ReloadRefused) throw new ControlError(err.code, err.message);
+        throw err;
+      }
     },
     // ---- detail (status <agent>) ----
     detail: async (req) => {

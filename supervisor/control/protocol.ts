@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { stateViewSchema } from '../../logs/journal/replay.js';
 import { NAME_MAX, KIND_MAX, QOS } from '../../protocol/constants.js';
 import { AGENT_STATES } from '../agent-slot.js';
+import { reloadShape } from '../../logs/journal/schema.js';
 
 /** A request line longer than this is refused (and the connection closed): a send body is capped by the frame limit anyway. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -42,6 +43,8 @@ export const requestSchema = z.discriminatedUnion('op', [
     /** ms; only with wait */
     timeout: z.number().int().positive().max(2 ** 31 - 1).optional(),
   }).strict(),
+  /** Re-read the config file and apply only the difference (supervisor/reload/). */
+  z.object({ id, deadline, op: z.literal('reload') }).strict(),
   // ---- detail (status <agent>) ----
   /** One agent in depth: its manifest, isolation, last exits with their stderr, restarts in the window, the next backoff. */
   z.object({ id, deadline, op: z.literal('detail'), agent: agentName }).strict(),
@@ -68,7 +71,7 @@ export function firstIssue(error: z.ZodError, prefix?: string): string {
 }
 
 /** Error codes on the control socket: the wire's, plus the socket's own. */
-export const CONTROL_ERRORS = ['EBADREQ', 'ETOOBIG', 'ENOAGENT', 'EDENIED', 'ETIMEDOUT', 'EHANDLER', 'ESHUTDOWN', 'EJOURNAL', 'EINTERNAL', 'ENOTDEAD'] as const;
+export const CONTROL_ERRORS = ['EBADREQ', 'ETOOBIG', 'ENOAGENT', 'EDENIED', 'ETIMEDOUT', 'EHANDLER', 'ESHUTDOWN', 'EJOURNAL', 'EINTERNAL', 'ENOTDEAD', 'EBUSY'] as const;
 export type ControlErrorCode = (typeof CONTROL_ERRORS)[number];
 
 export const errorReplySchema = z.object({ id, ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) });
@@ -245,6 +248,13 @@ export type DetailResult = z.infer<typeof detailResultSchema>;
 /** Each dead letter redriven: its id, and the id of the new message that carries it again. */
 export const redriveResultSchema = z.object({ redriven: z.array(z.object({ id: count, as: count, to: z.string(), kind: z.string() })) });
 
+/**
+ * What a reload did (the journal's record, logs/journal/schema.ts), with the file it read.
+ * ok false: refused, `issues` say why, nothing changed.
+ */
+export const reloadResultSchema = z.object({ ...reloadShape, file: z.string() });
+export type ReloadResult = z.infer<typeof reloadResultSchema>;
+
 /** Each operation's result, by op: what the server must produce and the client checks. */
 export const resultSchemas = {
   ping: pingResultSchema,
@@ -255,6 +265,7 @@ export const resultSchemas = {
   send: sendResultSchema,
   detail: detailResultSchema,
   redrive: redriveResultSchema,
+  reload: reloadResultSchema,
 } satisfies Record<Op, z.ZodTypeAny>;
 export type RequestOf<O extends Op> = Extract<Request, { op: O }>;
 export type ResultOf<O extends Op> = z.infer<(typeof resultSchemas)[O]>;

@@ -61,9 +61,9 @@ export class Delivery {
   }
 
   /** Gone for good: pending requests fail with ENOAGENT instead of waiting forever. */
-  drop(route: Route): Envelope[] {
+  drop(route: Route, reason = `agent "${route.spec.name}" stopped for good before handling it`): Envelope[] {
     const dropped = route.mailbox.drainAll();
-    for (const env of dropped) this.deadLetter(env, `agent "${route.spec.name}" stopped for good before handling it`, 'ENOAGENT');
+    for (const env of dropped) this.deadLetter(env, reason, 'ENOAGENT');
     return dropped;
   }
 

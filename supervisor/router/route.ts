@@ -21,8 +21,8 @@ export interface RouteSpec {
 
 export class Route {
   readonly mailbox: Mailbox;
-  readonly sendAll: boolean;
-  readonly sendTo: ReadonlySet<string>;
+  private sendAll = false;
+  private sendTo: ReadonlySet<string> = new Set();
   outlet: Outlet | undefined;
   /** Delivery starts at the ready handshake. */
   ready = false;
@@ -42,8 +42,19 @@ export class Route {
    */
   delivering = false;
 
-  constructor(readonly spec: RouteSpec) {
-    this.mailbox = new Mailbox(spec.mailbox, spec.prefetch ?? 1024);
+  constructor(private current: RouteSpec) {
+    this.mailbox = new Mailbox(current.mailbox, current.prefetch ?? 1024);
+    this.update(current);
+  }
+
+  get spec(): RouteSpec {
+    return this.current;
+  }
+
+  /** A reload changed the agent's manifest: its pledge, qos, mailbox size and frame limit from now on; what its mailbox holds stays. */
+  update(spec: RouteSpec): void {
+    this.current = spec;
+    this.mailbox.capacity = spec.mailbox;
     this.sendAll = spec.pledge.includes('send:*');
     this.sendTo = new Set(spec.pledge.filter((p) => p.startsWith('send:')).map((p) => p.slice(5)));
   }

@@ -134,10 +134,21 @@ export class Router {
     route.removed = false;
   }
 
+  /**
+   * Taken out of the config by a reload: what its mailbox held is dead-lettered
+   * (journaled, so `outheis redrive` can send it again), parked sends to it are
+   * refused, and sends to it find no such agent.
+   */
+  delete(route: Route, reason: string): Envelope[] {
+    const dropped = this.remove(route, reason);
+    this.routes.delete(route.spec.name);
+    return dropped;
+  }
+
   /** Gone for good: pending requests fail with ENOAGENT instead of waiting forever. */
-  remove(route: Route): Envelope[] {
+  remove(route: Route, reason?: string): Envelope[] {
     route.removed = true;
-    const dropped = this.delivery.drop(route);
+    const dropped = this.delivery.drop(route, reason);
     if (this.admission.refuseParkedFor(route)) this.staging.flush();
     return dropped;
   }

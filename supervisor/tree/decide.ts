@@ -4,7 +4,7 @@
 // Two rules for too many restarts live side by side: OTP's (a supervisor over its
 // intensity escalates) and systemd's (a child over its own start limit is failed, and
 // the rest run on); Policy.escalate and ChildSpec.startLimit choose per supervisor.
-// (Over 200 lines: one machine, whose rules refer to each other.)
+// (About 300 lines: one machine, whose rules refer to each other; reshape carries its state over.)
 import { countFailure, restartDelay } from './backoff.js';
 import { RestartHistory } from './intensity.js';
 import type { Action, ChildState, ChildSpec, Policy, RestartType, StartLimit, TreeSpec } from './spec.js';
@@ -47,8 +47,22 @@ const labelOf = (g: Group): string => (g.parent ? `group ${g.name}` : 'root supe
 const historyOf = (limit: StartLimit | undefined): RestartHistory | undefined =>
   limit && limit.intervalMs > 0 ? new RestartHistory(limit.burst, limit.intervalMs) : undefined;
 
+const resized = (old: RestartHistory | undefined, now: RestartHistory | undefined): RestartHistory | undefined =>
+  old && now ? old.resized(now.intensity, now.periodMs) : now;
+
+function carryAgent(old: Agent, now: Agent): void {
+  Object.assign(now, { state: old.state, startedAt: old.startedAt, streak: old.streak, starts: resized(old.starts, now.starts) });
+}
+
+function carryGroup(old: Group, now: Group): void {
+  Object.assign(now, {
+    history: old.history.resized(now.history.intensity, now.history.periodMs), startedAt: old.startedAt,
+    streak: old.streak, starts: resized(old.starts, now.starts), failed: old.failed, over: old.over,
+  });
+}
+
 export class SupervisionTree {
-  private readonly root: Group;
+  private root: Group;
   private readonly agents = new Map<string, Agent>();
   private readonly groups = new Map<string, Group>();
   private shutDown = false;
@@ -104,6 +118,48 @@ export class SupervisionTree {
     revived.streak = 0;
     this.refresh(revived);
     return namesOf(agentsIn(revived));
+  }
+
+  /**
+   * The tree of a reloaded config, in place (the runtime holds this object). Children
+   * kept (same name, not in `fresh`) carry over their state, start time, failure streak
+   * and restart histories, the histories judged by the new limits; kept groups keep
+   * their intensity window. New children, and those in `fresh` (a changed agent, a
+   * rebuilt group and what is in it), start over: pending, with no history. The root
+   * is never rebuilt: its policy, strategy included, changes in place.
+   */
+  reshape(spec: TreeSpec, fresh: { agents: ReadonlySet<string>; groups: ReadonlySet<string> }): void {
+    const was = { root: this.root, agents: new Map(this.agents), groups: new Map(this.groups) };
+    this.agents.clear();
+    this.groups.clear();
+    this.root = this.build({ kind: 'group', name: 'root', ...spec }, undefined);
+    carryGroup(was.root, this.root);
+    for (const [name, a] of this.agents) {
+      const old = was.agents.get(name);
+      if (old && !fresh.agents.has(name)) carryAgent(old, a);
+    }
+    for (const [name, g] of this.groups) {
+      const old = was.groups.get(name);
+      if (old && !fresh.groups.has(name)) carryGroup(old, g);
+    }
+  }
+
+  /** Whether the tree has this agent (a reload may have taken it out). */
+  has(agent: string): boolean {
+    return this.agents.has(agent);
+  }
+
+  /** The group's restart policy as the tree now judges by it ('root': the root's). */
+  policyOf(group: string): Policy {
+    const g = group === 'root' ? this.root : this.groups.get(group);
+    if (!g) throw new Error(`unknown group "${group}"`);
+    return g.policy;
+  }
+
+  /** Restarts within the group's intensity window now ('root': the root's). */
+  restartsOf(group: string, now: number): number {
+    const g = group === 'root' ? this.root : this.groups.get(group);
+    return g ? g.history.count(now) : 0;
   }
 
   state(agent: string): ChildState {

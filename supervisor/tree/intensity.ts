@@ -23,6 +23,18 @@ export class RestartHistory {
     this.times = [];
   }
 
+  /** The same restarts judged by a new rule (a reload changed intensity or period): the window is kept, not forgotten. */
+  resized(intensity: number, periodMs: number): RestartHistory {
+    const h = new RestartHistory(intensity, periodMs);
+    h.times = [...this.times];
+    return h;
+  }
+
+  /** Restarts no older than the period at `now`. */
+  count(now: number): number {
+    return this.times.filter((t) => t >= now - this.periodMs).length;
+  }
+
   get size(): number {
     return this.times.length;
   }
