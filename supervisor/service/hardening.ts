@@ -71,7 +71,7 @@ export function hardening(n: HardeningNeeds): { directives: Directive[]; leftOut
   add('SystemCallArchitectures', 'native', 'node and the tools are native binaries: no 32-bit syscall ABI needed');
   add('SystemCallFilter', SYSCALLS_ALLOWED, '@system-service has clone/unshare/setns (@process), setuid/setgid/setgroups (@setuid), capset, prlimit, setpriority; @mount adds what bwrap needs to build a root (mount, umount2, pivot_root)');
   add('SystemCallFilter', SYSCALLS_DENIED, 'groups no step of the chain calls (checked with strace of bwrap --unshare-all)');
-  add('SystemCallErrorNumber', 'EPERM', 'a refused call fails with EPERM instead of killing the supervisor with SIGSYS: libuv falls back (io_uring), and bad luck never takes the service down');
+  add('SystemCallErrorNumber', 'EPERM', 'a refused call fails with EPERM instead of killing the process with SIGSYS: libuv falls back (io_uring), and an unforeseen call is an error the supervisor reports, not its death');
   add('RestrictNamespaces', 'user mnt pid ipc uts net cgroup', 'exactly what bwrap --unshare-all creates (it also tries cgroup); only the time namespace is refused');
   add('RestrictAddressFamilies', n.net ? 'AF_UNIX AF_NETLINK AF_INET AF_INET6' : 'AF_UNIX AF_NETLINK', `AF_UNIX for the control socket and the journal, AF_NETLINK for bwrap bringing up lo in a new net namespace${n.net ? ', AF_INET/AF_INET6 for the agents that pledge net' : '; no agent pledges net, so no IP sockets (install again after adding one)'}`);
 
@@ -99,7 +99,7 @@ export function hardening(n: HardeningNeeds): { directives: Directive[]; leftOut
   // -- left out, and why (the issue found each one breaking bubblewrap, or a later issue's work)
   out.push(
     { key: 'ProtectKernelTunables', why: 'it overmounts /proc/sys, and the kernel then refuses bwrap a fresh /proc in its user namespace' },
-    { key: 'ProtectKernelLogs', why: 'it overmounts /proc/kmsg: the same refused /proc as ProtectKernelTunables' },
+    { key: 'ProtectKernelLogs', why: 'it hides /proc/kmsg, another overmount inside /proc: the same refused /proc (issue 12)' },
     { key: 'ProcSubset=pid', why: 'a pid-only /proc is not fully visible: bwrap cannot mount /proc' },
     { key: 'MemoryDenyWriteExecute', why: 'node\'s JIT writes executable memory' },
     { key: 'ProtectControlGroups', why: 'agents go into the service\'s delegated cgroup subtree (Delegate=yes), which it must write' },

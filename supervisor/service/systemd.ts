@@ -41,7 +41,7 @@ export function hostFacts(cfg: Config, scope: Scope, run: { outheis: string; nod
     outheis: realpathSync(run.outheis),
     configFile: realpathSync(cfg.file),
     stateDir: real(cfg.stateDir),
-    stateBase: scope === 'system' ? '/var/lib' : real(process.env.XDG_STATE_HOME || path.join(home(), '.local/state')),
+    stateBase: scope === 'system' ? '/var/lib' : undefined,
     domains: [...new Set(domains.map(real))].map((p) => ({ path: p, exists: existsSync(p) })),
     reads: reads.map(real),
   };

@@ -19,8 +19,12 @@ export interface HostFacts {
   configFile: string;
   /** state_dir, symlinks resolved. */
   stateDir: string;
-  /** Where StateDirectory= puts things for this scope: /var/lib, or the user's ~/.local/state. */
-  stateBase: string;
+  /**
+   * Where StateDirectory= puts things: /var/lib for the system manager. Undefined for a
+   * user manager, whose base moved between versions (~/.config, then ~/.local/state):
+   * there state_dir is always a ReadWritePaths entry.
+   */
+  stateBase: string | undefined;
   /** The agents' domains (owns, unveiled paths), resolved, and whether each exists now. */
   domains: { path: string; exists: boolean }[];
   /** Everything else the supervisor must read (code, env files), resolved: only to decide ProtectHome. */
@@ -103,14 +107,15 @@ function outermost(paths: string[]): string[] {
   return sorted.filter((p, i) => !sorted.slice(0, i).some((q) => within(p, q)));
 }
 
-export function renderUnit(cfg: Pick<Config, 'agents' | 'order' | 'dir'>, facts: HostFacts): Unit {
+export function renderUnit(cfg: Pick<Config, 'agents' | 'dir'>, facts: HostFacts): Unit {
   const system = facts.scope === 'system';
   const type = serviceType(facts.systemdVersion);
   const net = Object.values(cfg.agents).some((a) => a.pledge.includes('net'));
   const notes: string[] = [];
 
   // state_dir: systemd makes it (StateDirectory=) where it is systemd's place for state, else it is one more writable path.
-  const stateRel = within(facts.stateDir, facts.stateBase) && facts.stateDir !== facts.stateBase ? path.relative(facts.stateBase, facts.stateDir) : undefined;
+  const base = facts.stateBase;
+  const stateRel = base && within(facts.stateDir, base) && facts.stateDir !== base ? path.relative(base, facts.stateDir) : undefined;
   const domains = facts.domains.filter((d) => !(stateRel && within(d.path, facts.stateDir)));
   const exists = new Map(domains.map((d) => [d.path, d.exists]));
   const writable = outermost([...(stateRel ? [] : [facts.stateDir]), ...domains.map((d) => d.path)]).map((p) => {
@@ -165,7 +170,7 @@ export function renderUnit(cfg: Pick<Config, 'agents' | 'order' | 'dir'>, facts:
   line('KillMode', 'mixed', 'SIGTERM to the supervisor alone (it stops the agents in order); SIGKILL to all that is left at the timeout');
   line('Delegate', 'yes', 'the service owns its cgroup subtree, for the agents\' groups');
   if (stateRel) {
-    line('StateDirectory', unitWord(stateRel), `state_dir is under ${facts.stateBase}: systemd creates it, owned by the service`);
+    line('StateDirectory', unitWord(stateRel), `state_dir is under ${base}: systemd creates it, owned by the service`);
     line('StateDirectoryMode', '0700');
   }
   lines.push('# No LogsDirectory: logs live in state_dir/logs, and stdout goes to the journal.');
