@@ -18,6 +18,7 @@ import { journal } from './commands/journal.js';
 import { replay } from './commands/replay.js';
 import { redrive } from './commands/redrive.js';
 import { doctor } from './commands/doctor.js';
+import { service } from './commands/service.js';
 import { shieldBody } from './body.js';
 import { ClientError } from './client.js';
 import { EXIT, UsageError } from './errors.js';
@@ -65,6 +66,7 @@ try {
     .command(redrive)
     .command(check)
     .command(doctor)
+    .command(service)
     .demandCommand(1, 'name a command')
     .strict()
     .fail((msg, err) => {
