@@ -230,8 +230,11 @@ def seccomp_filters(plan):
     def rule(f, action, name, *args):
         try:
             f.add_rule(action, name, *args)
-        except (RuntimeError, ValueError, OSError):
-            report['skipped'].append(name)  # a name this libseccomp does not know, or not on this arch
+        except (RuntimeError, ValueError, OSError) as e:
+            if A.resolve_syscall(A.Arch.NATIVE, name) < 0:
+                report['skipped'].append(name)  # newer than this libseccomp, or not on this arch: systemd skips it too
+                return
+            die(f'a seccomp rule for {name} {args}: {e}')
 
     EPERM = A.ERRNO(errno.EPERM)
     filters = []
@@ -348,7 +351,8 @@ def main():
     for name, value in plan.get('rlimits', {}).items():
         resource.setrlimit(getattr(resource, f'RLIMIT_{name.upper()}'), (value, value))
     if plan.get('keyring') in ('private', 'shared'):
-        libc.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
+        if libc.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
+            die(f'KeyringMode=: a new session keyring: {os.strerror(ctypes.get_errno())}')
     if plan.get('umask') is not None:
         os.umask(plan['umask'])
     user = plan.get('user')

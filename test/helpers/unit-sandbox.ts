@@ -9,7 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, tempDir } from './harness.js';
+import { ROOT } from './harness.js';
+import { scratchDirs } from './scratch.js';
+
+/** Where each plan and its report lie; removed after the test file. */
+const planDir = scratchDirs('outheis-unitbox-plan-');
 
 /** The [Service] section, in order; repeated keys stay repeated, as systemd merges them. */
 export function serviceDirectives(unit: string): [string, string][] {
@@ -327,7 +331,7 @@ export function unitSandbox(unit: string, opts: UnitSandboxOptions = {}): UnitSa
   if (caps.set || caps.drop.size) plan.capabilities = [...(caps.set ?? ALL_CAPS)].filter((c) => !caps.drop.has(c));
   Object.assign(env, dirEnv, opts.env ?? {});
 
-  const dir = tempDir('outheis-unitbox-plan-');
+  const dir = planDir();
   plan.report = join(dir, 'report.json');
   writeFileSync(join(dir, 'plan.json'), JSON.stringify(plan, null, 1));
   return {
