@@ -6,6 +6,7 @@
 // candidate in test/fixtures/outheis.service. Everything the supervisor needs (its
 // code, config, state, domains) lies where such a unit lets it be seen: under
 // /var/lib, not under /root, /home or /tmp, which the unit hides.
+// Over 300 lines: one daemon and the table of directives that break the chain, each with the error it causes.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
