@@ -2,14 +2,13 @@
 // cannot start units on this machine, so test/helpers/unit-sandbox.ts applies the
 // unit's [Service] directives itself (mount namespace, capabilities, no_new_privs,
 // real seccomp filters) and lists what it cannot apply. The unit is the one
-// `outheis service install --print` writes when this CLI has that verb, else the
-// candidate in test/fixtures/outheis.service. Everything the supervisor needs (its
+// `outheis service install --print` writes for the test's config. Everything the supervisor needs (its
 // code, config, state, domains) lies where such a unit lets it be seen: under
 // /var/lib, not under /root, /home or /tmp, which the unit hides.
 // Over 300 lines: one daemon and the table of directives that break the chain, each with the error it causes.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stepsOf, type NodeFlags } from '../policies/chain.js';
@@ -41,6 +40,8 @@ function install(): void {
   }
   mkdirSync(notes, { recursive: true, mode: 0o755 });
   mkdirSync(stateDir, { mode: 0o700 });
+  // The unit is generated from this file (startDaemon writes the same lines again).
+  writeFileSync(join(base, 'outheis.yaml'), CONFIG.join('\n') + '\n');
 }
 
 const CONFIG = [
@@ -49,17 +50,11 @@ const CONFIG = [
   '  fetcher: { run: code/fetcher/echo.js, pledge: [net, spawn, "send:keeper"] }',
 ];
 
-/** The generator's unit when the CLI has it; the candidate fixture until then. */
+/** The unit `outheis service install --print` writes for this config. */
 function theUnit(): { text: string; from: string } {
-  const help = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' });
-  if (/^\s*outheis service\b/m.test(help.stdout)) {
-    const r = spawnSync(process.execPath, [cli, 'service', 'install', '--print', '-c', join(base, 'outheis.yaml')], { encoding: 'utf8' });
-    assert.equal(r.status, 0, `outheis service install --print: ${r.stderr}`);
-    return { text: r.stdout, from: 'outheis service install --print' };
-  }
-  const fill: Record<string, string> = { NODE: process.execPath, CLI: cli, CONFIG: join(base, 'outheis.yaml'), STATE_DIR: stateDir, DOMAINS: notes };
-  const text = readFileSync(join(ROOT, 'test/fixtures/outheis.service'), 'utf8').replace(/@([A-Z_]+)@/g, (_m, k: string) => fill[k]!);
-  return { text, from: 'test/fixtures/outheis.service (candidate)' };
+  const r = spawnSync(process.execPath, [cli, 'service', 'install', '--print', '-c', join(base, 'outheis.yaml')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `outheis service install --print: ${r.stderr}`);
+  return { text: r.stdout, from: 'outheis service install --print' };
 }
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }

@@ -98,6 +98,10 @@ test('service install --print: verify finds nothing, security rates it OK, paths
   assert.deepEqual(directive(text, 'NotifyAccess'), ['main']);
   assert.deepEqual(directive(text, 'KillMode'), ['mixed']);
   assert.deepEqual(directive(text, 'Restart'), ['on-failure']);
+  // A start that keeps failing ends in `failed`, not a loop every RestartSec: the limit is in [Unit], where systemd reads it.
+  const unitSection = text.slice(text.indexOf('[Unit]'), text.indexOf('[Service]'));
+  assert.match(unitSection, /^StartLimitIntervalSec=600s$/m);
+  assert.match(unitSection, /^StartLimitBurst=5$/m);
   assert.deepEqual(directive(text, 'Delegate'), ['yes']);
   assert.deepEqual(directive(text, 'WatchdogSec'), ['30s']);
   // The rw domain (and the state_dir beside it) are the only writable places.

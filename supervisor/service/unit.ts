@@ -56,6 +56,8 @@ export const START_MARGIN_MS = 60_000;
  */
 export const WATCHDOG_SEC = 30;
 export const RESTART_SEC = 5;
+export const START_LIMIT_INTERVAL_SEC = 600;
+export const START_LIMIT_BURST = 5;
 /** Exit 2 is a config error (cli/errors.ts): restarting cannot fix it, so systemd does not loop on it. */
 const CONFIG_ERROR_EXIT = 2;
 
@@ -147,6 +149,10 @@ export function renderUnit(cfg: Pick<Config, 'agents' | 'dir'>, facts: HostFacts
     '[Unit]',
   );
   line('Description', `outheis supervisor (${facts.configFile.replace(/%/g, '%%')})`);
+  // systemd's default (5 starts in 10 s) never trips with RestartSec=5s: a supervisor that
+  // fails at every start (its state_dir locked, isolation refused) would loop for ever.
+  line('StartLimitIntervalSec', `${START_LIMIT_INTERVAL_SEC}s`, `at most ${START_LIMIT_BURST} starts in ${START_LIMIT_INTERVAL_SEC / 60} minutes, then the unit is failed until \`systemctl reset-failed\``);
+  line('StartLimitBurst', String(START_LIMIT_BURST));
   if (system && net) {
     line('Wants', 'network-online.target', 'an agent pledges net');
     line('After', 'network-online.target');
