@@ -121,11 +121,14 @@ test('service install --print: verify finds nothing, security rates it OK, paths
   assert.ok(!directive(text, 'RestrictNamespaces')[0]?.split(' ').some((ns) => ns.startsWith('~')));
 });
 
-/** Facts of a host where everything lives where a packaged install puts it. */
+/**
+ * Facts of a host where everything lives where a packaged install puts it, outheis too:
+ * a checkout under /tmp (as CI clones) must not take PrivateTmp out of this case.
+ */
 function packagedFacts(overrides: Partial<HostFacts> = {}): HostFacts {
   return {
     scope: 'system', systemdVersion: 252, node: realpathSync(process.execPath), nodeFlags: ['--max-semi-space-size=2'],
-    outheis: realpathSync(CLI), configFile: '/etc/outheis/outheis.yaml', stateDir: '/var/lib/outheis', stateBase: '/var/lib',
+    outheis: '/usr/lib/node_modules/outheis/dist/cli/main.js', configFile: '/etc/outheis/outheis.yaml', stateDir: '/var/lib/outheis', stateBase: '/var/lib',
     domains: [{ path: '/srv/vault', exists: true }], reads: ['/opt/agents/vault.js'], ...overrides,
   };
 }
