@@ -49,10 +49,11 @@ test('a removed agent\'s owed messages become dead letters, said in the result; 
 
 test('a reload while one is in progress is refused (exit 1), the first completes; an unchanged file changes nothing', async () => {
   const lines = (ms: string) => ['agents:', `  a: { run: ${echo} }`, `  slow: { run: ${echo}, args: ["--shutdown-ms=${ms}"], shutdown: 10s }`];
-  const d = await startDaemon(lines('2000'), { waitReady: ['a', 'slow'] });
+  // slow takes 6 s to stop: a window the status polls below see it in even on a loaded machine.
+  const d = await startDaemon(lines('6000'), { waitReady: ['a', 'slow'] });
   try {
     const a = agentOf(d, 'a').pid;
-    rewrite(d, lines('2001'));
+    rewrite(d, lines('6001'));
     const first = spawn(process.execPath, [CLI, 'reload', '-c', d.file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     first.stdout.on('data', (b) => (out += b));
