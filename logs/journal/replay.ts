@@ -36,6 +36,8 @@ export const stateViewSchema = z.object({
   deadLetters: z.number(),
   /** The latest reload by then (absent before any): applied or refused, and the config's agents after it. */
   lastReload: z.object({ seq: z.number(), at: z.number(), ok: z.boolean(), agents: z.array(z.string()) }).optional(),
+  /** Each schedule's last fired slot by then (absent before any fired): when, as which message to whom, and whether that was still owed. */
+  schedules: z.record(z.string(), z.object({ slot: z.number(), at: z.number(), id: z.number(), to: z.string(), owed: z.boolean() })).optional(),
 });
 export type StateView = z.infer<typeof stateViewSchema>;
 
@@ -66,6 +68,7 @@ export function viewOf(state: JournalState): StateView {
   const s = state.supervisor;
   const view: StateView = { seq: state.lastSeq, at: state.lastAt, supervisor: { running: s.running, pid: s.pid, runs: s.runs }, agents, deadLetters: state.deadLetters };
   if (state.lastReload) view.lastReload = state.lastReload;
+  if (state.schedules.size) view.schedules = Object.fromEntries([...state.scheduleSlots()].sort(([a], [b]) => (a < b ? -1 : 1)));
   return view;
 }
 

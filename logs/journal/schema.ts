@@ -45,6 +45,9 @@ export const recordSchemas = {
     attempts: z.number().int().optional(),
     /** Set on a message the operator sent again (`outheis redrive`): the id of the dead letter it redrives. */
     redrive: id.optional(),
+    /** Set on a firing (from `scheduler`): the schedule's name, and the slot (ms since the epoch) it fired for. */
+    schedule: name.optional(),
+    slot: z.number().optional(),
   }),
   /** Messages handed to an agent, one record per delivered batch: attempts are counted from these. */
   deliver: z.object({ ...base, type: z.literal('deliver'), agent: name, ids: z.array(id) }),

@@ -29,6 +29,20 @@ export interface Checkpoint {
   segment: number;
 }
 
+/** A schedule's last fired slot, from the accept record of its firing. */
+export interface FiredSlot {
+  slot: number;
+  at: number;
+  /** The message it became. */
+  id: number;
+  to: string;
+}
+
+/** As recovery hands it to the scheduler: with whether that message is still owed (no pile-up across restarts). */
+export interface ScheduleSlot extends FiredSlot {
+  owed: boolean;
+}
+
 export interface AgentHistory {
   /** A process of it was running (spawned, not exited). */
   up: boolean;
@@ -71,6 +85,8 @@ export class JournalState {
   readonly owed = new Map<number, OwedMessage>();
   readonly checkpoints = new Map<string, Checkpoint>();
   readonly agents = new Map<string, AgentHistory>();
+  /** Each schedule's latest fired slot (accept records from `scheduler` that name one). */
+  readonly schedules = new Map<string, FiredSlot>();
   readonly supervisor: SupervisorHistory = { pid: null, startedAt: null, running: false, runs: 0 };
   /** The latest reload of the journal's runs: its seq, whether it was applied, and the config's agents after it. */
   lastReload: { seq: number; at: number; ok: boolean; agents: string[] } | undefined;
@@ -89,6 +105,9 @@ export class JournalState {
     switch (r.type) {
       case 'accept': {
         if (r.id > this.maxId) this.maxId = r.id;
+        if (r.schedule !== undefined && r.slot !== undefined && !(r.slot <= (this.schedules.get(r.schedule)?.slot ?? -Infinity))) {
+          this.schedules.set(r.schedule, { slot: r.slot, at: r.at, id: r.id, to: r.to });
+        }
         const known = this.owed.get(r.id);
         // A carried copy of a message still owed moves it; of one that is not (settled, or history removed), it is the message.
         if (known) {
@@ -155,6 +174,11 @@ export class JournalState {
       case 'escalate': case 'limit': case 'denied':
         return;
     }
+  }
+
+  /** Each schedule's last fired slot, and whether its message is still owed. */
+  scheduleSlots(): Map<string, ScheduleSlot> {
+    return new Map([...this.schedules].map(([name, f]) => [name, { ...f, owed: this.owed.has(f.id) }]));
   }
 
   /** Owed messages per target agent, oldest first. */
