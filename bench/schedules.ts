@@ -8,7 +8,7 @@ import type { Row } from './lib.js';
 /** Five cron schedules with a seconds field and five `every`s, spread over the agents: ten firings per 10 s. */
 function tenSchedules(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (let i = 0; i < 5; i++) out[`cron${i}`] = { cron: `${i * 2}/10 * * * * *`, to: `idle${i * 10}`, kind: 'tick' };
+  for (let i = 0; i < 5; i++) out[`cron${i}`] = { cron: `${i * 2}-59/10 * * * * *`, to: `idle${i * 10}`, kind: 'tick' };
   for (let i = 0; i < 5; i++) out[`every${i}`] = { every: '10s', to: `idle${i * 10 + 5}`, kind: 'tick', body: { n: i } };
   return out;
 }

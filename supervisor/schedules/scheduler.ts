@@ -40,6 +40,8 @@ export class Scheduler implements Outlet {
   private readonly owedIds = new Map<number, string>();
   private readonly route: Route;
   private seq = 0;
+  /** Firings not yet accepted, by send seq: a refusal after staging (EJOURNAL) names only the seq. */
+  private readonly unaccepted = new Map<number, string>();
   private started = false;
   private recovered = new Map<string, ScheduleSlot>();
 
@@ -133,6 +135,7 @@ export class Scheduler implements Outlet {
     const seq = ++this.seq;
     s.lastSlot = slot;
     s.owed = 'sending';
+    this.unaccepted.set(seq, s.name);
     this.tap.expect(s.spec.to, { schedule: s.name, slot, seq });
     this.router.send(this.route, seq, s.spec.to, s.spec.kind, s.spec.qos, false, s.spec.body ?? EMPTY);
     this.router.flushAccepts();
@@ -157,11 +160,20 @@ export class Scheduler implements Outlet {
 
   /** What the router tells its sender: acc (cumulative, nothing to do), rej (this firing did not happen). */
   write(h: SupervisorHeader): void {
+    if (h.t === 'acc') {
+      for (const seq of this.unaccepted.keys()) if (seq <= h.seq) this.unaccepted.delete(seq);
+      return;
+    }
     if (h.t !== 'rej') return;
-    const f = this.tap.refused(h.seq);
-    const s = f && this.running.get(f.schedule);
-    this.log.error({ schedule: f?.schedule, code: h.code, reason: h.message }, 'schedule: firing refused');
-    if (s && s.owed === 'sending') s.owed = undefined;
+    this.tap.refused(h.seq);
+    const name = this.unaccepted.get(h.seq);
+    this.unaccepted.delete(h.seq);
+    this.log.error({ schedule: name, code: h.code, reason: h.message }, 'schedule: firing refused');
+    const s = name === undefined ? undefined : this.running.get(name);
+    if (!s || s.owed === undefined) return;
+    // Refused after its record was staged (the journal failed): no message is owed, and the next slot may fire.
+    if (s.owed !== 'sending') this.owedIds.delete(s.owed);
+    s.owed = undefined;
   }
 
   status(): ScheduleStatus[] {
