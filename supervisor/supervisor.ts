@@ -136,7 +136,7 @@ export class Supervisor extends EventEmitter {
       targets: () => samplingTargets(slots),
       sampled: (name, pid, usage) => enforceLimits(limits, slots.get(name), pid, usage),
     });
-    this.retention = journal && new Retention(journal, slots, log);
+    this.retention = journal && new Retention(journal, slots, log, tap?.marks);
     this.scheduler = tap && new Scheduler(router, tap, log, config.schedules);
     if (!tap && Object.keys(config.schedules).length) log.warn('schedules need a journal: none will fire');
   }
@@ -330,7 +330,7 @@ export class Supervisor extends EventEmitter {
   async snapshot(): Promise<StateView> {
     const journal = this.opts.journal;
     if (!journal) throw new Error('this supervisor runs without a journal');
-    return snapshot({ journal, router: this.router, slots: this.slots, halting: () => this.halting, deadLetters: () => this.exits.deadLetters });
+    return snapshot({ journal, router: this.router, slots: this.slots, halting: () => this.halting, deadLetters: () => this.exits.deadLetters, schedules: this.scheduler?.marks });
   }
 
   /** One retention pass (see logs/journal/journal.ts); also run by tests. */

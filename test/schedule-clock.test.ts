@@ -39,8 +39,26 @@ test('the fold keeps each schedule\'s latest slot and whether its message is sti
   st.apply(accept(3, 'other', T + 2000));
   st.apply({ type: 'deadletter', seq: ++seq, at: T + 2100, agent: 'a', id: 3, from: 'scheduler', kind: 'k', attempts: 5, reason: 'x' });
   const slots = st.scheduleSlots();
-  assert.deepEqual(slots.get('tick'), { slot: T + 2000, at: T + 2003, id: 2, to: 'a', owed: true });
-  assert.deepEqual(slots.get('other'), { slot: T + 2000, at: T + 2003, id: 3, to: 'a', owed: false });
+  assert.deepEqual(slots.get('tick'), { slot: T + 2000, at: T + 2003, id: 2, to: 'a', segment: -1, owed: true });
+  assert.deepEqual(slots.get('other'), { slot: T + 2000, at: T + 2003, id: 3, to: 'a', segment: -1, owed: false });
   st.apply(accept(9, 'tick', T + 1000)); // an older slot (a redrive would carry none): never moves the mark back
   assert.equal(st.scheduleSlots().get('tick')!.slot, T + 2000);
+});
+
+test('the fold follows a slot carried forward: a carried copy or a fired mark moves it to its new segment, keeping the firing\'s time', () => {
+  const st = new JournalState();
+  const body = new Uint8Array();
+  st.apply({ type: 'accept', seq: 1, at: T + 3, id: 7, from: 'scheduler', to: 'a', kind: 'k', qos: 'utility', body, schedule: 'tick', slot: T }, 1);
+  // Owed and carried: the accept copy (stamped when copied) and the mark, in one group.
+  st.apply({ type: 'accept', seq: 50, at: T + 9000, id: 7, from: 'scheduler', to: 'a', kind: 'k', qos: 'utility', body, schedule: 'tick', slot: T, carried: 1 }, 50);
+  assert.deepEqual(st.schedules.get('tick'), { slot: T, at: T + 3, id: 7, to: 'a', segment: 50 });
+  st.apply({ type: 'fired', seq: 51, at: T + 9000, schedule: 'tick', slot: T, id: 7, to: 'a', firedAt: T + 3, carried: 1 }, 50);
+  assert.deepEqual(st.scheduleSlots().get('tick'), { slot: T, at: T + 3, id: 7, to: 'a', segment: 50, owed: true });
+  // A journal that starts with the mark (the accept's segment is gone): the mark alone is the proof.
+  const fresh = new JournalState();
+  fresh.apply({ type: 'fired', seq: 90, at: T + 20_000, schedule: 'tick', slot: T, id: 7, to: 'a', firedAt: T + 3, carried: 50 }, 90);
+  assert.deepEqual(fresh.scheduleSlots().get('tick'), { slot: T, at: T + 3, id: 7, to: 'a', segment: 90, owed: false });
+  // An older mark never moves the slot back.
+  fresh.apply({ type: 'fired', seq: 91, at: T + 20_000, schedule: 'tick', slot: T - 1000, id: 6, to: 'a', firedAt: T - 997 }, 90);
+  assert.equal(fresh.schedules.get('tick')!.slot, T);
 });

@@ -85,6 +85,12 @@ export const recordSchemas = {
    * it, in start order (the running ones, when refused).
    */
   reload: z.object({ ...base, type: z.literal('reload'), ...reloadShape }),
+  /**
+   * A schedule's last fired slot, carried forward out of a segment retention removed
+   * (supervisor/schedules/marks.ts): once its firing's accept record is gone, this is the
+   * proof the slot fired. `firedAt` and `id`: when, and as which message, the accept said.
+   */
+  fired: z.object({ ...base, type: z.literal('fired'), schedule: name, slot: z.number(), id, to: name, firedAt: z.number(), carried: id.optional() }),
 };
 
 export const journalRecordSchema = z.discriminatedUnion('type', Object.values(recordSchemas) as unknown as [

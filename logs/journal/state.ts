@@ -36,6 +36,8 @@ export interface FiredSlot {
   /** The message it became. */
   id: number;
   to: string;
+  /** The segment of the record that proves it (the accept, or a carried `fired` mark); -1 when folded without segments. */
+  segment: number;
 }
 
 /** As recovery hands it to the scheduler: with whether that message is still owed (no pile-up across restarts). */
@@ -105,9 +107,7 @@ export class JournalState {
     switch (r.type) {
       case 'accept': {
         if (r.id > this.maxId) this.maxId = r.id;
-        if (r.schedule !== undefined && r.slot !== undefined && !(r.slot <= (this.schedules.get(r.schedule)?.slot ?? -Infinity))) {
-          this.schedules.set(r.schedule, { slot: r.slot, at: r.at, id: r.id, to: r.to });
-        }
+        if (r.schedule !== undefined && r.slot !== undefined) this.fired(r.schedule, { slot: r.slot, at: r.at, id: r.id, to: r.to, segment }, false);
         const known = this.owed.get(r.id);
         // A carried copy of a message still owed moves it; of one that is not (settled, or history removed), it is the message.
         if (known) {
@@ -171,9 +171,24 @@ export class JournalState {
         // An agent the reload took out of the config is no longer one of the run's (what was owed to it was dead-lettered).
         if (r.ok) for (const name of [...this.agents.keys()]) if (!r.agents.includes(name)) this.agents.delete(name);
         return;
+      case 'fired':
+        this.fired(r.schedule, { slot: r.slot, at: r.firedAt, id: r.id, to: r.to, segment }, true);
+        return;
       case 'escalate': case 'limit': case 'denied':
         return;
     }
+  }
+
+  /**
+   * A schedule's slot, from a firing's accept record or a carried mark: a later slot
+   * replaces the last one (never an earlier one). The same slot again is that proof
+   * carried forward: it moves to the new segment, and a mark (which keeps the
+   * firing's own time) replaces a carried accept copy (stamped when it was copied).
+   */
+  private fired(schedule: string, f: FiredSlot, mark: boolean): void {
+    const last = this.schedules.get(schedule);
+    if (!last || f.slot > last.slot || (mark && f.slot === last.slot)) this.schedules.set(schedule, f);
+    else if (f.slot === last.slot && f.id === last.id) last.segment = f.segment;
   }
 
   /** Each schedule's last fired slot, and whether its message is still owed. */

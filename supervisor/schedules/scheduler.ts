@@ -9,7 +9,7 @@
 //   - catch_up: after downtime that skipped slots, the latest missed one fires
 //     once; without it, missed slots are skipped.
 import type { Logger } from '../../logs/logger.js';
-import type { ScheduleSlot } from '../../logs/journal/state.js';
+import type { FiredSlot, ScheduleSlot } from '../../logs/journal/state.js';
 import type { SupervisorHeader } from '../../protocol/header.js';
 import { MAX_DURATION_MS } from '../../protocol/units.js';
 import { canonical } from '../reload/diff.js';
@@ -60,6 +60,7 @@ export class Scheduler implements Outlet {
   /** Each schedule's last fired slot, as the journal recorded it; before start. */
   recover(slots: ReadonlyMap<string, ScheduleSlot>): void {
     this.recovered = new Map(slots);
+    this.tap.marks.seed(slots);
     for (const s of this.running.values()) this.adoptRecovered(s);
   }
 
@@ -72,6 +73,11 @@ export class Scheduler implements Outlet {
       s.owed = r.id;
       this.owedIds.set(r.id, s.name);
     }
+  }
+
+  /** Each schedule's last fired slot as the journal holds it, also of schedules no longer configured (the live replay view). */
+  get marks(): ReadonlyMap<string, FiredSlot> {
+    return this.tap.marks.all;
   }
 
   start(): void {

@@ -3,7 +3,8 @@
 // and the journal, adds which schedule and which slot a firing is to the accept
 // record of the scheduler's own send, so that one durable record is both the
 // message and the proof that the slot fired. It also sees every ack and dead
-// letter, which is how the scheduler learns that a firing was handled.
+// letter, which is how the scheduler learns that a firing was handled, and where
+// each firing's record landed (marks.ts).
 //
 // Matching: the router keeps the order of one sender's sends to one target (parked
 // ones too), so the scheduler's accepts to an agent arrive in the order it sent
@@ -11,6 +12,8 @@
 // of the queue by its seq.
 import type { RouterJournal } from '../../logs/journal/port.js';
 import type { AnyNewRecord } from '../../logs/journal/schema.js';
+import type { FiredSlot } from '../../logs/journal/state.js';
+import { SlotMarks } from './marks.js';
 import { SCHEDULER } from './spec.js';
 
 export interface Firing { schedule: string; slot: number; seq: number }
@@ -25,6 +28,8 @@ export interface TapEvents {
 export class ScheduleTap implements RouterJournal {
   private readonly waiting = new Map<string, Firing[]>();
   events: TapEvents | undefined;
+  /** Each schedule's last fired slot and the segment proving it, for retention (marks.ts). */
+  readonly marks = new SlotMarks();
 
   constructor(private readonly journal: RouterJournal) {}
 
@@ -48,6 +53,8 @@ export class ScheduleTap implements RouterJournal {
   }
 
   stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void): void {
+    const fired: FiredSlot[] = [];
+    const names: string[] = [];
     for (const r of recs) {
       if (r.type !== 'accept' || r.from !== SCHEDULER || r.redrive !== undefined) continue;
       const q = this.waiting.get(r.to);
@@ -56,9 +63,17 @@ export class ScheduleTap implements RouterJournal {
       if (!q!.length) this.waiting.delete(r.to);
       r.schedule = f.schedule;
       r.slot = f.slot;
+      // The time the writer would stamp (it stamps a group when it is handed over, as now), set here so that the mark keeps it.
+      r.at = Date.now();
+      fired.push({ slot: f.slot, at: r.at, id: r.id, to: r.to, segment: -1 });
+      names.push(f.schedule);
       this.events?.staged(f, r.id);
     }
-    this.journal.stage(recs, live, done);
+    if (!fired.length) return this.journal.stage(recs, live, done);
+    this.journal.stage(recs, live, (err, segment) => {
+      if (!err) fired.forEach((f, i) => this.marks.fired(names[i]!, { ...f, segment }));
+      done(err, segment);
+    });
   }
 
   note(rec: AnyNewRecord): void {
