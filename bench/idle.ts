@@ -14,8 +14,9 @@ function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
 }
 
-async function idleCpu(count: number, seconds: number, metrics: string, warmup: number): Promise<{ cpu: number; rss: number }> {
-  const sup = await idleSupervisor(count, { metrics: { interval: metrics } });
+/** The supervisor's CPU (% of a core) and RSS over `seconds` of idling with `count` agents, after `warmup` ms; `extra` config keys beside them. */
+export async function idleCpu(count: number, seconds: number, metrics: string, warmup: number, extra: Record<string, unknown> = {}): Promise<{ cpu: number; rss: number }> {
+  const sup = await idleSupervisor(count, { metrics: { interval: metrics }, ...extra });
   await sleep(warmup); // past start-up: V8 keeps compacting and shrinking for a while after 100 spawns
   const t0 = performance.now();
   const c0 = cpuMs(sup.pid);

@@ -5,6 +5,7 @@ import { idFloor } from '../logs/journal/state.js';
 import type { Logger } from '../logs/logger.js';
 import type { AgentSlots } from './agent-slot.js';
 import type { Router } from './router/index.js';
+import type { Scheduler } from './schedules/scheduler.js';
 
 export interface Recovered {
   /** Messages accepted and neither acked nor dead-lettered, put back into mailboxes. */
@@ -19,6 +20,8 @@ export interface RecoveryTarget {
   readonly router: Pick<Router, 'seedIds' | 'restore'>;
   readonly slots: AgentSlots;
   readonly log: Logger;
+  /** Told each schedule's last fired slot before the owed messages go back (one of them may be its firing). */
+  readonly scheduler?: Pick<Scheduler, 'recover'> | undefined;
 }
 
 /**
@@ -29,9 +32,10 @@ export interface RecoveryTarget {
  * journal, so everything owed is flagged redelivered; after a clean stop only
  * what was delivered before is.
  */
-export function recover(journal: Journal, { router, slots, log }: RecoveryTarget): Recovered {
+export function recover(journal: Journal, { router, slots, log, scheduler }: RecoveryTarget): Recovered {
   const state = journal.recovered;
   const crashed = state.supervisor.running;
+  scheduler?.recover(state.scheduleSlots());
   // Past every id the journal holds, and past every id an earlier run can have used even if its journal is gone.
   router.seedIds(Math.max(state.maxId, idFloor(Date.now())));
   const owed = state.owed.size;

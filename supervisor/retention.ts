@@ -10,6 +10,8 @@ import type { Logger } from '../logs/logger.js';
 import type { AgentSlot, AgentSlots } from './agent-slot.js';
 import type { Envelope } from './mailbox.js';
 import { acceptRecord } from './router/index.js';
+import type { SlotMarks } from './schedules/marks.js';
+import { SCHEDULER } from './schedules/spec.js';
 
 /** A new checkpoint is durable (segment -1: there is no journal): it replaces the slot's, which no longer holds its segment. */
 export function keepCheckpoint(slot: AgentSlot, state: Buffer, segment: number, journal: Journal | undefined): void {
@@ -20,8 +22,9 @@ export function keepCheckpoint(slot: AgentSlot, state: Buffer, segment: number, 
 export class Retention {
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly journal: Journal, private readonly slots: AgentSlots, private readonly log: Logger) {
-    journal.serve({ live: (segment) => this.liveIn(segment) }, {
+  /** `marks`: each schedule's last fired slot, carried forward with the segment that holds it (schedules/marks.ts). */
+  constructor(private readonly journal: Journal, private readonly slots: AgentSlots, private readonly log: Logger, private readonly marks?: SlotMarks) {
+    journal.serve({ live: (segment) => this.liveIn(segment), marks: marks && ((segment) => marks.in(segment)) }, {
       lost: (loss) => {
         const what = { journal: journal.dir, reason: loss.reason, carriedMessages: loss.carried, carriedCheckpoints: loss.checkpoints };
         if (loss.error) {
@@ -65,7 +68,11 @@ export class Retention {
       for (const e of slot.route.mailbox.all()) {
         if (e.segment !== segment || e.done) continue;
         envs.push(e);
-        records.push(acceptRecord(e, e.attempts));
+        const rec = acceptRecord(e, e.attempts);
+        // A firing still owed says which slot it is, like the original (the router's record knows nothing of schedules).
+        const firing = e.from === SCHEDULER ? this.marks?.firingOf(e.id) : undefined;
+        if (firing) Object.assign(rec, firing);
+        records.push(rec);
       }
     }
     const ckpts = [...this.slots].filter((s) => s.checkpoint?.segment === segment).map((s) => ({ slot: s, ckpt: s.checkpoint! }));

@@ -34,6 +34,9 @@ import type { ReloadResult } from './control/protocol.js';
 import type { Journal } from '../logs/journal/journal.js';
 import type { LineSink } from '../logs/lines.js';
 import type { StateView } from '../logs/journal/replay.js';
+import { Scheduler } from './schedules/scheduler.js';
+import { SCHEDULER, type ScheduleStatus } from './schedules/spec.js';
+import { ScheduleTap } from './schedules/tap.js';
 
 export type { AgentState, AgentStatus, LastExit } from './agent-slot.js';
 export type { SupervisorEvents } from './reports.js';
@@ -78,6 +81,8 @@ export class Supervisor extends EventEmitter {
   private readonly journalFailures: JournalFailures;
   private actions: Promise<void> = Promise.resolve();
   private readonly watchdog: Watchdog;
+  /** Runs the config's schedules; only with a journal, which is what proves a slot fired. */
+  private readonly scheduler: Scheduler | undefined;
   private halting = false;
   private reloadRunning = false;
   /** The config in force: the one started with, then each applied reload's. */
@@ -97,10 +102,11 @@ export class Supervisor extends EventEmitter {
       emit: (event, ...args) => void this.emit(event, ...args),
     };
     const halting = () => this.halting;
+    const tap = journal && new ScheduleTap(journal);
     this.journalFailures = new JournalFailures(log);
     this.router = new Router({
       // The operator sends through the same Outbox window as agents, so it cannot flood; were it to, there is no process to kill.
-      fault: (agent, reason) => (agent === OPERATOR ? log.warn({ reason }, 'operator over its send window') : this.exits.fault(this.slots.get(agent), reason)),
+      fault: (agent, reason) => (agent === OPERATOR || agent === SCHEDULER ? log.warn({ reason }, 'operator over its send window') : this.exits.fault(this.slots.get(agent), reason)),
       denied: (from, to, kind) => {
         log.warn({ agent: from, to, kind }, 'send denied: not pledged');
         reports.note({ type: 'denied', agent: from, to, kind });
@@ -108,7 +114,7 @@ export class Supervisor extends EventEmitter {
       checkpointed: (agent, state, segment) => keepCheckpoint(this.slots.get(agent), state, segment, journal),
       deadLettered: (env, reason) => this.exits.deadLettered(env, reason),
       journalFailed: (err, refused) => this.journalFailures.failed(err, refused),
-    }, { journal, maxAttempts: config.journal.maxAttempts });
+    }, { journal: tap, maxAttempts: config.journal.maxAttempts });
     this.operator = new OperatorOutlet(this.router, this.router.operator);
     this.tree = new SupervisionTree(treeSpecOf(config));
     this.slots = new AgentSlots(config.order.map((name) => {
@@ -130,14 +136,16 @@ export class Supervisor extends EventEmitter {
       targets: () => samplingTargets(slots),
       sampled: (name, pid, usage) => enforceLimits(limits, slots.get(name), pid, usage),
     });
-    this.retention = journal && new Retention(journal, slots, log);
+    this.retention = journal && new Retention(journal, slots, log, tap?.marks);
+    this.scheduler = tap && new Scheduler(router, tap, log, config.schedules);
+    if (!tap && Object.keys(config.schedules).length) log.warn('schedules need a journal: none will fire');
   }
 
   /** Start every agent (concurrently, except where `after` orders them). */
   start(): void {
     const { journal, log } = this.opts;
     if (journal) {
-      recover(journal, { router: this.router, slots: this.slots, log });
+      recover(journal, { router: this.router, slots: this.slots, log, scheduler: this.scheduler });
       this.reports.note({ type: 'start', pid: process.pid, config: this.config.file, version: VERSION });
       this.retention!.start(this.config.journal.retain);
     }
@@ -145,6 +153,7 @@ export class Supervisor extends EventEmitter {
     this.watchdog.start();
     log.info({ agents: this.config.order.length, config: this.config.file }, 'supervisor starting');
     for (const slot of this.slots) this.starter.schedule(slot, 0);
+    this.scheduler?.start();
   }
 
   // ---- carrying out decisions ------------------------------------------------
@@ -241,6 +250,7 @@ export class Supervisor extends EventEmitter {
       this.halting = true;
       this.reports.emit('halting', code);
       this.watchdog.stop();
+      this.scheduler?.stop();
       this.retention?.stop();
       this.sampler.stop();
       for (const name of [...this.config.order].reverse()) await this.stopAgent(name);
@@ -282,7 +292,10 @@ export class Supervisor extends EventEmitter {
         ...this.reports, slots, router, tree, starter, isolation: this.opts.isolation,
         allowWeaker: this.opts.allowWeakerIsolation === true, nodeArgs: this.opts.nodeArgs,
         running: () => this.current,
-        adopt: (cfg) => (this.current = cfg),
+        adopt: (cfg) => {
+          this.current = cfg;
+          this.scheduler?.configure(cfg.schedules);
+        },
         stopAgent: (name) => this.stopAgent(name),
         serialize: (step) => {
           const done = this.actions.then(step);
@@ -308,11 +321,16 @@ export class Supervisor extends EventEmitter {
     return [...this.slots].map((slot) => slot.status(now, this.sampler.usage(slot.name, slot.proc?.agentPid)));
   }
 
+  /** Each schedule: target, timing, last and next fire, skipped slots. */
+  schedules(): ScheduleStatus[] {
+    return this.scheduler?.status() ?? [];
+  }
+
   /** The live state in replay's shape (snapshot.ts). */
   async snapshot(): Promise<StateView> {
     const journal = this.opts.journal;
     if (!journal) throw new Error('this supervisor runs without a journal');
-    return snapshot({ journal, router: this.router, slots: this.slots, halting: () => this.halting, deadLetters: () => this.exits.deadLetters });
+    return snapshot({ journal, router: this.router, slots: this.slots, halting: () => this.halting, deadLetters: () => this.exits.deadLetters, schedules: this.scheduler?.marks });
   }
 
   /** One retention pass (see logs/journal/journal.ts); also run by tests. */

@@ -705,3 +705,65 @@ test('the file\'s snake_case keys reach the code under its own names, in one pla
   const issues = issuesOf(() => parseConfig({ journal: { max_attempts: 0 }, agents: { a: { run: 'a.js', start_timeout: '0s' } } }, FILE));
   assert.deepEqual(issues.map((i) => i.path).sort(), ['agents.a.start_timeout', 'journal.max_attempts']);
 });
+
+describe('schedules', () => {
+  const agents = { pattern: { run: 'p.js' }, agenda: { run: 'a.js', limits: { frame: '4KiB' } } };
+  const withSchedules = (schedules: unknown) => ({ agents, schedules });
+
+  test('the contract\'s example parses: cron with tz and catch_up, every with a body, qos defaults to utility', () => {
+    const c = parseConfig(withSchedules({
+      nightly: { cron: '30 3 * * *', tz: 'Europe/Berlin', to: 'pattern', kind: 'run', qos: 'background', catch_up: true },
+      review: { every: '1h', to: 'agenda', kind: 'review', body: { hours: 1 } },
+      tick: { cron: '*/5 * * * * *', to: 'pattern', kind: 'run' },
+    }), FILE);
+    assert.equal(c.schedules.nightly!.catchUp, true);
+    assert.equal(c.schedules.nightly!.qos, 'background');
+    assert.equal(c.schedules.review!.every, 3_600_000);
+    assert.equal(c.schedules.review!.qos, 'utility');
+    assert.equal(c.schedules.review!.catchUp, false);
+    assert.ok(Buffer.isBuffer(c.schedules.review!.body), 'the body is msgpack-encoded once, at validation');
+    assert.equal(c.schedules.tick!.body, undefined);
+  });
+
+  test('a bad cron expression is refused at its key path, and so are wrong field counts and unknown zones', () => {
+    const issues = issuesFor(withSchedules({
+      nightly: { cron: '61 3 * * *', to: 'pattern', kind: 'run' },
+      short: { cron: '* * * *', to: 'pattern', kind: 'run' },
+      date: { cron: '2030-01-01T00:00:00', to: 'pattern', kind: 'run' },
+      zone: { cron: '0 * * * *', tz: 'Mars/Olympus', to: 'pattern', kind: 'run' },
+    }));
+    assert.match(issueAt(issues, 'schedules.nightly.cron').message, /invalid cron expression.*minute/);
+    assert.match(issueAt(issues, 'schedules.short.cron').message, /expected 5 fields/);
+    assert.match(issueAt(issues, 'schedules.date.cron').message, /expected 5 fields/);
+    assert.match(issueAt(issues, 'schedules.zone.tz').message, /unknown time zone "Mars\/Olympus"/);
+  });
+
+  test('exactly one of cron and every; tz only with cron', () => {
+    const issues = issuesFor(withSchedules({
+      both: { cron: '* * * * *', every: '1s', to: 'pattern', kind: 'run' },
+      neither: { to: 'pattern', kind: 'run' },
+      tz: { every: '1s', tz: 'UTC', to: 'pattern', kind: 'run' },
+    }));
+    assert.match(issueAt(issues, 'schedules.both').message, /exactly one of "cron" and "every", got both/);
+    assert.match(issueAt(issues, 'schedules.neither').message, /got neither/);
+    assert.match(issueAt(issues, 'schedules.tz.tz').message, /applies to "cron" only/);
+  });
+
+  test('an unknown target and a body over the target\'s frame limit are refused at their paths', () => {
+    const issues = issuesFor(withSchedules({
+      typo: { every: '1s', to: 'patern', kind: 'run' },
+      big: { every: '1s', to: 'agenda', kind: 'review', body: 'x'.repeat(8192) },
+      fits: { every: '1s', to: 'agenda', kind: 'review', body: 'x'.repeat(1024) },
+    }));
+    assert.match(issueAt(issues, 'schedules.typo.to').message, /unknown agent "patern"; did you mean "pattern"\?/);
+    assert.match(issueAt(issues, 'schedules.big.body').message, /over agenda's frame limit of 4096 bytes/);
+    assert.deepEqual(paths(issues).filter((p) => p.startsWith('schedules.fits')), []);
+  });
+
+  test('"scheduler" is reserved: no agent may be called that, nor pledge a send to it', () => {
+    assert.match(issueAt(issuesFor({ agents: { scheduler: { run: 'x.js' } } }), 'agents.scheduler').message, /reserved/);
+    // A cross-check: it runs once the structure is valid.
+    const issues = issuesFor({ agents: { a: { run: 'a.js', pledge: ['send:scheduler'] } } });
+    assert.match(issueAt(issues, 'agents.a.pledge.0').message, /"scheduler" is not an agent/);
+  });
+});

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { ask } from '../client.js';
 import { renderDetail } from '../render/agent-detail.js';
 import { colorEnabled, createPaint } from '../render/color.js';
-import { renderStatus } from '../render/status.js';
+import { renderSchedules, renderStatus } from '../render/status.js';
 import { printJson, withTarget, type TargetArgs } from './target.js';
 
 interface Args extends TargetArgs { agent?: string; wide?: boolean }
@@ -26,6 +26,7 @@ export const status: CommandModule<object, Args> = {
     if (argv.json) return printJson(s);
     const out = process.stdout;
     const width = out.isTTY && !argv.wide ? out.columns : undefined;
-    process.stdout.write(renderStatus(s, { now: Date.now(), width, wide: argv.wide, paint }) + '\n');
+    const opts = { now: Date.now(), width, wide: argv.wide, paint };
+    process.stdout.write([renderStatus(s, opts), ...renderSchedules(s, opts)].join('\n') + '\n');
   },
 };

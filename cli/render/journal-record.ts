@@ -101,6 +101,7 @@ function details(r: AnyRecord, paint: Paint): { text: string; style?: (s: string
     case 'lost':
       return { text: `journal lost and recreated: ${r.reason}; ${r.carried} owed message${r.carried === 1 ? '' : 's'} and ${r.checkpoints} checkpoint${r.checkpoints === 1 ? '' : 's'} carried from memory`, style: paint.red };
     case 'reload': return reloadDetails(r, paint);
+    case 'fired': return { text: `schedule ${r.schedule} last fired slot ${new Date(r.slot).toISOString()} as #${r.id} to ${r.to}${r.carried !== undefined ? ` (carried from segment ${r.carried})` : ''}` };
   }
 }
 

@@ -86,5 +86,13 @@ export function renderReplay(v: StateView, opts: ReplayOptions): string {
   else lines.push(...renderTable(COLUMNS, rows.map((r) => COLUMNS.map((c) => c.cell(r, opts.paint))), { width: opts.width, paint: opts.paint }));
   const pending = renderPending(v);
   if (pending.length) lines.push('', ...pending.map(fit));
+  const schedules = renderScheduleSlots(v);
+  if (schedules.length) lines.push('', ...schedules.map(fit));
   return lines.join('\n');
+}
+
+/** `schedule nightly: last fired slot 2024-05-01 03:30:00.000 as #17 to pattern (owed)`, one line per schedule that has fired. */
+export function renderScheduleSlots(v: StateView): string[] {
+  return Object.entries(v.schedules ?? {}).map(([name, s]) =>
+    `schedule ${clean(name)}: last fired slot ${formatDateTime(s.slot)} as #${s.id} to ${clean(s.to)} (${s.owed ? 'owed' : 'handled'})`);
 }

@@ -4,7 +4,7 @@
 // the text itself, not only in colour, so it survives NO_COLOR and a pipe.
 import type { AgentState, AgentStatusJson, StatusResult } from '../../supervisor/control/protocol.js';
 import type { Paint, Style } from './color.js';
-import { formatBytes, formatCount, formatDuration, formatExit, formatExitLong, formatPercent } from './format.js';
+import { formatAgo, formatBytes, formatCount, formatDuration, formatExit, formatExitLong, formatPercent } from './format.js';
 import { fitParts, renderTable, truncateText, type Cell, type Column, type LinePart } from './table.js';
 
 export interface StatusOptions {
@@ -168,4 +168,27 @@ export function renderStatus(s: StatusResult, opts: StatusOptions): string {
     if (warning !== null) lines.push('', warning);
   }
   return lines.join('\n');
+}
+
+// ---- schedules (supervisor/schedules/) ------------------------------------------
+
+type ScheduleRow = NonNullable<StatusResult['schedules']>[number];
+
+const SCHEDULE_COLUMNS: readonly (Column & { cell(s: ScheduleRow, o: StatusOptions): Cell })[] = [
+  { header: 'SCHEDULE', priority: 100, minWidth: 10, cell: (s) => s.name },
+  { header: 'TO', priority: 95, cell: (s) => `${s.to} ${s.kind}` },
+  { header: 'WHEN', priority: 90, minWidth: 10, cell: (s) => s.spec + (s.catchUp ? ' catch_up' : '') },
+  {
+    header: 'LAST', priority: 80,
+    cell: (s, o) => (s.last === null ? { text: 'never', paint: o.paint.dim } : `${formatAgo(s.last.slot, o.now)}${s.last.id === null ? '' : ` #${s.last.id}`}${s.last.pending ? ' (unhandled)' : ''}`),
+  },
+  { header: 'NEXT', priority: 85, cell: (s, o) => (s.next === null ? { text: 'none', paint: o.paint.dim } : `in ${formatDuration(Math.max(0, s.next - o.now))}`) },
+  { header: 'SKIPPED', align: 'right', priority: 70, cell: (s, o) => (s.skipped > 0 ? { text: String(s.skipped), paint: o.paint.yellow } : '0') },
+];
+
+/** The schedules' table, after the agents'; nothing when the config has none. */
+export function renderSchedules(s: StatusResult, opts: StatusOptions): string[] {
+  const rows = s.schedules ?? [];
+  if (!rows.length) return [];
+  return ['', ...renderTable(SCHEDULE_COLUMNS, rows.map((r) => SCHEDULE_COLUMNS.map((c) => c.cell(r, opts))), { width: opts.width, paint: opts.paint })];
 }

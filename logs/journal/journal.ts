@@ -12,7 +12,9 @@
 // is copied forward (a carried accept or checkpoint) before it is removed. A
 // segment more than half live is left: copying it frees little, and would recopy
 // the same records every pass while more is owed than `maxBytes`. Settled segments
-// go before pinned ones: removing them needs no room, copying forward does.
+// go before pinned ones: removing them needs no room, copying forward does. Marks (a
+// schedule's last fired slot) pin nothing: they are copied forward whenever the
+// segment holding them goes, so a fact older than `retain` outlives its segment.
 //
 // `maxBytes` is a bound, not a target: the writer refuses a group that would pass
 // it less `headroom` (the room kept for carried copies, which may use it), after
@@ -43,7 +45,15 @@ export interface JournalOptions {
 export interface Carrier {
   /** Records to copy forward out of `segment`; `moved` is called with where they landed. */
   live(segment: number): { records: AnyNewRecord[]; moved(to: number): void };
+  /**
+   * Marks in `segment` (all of them: undefined): small records that keep a fact alive
+   * without pinning their segment (a schedule's last fired slot), copied forward
+   * whenever their segment goes, so that no segment is kept for them alone.
+   */
+  marks?(segment: number | undefined): { records: AnyNewRecord[]; moved(to: number): void };
 }
+
+const NO_MARKS = { records: [] as AnyNewRecord[], moved: (): void => {} };
 
 /** The journal's directory or tail segment was found gone under the running writer, and recreated. */
 export interface JournalLoss {
@@ -255,12 +265,10 @@ export class Journal implements RouterJournal {
       const old = now - seg.mtime > this.opts.retainMs;
       const over = total > target;
       if (!over && !(old && !this.pinned(seg.firstSeq))) continue;
-      if (this.pinned(seg.firstSeq)) {
-        // Copying forward a segment that is mostly live frees little and, while what is owed
-        // exceeds max_size, would copy the same records round after round: leave those.
-        if (!over || this.pinned(seg.firstSeq) * 2 > (this.written.get(seg.firstSeq) ?? 0)) continue;
-        if (!(await this.carry(seg.firstSeq, seg.size))) continue;
-      }
+      // Copying forward a segment that is mostly live frees little and, while what is owed
+      // exceeds max_size, would copy the same records round after round: leave those.
+      if (this.pinned(seg.firstSeq) && (!over || this.pinned(seg.firstSeq) * 2 > (this.written.get(seg.firstSeq) ?? 0))) continue;
+      if (!(await this.carry(seg.firstSeq, seg.size))) continue;
       this.written.delete(seg.firstSeq);
       try {
         await fsp.unlink(seg.path);
@@ -278,10 +286,16 @@ export class Journal implements RouterJournal {
     return removed;
   }
 
-  /** Copy what is live in `segment` forward, so that it can go; false when that could not be written (it stays). */
+  /**
+   * Copy what is live in `segment` (what pins it, and its marks) forward, so that it can
+   * go; false when that could not be written (it stays).
+   */
   private async carry(segment: number, size: number): Promise<boolean> {
-    if (!this.carrier) return false;
-    const { records, moved } = this.carrier.live(segment);
+    const pinned = this.pinned(segment) > 0;
+    if (pinned && !this.carrier) return false;
+    const live = pinned ? this.carrier!.live(segment) : NO_MARKS;
+    const marks = this.carrier?.marks?.(segment) ?? NO_MARKS;
+    const records = [...live.records, ...marks.records];
     if (records.length) {
       for (const r of records) (r as { carried?: number }).carried = segment;
       let to: number;
@@ -290,9 +304,10 @@ export class Journal implements RouterJournal {
       } catch {
         return false; // no room for the copies: the segment stays, and so does what it holds
       }
-      this.pin(to, records.length);
+      this.pin(to, live.records.length);
       this.count(to, records.length);
-      moved(to);
+      live.moved(to);
+      marks.moved(to);
     }
     this.pins.delete(segment);
     return true;
@@ -320,14 +335,17 @@ export class Journal implements RouterJournal {
     }
     const loss: JournalLoss = { at: (this.opts.now ?? Date.now)(), reason, carried: records.length - checkpoints, checkpoints };
     const lost: AnyNewRecord = { type: 'lost', reason, carried: loss.carried, checkpoints };
+    // Every mark: the old segments that held them are gone.
+    const marks = this.carrier?.marks?.(undefined) ?? NO_MARKS;
     try {
-      const at = await this.writer.writeNow([lost, ...records]);
-      this.count(at.segment, records.length + 1);
+      const at = await this.writer.writeNow([lost, ...records, ...marks.records]);
+      this.count(at.segment, records.length + marks.records.length + 1);
       this.pin(at.segment, records.length);
       for (const m of moves) {
         this.pins.delete(m.from);
         m.moved(at.segment);
       }
+      marks.moved(at.segment);
     } catch (err) {
       loss.error = (err as Error).message;
       await this.writer.writeNow([{ ...lost, carried: 0, checkpoints: 0 }]).catch(() => {});

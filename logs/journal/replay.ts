@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { unpackValue } from '../../protocol/frame.js';
 import { readRecords } from './recover.js';
 import { journalRecordSchema, type AnyRecord } from './schema.js';
-import { JournalState } from './state.js';
+import { JournalState, type FiredSlot } from './state.js';
 
 // zod is the single source of this shape: the control socket's `snapshot` reply is
 // this schema (supervisor/control/protocol.ts), so `replay --live` compares like with like.
@@ -36,8 +36,17 @@ export const stateViewSchema = z.object({
   deadLetters: z.number(),
   /** The latest reload by then (absent before any): applied or refused, and the config's agents after it. */
   lastReload: z.object({ seq: z.number(), at: z.number(), ok: z.boolean(), agents: z.array(z.string()) }).optional(),
+  /** Each schedule's last fired slot by then (absent before any fired): when, as which message to whom, and whether that was still owed. */
+  schedules: z.record(z.string(), z.object({ slot: z.number(), at: z.number(), id: z.number(), to: z.string(), owed: z.boolean() })).optional(),
 });
 export type StateView = z.infer<typeof stateViewSchema>;
+
+/** Schedules' last fired slots as a view shows them, by name (absent when none fired): the fold's and the live supervisor's (snapshot.ts) alike. */
+export function scheduleViews(slots: ReadonlyMap<string, FiredSlot>, owed: (id: number) => boolean): StateView['schedules'] {
+  if (!slots.size) return undefined;
+  return Object.fromEntries([...slots].sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, { slot, at, id, to }]) => [name, { slot, at, id, to, owed: owed(id) }]));
+}
 
 /** A checkpoint's bytes as a value; bytes that do not decode are shown as such rather than thrown on. */
 export function decodeState(bytes: Uint8Array | undefined): unknown {
@@ -66,6 +75,8 @@ export function viewOf(state: JournalState): StateView {
   const s = state.supervisor;
   const view: StateView = { seq: state.lastSeq, at: state.lastAt, supervisor: { running: s.running, pid: s.pid, runs: s.runs }, agents, deadLetters: state.deadLetters };
   if (state.lastReload) view.lastReload = state.lastReload;
+  const schedules = scheduleViews(state.schedules, (id) => state.owed.has(id));
+  if (schedules) view.schedules = schedules;
   return view;
 }
 

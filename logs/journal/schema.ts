@@ -45,6 +45,9 @@ export const recordSchemas = {
     attempts: z.number().int().optional(),
     /** Set on a message the operator sent again (`outheis redrive`): the id of the dead letter it redrives. */
     redrive: id.optional(),
+    /** Set on a firing (from `scheduler`): the schedule's name, and the slot (ms since the epoch) it fired for. */
+    schedule: name.optional(),
+    slot: z.number().optional(),
   }),
   /** Messages handed to an agent, one record per delivered batch: attempts are counted from these. */
   deliver: z.object({ ...base, type: z.literal('deliver'), agent: name, ids: z.array(id) }),
@@ -82,6 +85,12 @@ export const recordSchemas = {
    * it, in start order (the running ones, when refused).
    */
   reload: z.object({ ...base, type: z.literal('reload'), ...reloadShape }),
+  /**
+   * A schedule's last fired slot, carried forward out of a segment retention removed
+   * (supervisor/schedules/marks.ts): once its firing's accept record is gone, this is the
+   * proof the slot fired. `firedAt` and `id`: when, and as which message, the accept said.
+   */
+  fired: z.object({ ...base, type: z.literal('fired'), schedule: name, slot: z.number(), id, to: name, firedAt: z.number(), carried: id.optional() }),
 };
 
 export const journalRecordSchema = z.discriminatedUnion('type', Object.values(recordSchemas) as unknown as [

@@ -29,6 +29,22 @@ export interface Checkpoint {
   segment: number;
 }
 
+/** A schedule's last fired slot, from the accept record of its firing. */
+export interface FiredSlot {
+  slot: number;
+  at: number;
+  /** The message it became. */
+  id: number;
+  to: string;
+  /** The segment of the record that proves it (the accept, or a carried `fired` mark); -1 when folded without segments. */
+  segment: number;
+}
+
+/** As recovery hands it to the scheduler: with whether that message is still owed (no pile-up across restarts). */
+export interface ScheduleSlot extends FiredSlot {
+  owed: boolean;
+}
+
 export interface AgentHistory {
   /** A process of it was running (spawned, not exited). */
   up: boolean;
@@ -71,6 +87,8 @@ export class JournalState {
   readonly owed = new Map<number, OwedMessage>();
   readonly checkpoints = new Map<string, Checkpoint>();
   readonly agents = new Map<string, AgentHistory>();
+  /** Each schedule's latest fired slot (accept records from `scheduler` that name one). */
+  readonly schedules = new Map<string, FiredSlot>();
   readonly supervisor: SupervisorHistory = { pid: null, startedAt: null, running: false, runs: 0 };
   /** The latest reload of the journal's runs: its seq, whether it was applied, and the config's agents after it. */
   lastReload: { seq: number; at: number; ok: boolean; agents: string[] } | undefined;
@@ -89,6 +107,7 @@ export class JournalState {
     switch (r.type) {
       case 'accept': {
         if (r.id > this.maxId) this.maxId = r.id;
+        if (r.schedule !== undefined && r.slot !== undefined) this.fired(r.schedule, { slot: r.slot, at: r.at, id: r.id, to: r.to, segment }, false);
         const known = this.owed.get(r.id);
         // A carried copy of a message still owed moves it; of one that is not (settled, or history removed), it is the message.
         if (known) {
@@ -152,9 +171,29 @@ export class JournalState {
         // An agent the reload took out of the config is no longer one of the run's (what was owed to it was dead-lettered).
         if (r.ok) for (const name of [...this.agents.keys()]) if (!r.agents.includes(name)) this.agents.delete(name);
         return;
+      case 'fired':
+        this.fired(r.schedule, { slot: r.slot, at: r.firedAt, id: r.id, to: r.to, segment }, true);
+        return;
       case 'escalate': case 'limit': case 'denied':
         return;
     }
+  }
+
+  /**
+   * A schedule's slot, from a firing's accept record or a carried mark: a later slot
+   * replaces the last one (never an earlier one). The same slot again is that proof
+   * carried forward: it moves to the new segment, and a mark (which keeps the
+   * firing's own time) replaces a carried accept copy (stamped when it was copied).
+   */
+  private fired(schedule: string, f: FiredSlot, mark: boolean): void {
+    const last = this.schedules.get(schedule);
+    if (!last || f.slot > last.slot || (mark && f.slot === last.slot)) this.schedules.set(schedule, f);
+    else if (f.slot === last.slot && f.id === last.id) last.segment = f.segment;
+  }
+
+  /** Each schedule's last fired slot, and whether its message is still owed. */
+  scheduleSlots(): Map<string, ScheduleSlot> {
+    return new Map([...this.schedules].map(([name, f]) => [name, { ...f, owed: this.owed.has(f.id) }]));
   }
 
   /** Owed messages per target agent, oldest first. */

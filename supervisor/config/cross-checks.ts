@@ -9,6 +9,7 @@
 
 import { RESERVED_AGENT_NAMES, type ResolvedConfig } from './schema.js';
 import { pathIssues } from './real-paths.js';
+import { scheduleIssues } from '../schedules/spec.js';
 
 export { pathRelation, pathsOverlap } from './real-paths.js';
 
@@ -131,6 +132,8 @@ export function crossCheck(c: ResolvedConfig): CrossCheckIssue[] {
       add(['agents', a.name, 'pledge', i], why);
     });
   }
+
+  issues.push(...scheduleIssues(c.schedules, c.agents, didYouMean));
 
   issues.push(...pathIssues({ dir: c.dir, file: c.file, stateDir: c.state_dir, agents }));
 

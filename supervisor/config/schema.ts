@@ -17,6 +17,7 @@ import { durationSchema, sizeSchema } from '../../protocol/units.js';
 import { crossCheck, startOrder } from './cross-checks.js';
 import { manifestShape, mustBePositive, nonEmpty, NAME_PATTERN, resolvePaths, strict } from '../../policies/manifest.js';
 import { FSYNC_POLICIES, type FsyncPolicy } from '../../logs/journal/writer.js';
+import { SCHEDULER, schedulesSchema } from '../schedules/spec.js';
 
 export { FSYNC_POLICIES, type FsyncPolicy };
 
@@ -31,8 +32,8 @@ export {
   type UnveilMode,
 } from '../../policies/manifest.js';
 
-/** Names the router uses for itself and for the CLI; an agent by either name would be unaddressable. */
-export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['operator', 'supervisor']);
+/** Names the router uses for itself, the CLI and the schedules' sender; an agent by one of them would be unaddressable. */
+export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['operator', 'supervisor', SCHEDULER]);
 
 export const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one'] as const;
 export const RESTART_TYPES = ['permanent', 'transient', 'temporary'] as const;
@@ -52,7 +53,7 @@ const agentName = z
   .string()
   .regex(NAME_PATTERN, { error: (iss) => `invalid agent name ${JSON.stringify(iss.input)}: expected ${nameRules}` })
   .refine((n) => !RESERVED_AGENT_NAMES.has(n), {
-    error: (iss) => `agent name ${JSON.stringify(iss.input)} is reserved (operator and supervisor are names the router uses itself)`,
+    error: (iss) => `agent name ${JSON.stringify(iss.input)} is reserved (operator, supervisor and scheduler are names the router uses itself)`,
   });
 
 const backoffSchema = strict({
@@ -160,6 +161,7 @@ function resolvedSchema(ctx: ConfigContext) {
     supervisor: rootGroupSchema.prefault({}),
     groups: z.record(groupName, nestedGroupSchema).default(() => ({})),
     agents: z.record(agentName, agentSchema(ctx)),
+    schedules: schedulesSchema,
   }).superRefine((c, rc) => {
     for (const [name, g] of Object.entries(c.groups)) {
       const from = g.backoff?.max === undefined ? ', from supervisor.backoff' : '';
@@ -172,6 +174,7 @@ function resolvedSchema(ctx: ConfigContext) {
     journal: c.journal,
     logs: c.logs,
     metrics: c.metrics,
+    schedules: c.schedules,
     supervisor: c.supervisor,
     groups: Object.fromEntries(Object.entries(c.groups).map(([name, g]) => [name, {
       ...inheritBackoff(g, c.supervisor.backoff),

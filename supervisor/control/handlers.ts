@@ -38,6 +38,7 @@ export async function statusOf(sup: Supervisor): Promise<StatusResult> {
       config: sup.config.file, stateDir: sup.config.stateDir, stopping: sup.stopping, journal,
     },
     agents: sup.status().map(agentJson),
+    schedules: sup.schedules(),
   };
 }
 

@@ -3,6 +3,7 @@
 // with the schemas and is type-checked against the result types; the CLI validates
 // every reply, so that a supervisor of another version, or garbage, is an error that
 // names the field rather than a crash somewhere in rendering.
+import { scheduleStatusSchema } from '../schedules/spec.js';
 import { z } from 'zod';
 import { stateViewSchema } from '../../logs/journal/replay.js';
 import { NAME_MAX, KIND_MAX, QOS } from '../../protocol/constants.js';
@@ -177,7 +178,11 @@ export const supervisorStatusSchema = z.object({
 });
 export type SupervisorStatusJson = z.infer<typeof supervisorStatusSchema>;
 
-export const statusResultSchema = z.object({ supervisor: supervisorStatusSchema, agents: z.array(agentStatusSchema) });
+export const statusResultSchema = z.object({
+  supervisor: supervisorStatusSchema, agents: z.array(agentStatusSchema),
+  /** The config's schedules (supervisor/schedules/); absent from supervisors before them. */
+  schedules: z.array(scheduleStatusSchema).optional(),
+});
 export type StatusResult = z.infer<typeof statusResultSchema>;
 
 // ---- the other operations ----------------------------------------------------

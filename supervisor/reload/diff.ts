@@ -127,7 +127,14 @@ export function diffConfigs(run: Config, next: Config, envFileChanged: (agent: s
   for (const name of kept) {
     if (!restarted.includes(name) && !same(run.agents[name]!.startLimit, next.agents[name]!.startLimit)) inPlace.push(`agents.${name}.start_limit`);
   }
+  inPlace.push(...schedulesChanged(run, next));
   return { added, removed, changed, rebuilt, restarted, freshGroups, inPlace, notApplied: settingsNotApplied(run, next) };
+}
+
+/** Schedules added, removed or changed: in force at once (`schedules.nightly`), nothing restarts for them. */
+function schedulesChanged(run: Config, next: Config): string[] {
+  const names = [...new Set([...Object.keys(run.schedules), ...Object.keys(next.schedules)])];
+  return names.filter((n) => !same(run.schedules[n], next.schedules[n])).map((n) => `schedules.${n}`);
 }
 
 /** Nothing to do: the file says what is running. */
