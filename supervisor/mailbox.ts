@@ -3,6 +3,9 @@
 // scheduling), FIFO within a class. Delivery is windowed: at most `prefetch`
 // messages are in flight (delivered, not yet acked), so a backlog waits here,
 // where priority still applies, instead of in a kernel pipe where it would not.
+// Admission is by class too: each class, with every class below it, may fill only
+// its share of the capacity, so that the room above is held back for higher classes
+// and a flood of background work never keeps interactive work out.
 import { QOS, type Qos } from '../protocol/header.js';
 
 export interface Envelope {
@@ -26,7 +29,15 @@ export interface Envelope {
   done: boolean;
 }
 
-const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };
+export const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };
+
+/**
+ * The share of a mailbox's capacity that a class and all classes below it may hold
+ * (queued plus being journaled). Interactive may fill it all; background only half,
+ * so that half stays free for the classes above it however hard background floods.
+ */
+export const ADMIT_SHARE: Record<Qos, number> = { interactive: 1, user: 7 / 8, utility: 3 / 4, background: 1 / 2 };
+const SHARES = QOS.map((q) => ADMIT_SHARE[q]);
 
 /** An array-backed FIFO that does not shift on every dequeue. */
 export class Fifo<T> {
@@ -63,8 +74,8 @@ export class Fifo<T> {
 export class Mailbox {
   private readonly queues = QOS.map(() => new Fifo<Envelope>());
   private queued = 0;
-  /** Accepted sends still being journaled: they count against capacity before they arrive. */
-  reserved = 0;
+  /** Accepted sends still being journaled, by class: they count against capacity (and their class's share) before they arrive. */
+  private readonly reservedBy = QOS.map(() => 0);
   /** Delivered and not yet acked, by message id, in delivery order. */
   readonly inflight = new Map<number, Envelope>();
 
@@ -72,7 +83,43 @@ export class Mailbox {
   constructor(public capacity: number, readonly prefetch: number) {}
 
   get depth(): number { return this.queued; }
+  get reserved(): number { return this.reservedBy[0]! + this.reservedBy[1]! + this.reservedBy[2]! + this.reservedBy[3]!; }
+  /** Full for every class: even interactive waits. */
   get full(): boolean { return this.queued + this.reserved >= this.capacity; }
+
+  /** Room for one message of class `qos` is held for it until its journal group lands (or fails). */
+  reserve(qos: Qos): void { this.reservedBy[RANK[qos]]!++; }
+  unreserve(qos: Qos): void { this.reservedBy[RANK[qos]]!--; }
+
+  /** Queued plus being journaled, of one class. */
+  heldOf(qos: Qos): number {
+    const r = RANK[qos];
+    return this.queues[r]!.length + this.reservedBy[r]!;
+  }
+
+  /**
+   * The most that `qos` and the classes below it may hold. Interactive: the whole
+   * capacity; the others their share of it, but always less than all (room for one
+   * interactive message at least, from a capacity of 2) and always at least one.
+   */
+  limitOf(qos: Qos): number {
+    const r = RANK[qos];
+    if (r === 0) return this.capacity;
+    return Math.max(1, Math.min(this.capacity - 1, Math.floor(this.capacity * SHARES[r]!)));
+  }
+
+  /** Whether a message of class `qos` may come in now: the mailbox is not full, and its class with those below is under its share. */
+  admits(qos: Qos): boolean {
+    const rank = RANK[qos];
+    let total = 0;
+    let atOrBelow = 0;
+    for (let r = 0; r < this.queues.length; r++) {
+      const held = this.queues[r]!.length + this.reservedBy[r]!;
+      total += held;
+      if (r >= rank) atOrBelow += held;
+    }
+    return total < this.capacity && atOrBelow < this.limitOf(qos);
+  }
 
   put(env: Envelope): void {
     this.queues[RANK[env.qos]]!.push(env);
