@@ -7,6 +7,9 @@
 // its share of the capacity, so that the room above is held back for higher classes
 // and a flood of background work never keeps interactive work out.
 import { QOS, type Qos } from '../protocol/header.js';
+import { Fifo } from '../protocol/fifo.js';
+
+export { Fifo };
 
 export interface Envelope {
   id: number;
@@ -38,38 +41,6 @@ export const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, 
  */
 export const ADMIT_SHARE: Record<Qos, number> = { interactive: 1, user: 7 / 8, utility: 3 / 4, background: 1 / 2 };
 const SHARES = QOS.map((q) => ADMIT_SHARE[q]);
-
-/** An array-backed FIFO that does not shift on every dequeue. */
-export class Fifo<T> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
-  get length(): number { return this.items.length - this.head; }
-  peek(): T | undefined { return this.items[this.head]; }
-  push(item: T): void { this.items.push(item); }
-  unshiftAll(items: T[]): void {
-    this.items = [...items, ...this.items.slice(this.head)];
-    this.head = 0;
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-  *values(): Iterable<T> {
-    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as T;
-  }
-  drain(): T[] {
-    const out = this.items.slice(this.head) as T[];
-    this.items = [];
-    this.head = 0;
-    return out;
-  }
-}
 
 export class Mailbox {
   private readonly queues = QOS.map(() => new Fifo<Envelope>());
