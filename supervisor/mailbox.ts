@@ -100,9 +100,12 @@ export class Mailbox {
   /**
    * Whether to deliver now: with nothing in flight always, otherwise only once half
    * the window is free, so that a busy agent gets large batches, not a trickle.
+   * Interactive work does not wait for the batch: it goes as soon as the window has
+   * room, and the agent's SDK starts it ahead of what it was handed before (workers/inbox.ts).
    */
   get refill(): boolean {
-    return this.inflight.size <= this.prefetch / 2 && this.queued > 0;
+    if (this.queued === 0) return false;
+    return this.inflight.size <= this.prefetch / 2 || (this.queues[0]!.length > 0 && this.inflight.size < this.prefetch);
   }
 
   /** Next message to deliver, if the window has room. Marks it in flight. */

@@ -214,6 +214,12 @@ test('refill: deliver at once when idle, otherwise only once half the window is 
   assert.equal(box.refill, false, '3 of 4 in flight: wait for a larger batch');
   box.ack(2);
   assert.equal(box.refill, true, 'half the window free');
+  while (box.take());
+  box.ack(3);
+  box.put(env(11, 'interactive'));
+  assert.equal(box.refill, true, 'interactive goes as soon as the window has room');
+  assert.equal(box.take()?.id, 11);
+  assert.equal(box.refill, false, 'the window is full again');
 });
 
 // ---- admission by class -------------------------------------------------------------
