@@ -3,7 +3,13 @@
 // scheduling), FIFO within a class. Delivery is windowed: at most `prefetch`
 // messages are in flight (delivered, not yet acked), so a backlog waits here,
 // where priority still applies, instead of in a kernel pipe where it would not.
+// Admission is by class too: each class, with every class below it, may fill only
+// its share of the capacity, so that the room above is held back for higher classes
+// and a flood of background work never keeps interactive work out.
 import { QOS, type Qos } from '../protocol/header.js';
+import { Fifo } from '../protocol/fifo.js';
+
+export { Fifo };
 
 export interface Envelope {
   id: number;
@@ -26,45 +32,21 @@ export interface Envelope {
   done: boolean;
 }
 
-const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };
+export const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };
 
-/** An array-backed FIFO that does not shift on every dequeue. */
-export class Fifo<T> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
-  get length(): number { return this.items.length - this.head; }
-  peek(): T | undefined { return this.items[this.head]; }
-  push(item: T): void { this.items.push(item); }
-  unshiftAll(items: T[]): void {
-    this.items = [...items, ...this.items.slice(this.head)];
-    this.head = 0;
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-  *values(): Iterable<T> {
-    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as T;
-  }
-  drain(): T[] {
-    const out = this.items.slice(this.head) as T[];
-    this.items = [];
-    this.head = 0;
-    return out;
-  }
-}
+/**
+ * The share of a mailbox's capacity that a class and all classes below it may hold
+ * (queued plus being journaled). Interactive may fill it all; background only half,
+ * so that half stays free for the classes above it however hard background floods.
+ */
+export const ADMIT_SHARE: Record<Qos, number> = { interactive: 1, user: 7 / 8, utility: 3 / 4, background: 1 / 2 };
+const SHARES = QOS.map((q) => ADMIT_SHARE[q]);
 
 export class Mailbox {
   private readonly queues = QOS.map(() => new Fifo<Envelope>());
   private queued = 0;
-  /** Accepted sends still being journaled: they count against capacity before they arrive. */
-  reserved = 0;
+  /** Accepted sends still being journaled, by class: they count against capacity (and their class's share) before they arrive. */
+  private readonly reservedBy = QOS.map(() => 0);
   /** Delivered and not yet acked, by message id, in delivery order. */
   readonly inflight = new Map<number, Envelope>();
 
@@ -72,7 +54,43 @@ export class Mailbox {
   constructor(public capacity: number, readonly prefetch: number) {}
 
   get depth(): number { return this.queued; }
+  get reserved(): number { return this.reservedBy[0]! + this.reservedBy[1]! + this.reservedBy[2]! + this.reservedBy[3]!; }
+  /** Full for every class: even interactive waits. */
   get full(): boolean { return this.queued + this.reserved >= this.capacity; }
+
+  /** Room for one message of class `qos` is held for it until its journal group lands (or fails). */
+  reserve(qos: Qos): void { this.reservedBy[RANK[qos]]!++; }
+  unreserve(qos: Qos): void { this.reservedBy[RANK[qos]]!--; }
+
+  /** Queued plus being journaled, of one class. */
+  heldOf(qos: Qos): number {
+    const r = RANK[qos];
+    return this.queues[r]!.length + this.reservedBy[r]!;
+  }
+
+  /**
+   * The most that `qos` and the classes below it may hold. Interactive: the whole
+   * capacity; the others their share of it, but always less than all (room for one
+   * interactive message at least, from a capacity of 2) and always at least one.
+   */
+  limitOf(qos: Qos): number {
+    const r = RANK[qos];
+    if (r === 0) return this.capacity;
+    return Math.max(1, Math.min(this.capacity - 1, Math.floor(this.capacity * SHARES[r]!)));
+  }
+
+  /** Whether a message of class `qos` may come in now: the mailbox is not full, and its class with those below is under its share. */
+  admits(qos: Qos): boolean {
+    const rank = RANK[qos];
+    let total = 0;
+    let atOrBelow = 0;
+    for (let r = 0; r < this.queues.length; r++) {
+      const held = this.queues[r]!.length + this.reservedBy[r]!;
+      total += held;
+      if (r >= rank) atOrBelow += held;
+    }
+    return total < this.capacity && atOrBelow < this.limitOf(qos);
+  }
 
   put(env: Envelope): void {
     this.queues[RANK[env.qos]]!.push(env);
@@ -82,9 +100,12 @@ export class Mailbox {
   /**
    * Whether to deliver now: with nothing in flight always, otherwise only once half
    * the window is free, so that a busy agent gets large batches, not a trickle.
+   * Interactive work does not wait for the batch: it goes as soon as the window has
+   * room, and the agent's SDK starts it ahead of what it was handed before (workers/inbox.ts).
    */
   get refill(): boolean {
-    return this.inflight.size <= this.prefetch / 2 && this.queued > 0;
+    if (this.queued === 0) return false;
+    return this.inflight.size <= this.prefetch / 2 || (this.queues[0]!.length > 0 && this.inflight.size < this.prefetch);
   }
 
   /** Next message to deliver, if the window has room. Marks it in flight. */

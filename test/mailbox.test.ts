@@ -177,7 +177,8 @@ test('requeueInflight returns the messages out of attempts instead of requeueing
   assert.equal(mb.depth, 1);
   assert.equal(exhausted[0]!.redelivered, false, 'not flagged: it is not coming back');
   assert.equal(mb.full, false);
-  mb.reserved = 2;
+  mb.reserve('user');
+  mb.reserve('user');
   assert.equal(mb.full, true, 'one queued + two being journaled fill a mailbox of three');
   assert.deepEqual([...mb.all()].map((e) => e.id), [1]);
 });
@@ -213,4 +214,47 @@ test('refill: deliver at once when idle, otherwise only once half the window is 
   assert.equal(box.refill, false, '3 of 4 in flight: wait for a larger batch');
   box.ack(2);
   assert.equal(box.refill, true, 'half the window free');
+  while (box.take());
+  box.ack(3);
+  box.put(env(11, 'interactive'));
+  assert.equal(box.refill, true, 'interactive goes as soon as the window has room');
+  assert.equal(box.take()?.id, 11);
+  assert.equal(box.refill, false, 'the window is full again');
+});
+
+// ---- admission by class -------------------------------------------------------------
+
+test('admission by class: each class with those below it fills only its share; interactive may fill it all', () => {
+  const mb = new Mailbox(8, 10);
+  assert.deepEqual(QOS.map((q) => mb.limitOf(q)), [8, 7, 6, 4], 'interactive, user, utility, background');
+  for (let i = 1; i <= 4; i++) {
+    assert.equal(mb.admits('background'), true);
+    mb.put(env(i, 'background'));
+  }
+  assert.equal(mb.admits('background'), false, 'background has taken its half');
+  assert.deepEqual(QOS.map((q) => mb.admits(q)), [true, true, true, false]);
+  mb.reserve('utility');
+  mb.reserve('utility');
+  assert.equal(mb.heldOf('utility'), 2, 'being journaled counts for its class');
+  assert.deepEqual(QOS.map((q) => mb.admits(q)), [true, true, false, false], 'utility with background at 6 of 8');
+  mb.put(env(5, 'user'));
+  assert.deepEqual(QOS.map((q) => mb.admits(q)), [true, false, false, false], 'held back for interactive alone');
+  assert.equal(mb.full, false);
+  mb.put(env(6, 'interactive'));
+  assert.equal(mb.full, true);
+  assert.equal(mb.admits('interactive'), false, 'a full mailbox stops every class');
+  mb.unreserve('utility');
+  assert.deepEqual(QOS.map((q) => mb.admits(q)), [true, true, true, false], 'the room a landed (or failed) group gives back: background still has its half');
+  assert.equal(mb.reserved, 1);
+});
+
+test('admission by class on small mailboxes: every class gets one, interactive keeps one of its own from a capacity of 2', () => {
+  const one = new Mailbox(1, 10);
+  assert.deepEqual(QOS.map((q) => one.limitOf(q)), [1, 1, 1, 1]);
+  const two = new Mailbox(2, 10);
+  assert.deepEqual(QOS.map((q) => two.limitOf(q)), [2, 1, 1, 1]);
+  two.put(env(1, 'background'));
+  assert.deepEqual(QOS.map((q) => two.admits(q)), [true, false, false, false]);
+  const big = new Mailbox(10_000, 10);
+  assert.deepEqual(QOS.map((q) => big.limitOf(q)), [10_000, 8750, 7500, 5000]);
 });

@@ -256,7 +256,7 @@ test('a reply after the requester re-attached (epoch bumped) is dropped', () => 
 
 test('a full target parks sends (not accepted) and un-parks them in order when it drains', () => {
   const f = fixture();
-  const { route: a, out: aOut } = f.add({ name: 'a', pledge: ['send:b', 'send:c'] });
+  const { route: a, out: aOut } = f.add({ name: 'a', pledge: ['send:b', 'send:c'], qos: 'interactive' });
   const { route: b, out: bOut } = f.add({ name: 'b', mailbox: 2, prefetch: 1 }, { ready: false });
   const { out: cOut } = f.add({ name: 'c' });
   for (let s = 1; s <= 5; s++) f.router.frame(a, send(s, 'b', { kind: `b${s}` }), body(s));
@@ -337,18 +337,20 @@ test('parked sends from several senders are un-parked per sender in seq order', 
   assert.deepEqual(kinds.filter((k) => k.startsWith('z')), Array.from({ length: 20 }, (_, i) => `z${i + 1}`));
 });
 
-test('sends un-parked together are delivered in QoS order, within the delivery that made room for them', () => {
+test('interactive is admitted past a background flood that took its share; the parked background follows it', () => {
   const f = fixture();
   const { route: a } = f.add({ name: 'a', pledge: ['send:b'], qos: 'background' });
   const { route: z } = f.add({ name: 'z', pledge: ['send:b'], qos: 'interactive' });
-  const { route: b, out: bOut } = f.add({ name: 'b', mailbox: 2, prefetch: 4 });
-  for (let s = 1; s <= 5; s++) f.router.frame(a, send(s, 'b', { kind: `m${s}` }), body(s)); // 3 in flight (refill at half the window), 2 queued
-  f.router.frame(a, send(6, 'b', { kind: 'late-bg' }), body(6)); // parked
-  f.router.frame(z, send(1, 'b', { kind: 'late-now' }), body(1)); // parked behind it, but interactive
+  const { route: b, out: bOut } = f.add({ name: 'b', mailbox: 4, prefetch: 4 });
+  for (let s = 1; s <= 5; s++) f.router.frame(a, send(s, 'b', { kind: `m${s}` }), body(s)); // 3 in flight (refill at half the window), 2 queued: background's half
+  f.router.frame(a, send(6, 'b', { kind: 'late-bg' }), body(6)); // parked: background's share is taken
+  f.router.frame(z, send(1, 'b', { kind: 'late-now' }), body(1)); // admitted: interactive has the room held back
   f.router.flushAccepts();
-  assert.equal(a.parkedCount + z.parkedCount, 2);
+  assert.deepEqual([a.parkedCount, z.parkedCount], [1, 0]);
+  assert.deepEqual(bOut.msgs.map((m) => m.kind), ['m1', 'm2', 'm3', 'late-now'], 'and delivered into the last free place of the window, ahead of queued background');
   f.router.frame(b, { t: 'ack', ids: bOut.msgs.map((m) => m.id) }, Buffer.alloc(0));
-  assert.deepEqual(bOut.msgs.map((m) => m.kind), ['m1', 'm2', 'm3', 'm4', 'm5', 'late-now', 'late-bg']);
+  assert.deepEqual(bOut.msgs.map((m) => m.kind), ['m1', 'm2', 'm3', 'late-now', 'm4', 'm5', 'late-bg'], 'the room delivery made admitted the parked one');
+  assert.equal(a.parkedCount, 0);
 });
 
 test('more than SEND_WINDOW parked sends from one sender is flooding', () => {
@@ -368,8 +370,8 @@ test('more than SEND_WINDOW parked sends from one sender is flooding', () => {
 
 test('remove() answers queued and in-flight requests with ENOAGENT and refuses parked sends with ENOAGENT', () => {
   const f = fixture();
-  const { route: a, out: aOut } = f.add({ name: 'a', pledge: ['send:b'] });
-  const { route: c, out: cOut } = f.add({ name: 'c', pledge: ['send:b'] });
+  const { route: a, out: aOut } = f.add({ name: 'a', pledge: ['send:b'], qos: 'interactive' });
+  const { route: c, out: cOut } = f.add({ name: 'c', pledge: ['send:b'], qos: 'interactive' });
   const { route: b, out: bOut } = f.add({ name: 'b', mailbox: 2, prefetch: 1 }, { ready: false });
   f.router.frame(c, send(1, 'b', { req: true, kind: 'first' }), body(0)); // will be in flight
   f.router.frame(a, send(1, 'b', { req: true }), body(1)); // queued

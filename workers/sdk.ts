@@ -7,6 +7,7 @@ import type { MsgHeader, Qos, SupervisorHeader } from '../protocol/header.js';
 import { AgentChannel, readInitFrame } from './channel.js';
 import { OutheisError } from '../protocol/errors.js';
 import { Outbox, encodeBody } from '../protocol/outbox.js';
+import { Inbox } from './inbox.js';
 
 export { OutheisError, EDENIED, ENOAGENT, ETIMEDOUT, EHANDLER, ETOOBIG, ESHUTDOWN, EJOURNAL } from '../protocol/errors.js';
 export { ERROR_CODES } from '../protocol/constants.js';
@@ -33,6 +34,8 @@ class Agent {
   private readonly handlers = new Map<string, Handler>();
   private readonly shutdownHooks: (() => unknown)[] = [];
   private readonly outbox: Outbox;
+  /** Delivered, handler not started yet: started highest class first. */
+  private readonly inbox = new Inbox((h, body) => this.run(h, body));
   private acks: number[] = [];
   /** The graceful stop has begun: onShutdown hooks are running. */
   private stopping = false;
@@ -116,7 +119,7 @@ class Agent {
 
   private onFrame(h: SupervisorHeader, body: Buffer): void {
     switch (h.t) {
-      case 'msg': return this.deliver(h, body);
+      case 'msg': return this.inbox.push(h, body);
       case 'acc': return this.outbox.accepted(h);
       case 'rej': return this.outbox.refused(h);
       case 'res': return this.outbox.answered(h, body);
@@ -125,7 +128,7 @@ class Agent {
     }
   }
 
-  private deliver(h: MsgHeader, raw: Buffer): void {
+  private run(h: MsgHeader, raw: Buffer): void {
     const msg: Message = { id: h.id, from: h.from, kind: h.kind, qos: h.qos, body: undefined, redelivered: h.redelivered === true };
     let result: unknown;
     try {

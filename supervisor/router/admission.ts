@@ -1,22 +1,19 @@
 // Admission: stamps every send with its sender and an id, checks the sender's pledge,
-// the target and the size, and stages it for the journal, or parks it while the
-// target's mailbox is full. Replies to a delivered request are always allowed (they
+// the target and the size, and stages it for the journal, or parks it while its
+// class's share of the target's mailbox is taken (mailbox.ts, ADMIT_SHARE): a flood
+// of background work parks background senders and never keeps interactive out. Replies to a delivered request are always allowed (they
 // are no sends); nothing else is unless pledged (secure by default).
-import type { Envelope } from '../mailbox.js';
-import { Fifo } from '../mailbox.js';
+import { RANK, type Envelope } from '../mailbox.js';
 import type { Qos } from '../../protocol/header.js';
 import { SEND_WINDOW, fitsFrame } from '../../protocol/constants.js';
 import type { RouterEvents } from './events.js';
-import type { Route } from './route.js';
+import type { Parked, Route } from './route.js';
 import { refuse, type Staging } from './staging.js';
 
 export const OPERATOR = 'operator';
 
 export class Admission {
   private nextId = 0;
-  /** Per full target, the senders with sends parked for it. */
-  private readonly waitingFor = new Map<Route, Set<Route>>();
-
   constructor(private readonly routes: ReadonlyMap<string, Route>, private readonly events: RouterEvents, private readonly staging: Staging) {}
 
   /** The first id the next message gets: past every id a journal recovered. */
@@ -45,20 +42,14 @@ export class Admission {
       // A copy: a view would pin the whole read chunk for as long as the message waits.
       fromEpoch: from.epoch, body: Buffer.from(body), redelivered: false, attempts: 0, segment: -1, done: false,
     };
-    const queue = from.parked.get(to);
-    if (target.mailbox.full || queue) {
-      // Not accepted yet: it waits for room, unjournaled, and dies with its sender.
-      // Order per sender and target holds: once one send waits, later ones wait behind it.
-      if (queue) queue.push(env);
-      else {
-        const fresh = new Fifo<Envelope>();
-        fresh.push(env);
-        from.parked.set(to, fresh);
-      }
+    from.owed.add(seq);
+    if (this.mustWait(target, env.qos)) {
+      // Not accepted yet: it waits for room, unjournaled, and dies with its sender. It
+      // queues behind every send of its class (and above) already waiting for this
+      // target, from any sender, so a class's order and its senders' order hold.
+      target.waiting[RANK[env.qos]]!.push({ env, sender: from });
       from.parkedCount++;
-      let waiting = this.waitingFor.get(target);
-      if (!waiting) this.waitingFor.set(target, (waiting = new Set()));
-      waiting.add(from);
+      from.parkedAt.add(target);
     } else {
       this.staging.stage(env, from, target);
       this.staging.commitIfAtOnce();
@@ -81,57 +72,69 @@ export class Admission {
    * supervisor hold before a commit).
    */
   private checkWindow(sender: Route): void {
-    const held = sender.parkedCount + sender.staged.length;
+    const held = sender.owed.size;
     if (held > SEND_WINDOW) this.events.fault(sender.spec.name, `flooding: ${held} sends beyond the window of ${SEND_WINDOW}`);
   }
 
-  /** Room was made in `target`'s mailbox: admit parked sends, oldest first. Whether any were. */
+  /**
+   * Whether a send of class `qos` must wait: its class's share of the mailbox is
+   * taken, or sends of its class or a higher one wait already (a lower class never
+   * takes room a waiting higher one could use).
+   */
+  private mustWait(target: Route, qos: Qos): boolean {
+    const rank = RANK[qos];
+    for (let r = 0; r <= rank; r++) if (target.waiting[r]!.length) return true;
+    return !target.mailbox.admits(qos);
+  }
+
+  /** Room was made in `target`'s mailbox: admit parked sends, highest class first, FIFO within a class. Whether any were. */
   unpark(target: Route): boolean {
-    const waiting = this.waitingFor.get(target);
-    if (!waiting) return false;
     let admitted = false;
-    for (const sender of waiting) {
-      const queue = sender.parked.get(target.spec.name);
-      while (queue?.length && !target.mailbox.full) {
-        const env = queue.shift()!;
-        sender.parkedCount--;
+    for (const queue of target.waiting) {
+      let next: Parked | undefined;
+      while ((next = queue.peek())) {
+        // A class that cannot come in yet holds every class below it back.
+        if (!target.mailbox.admits(next.env.qos)) return this.admitted(admitted);
+        queue.shift();
+        next.sender.parkedCount--;
         // Accepted once journaled; the cumulative acc stays held below it until then.
-        this.staging.stage(env, sender, target);
-        this.checkWindow(sender);
+        this.staging.stage(next.env, next.sender, target);
         admitted = true;
       }
-      if (!queue?.length) {
-        sender.parked.delete(target.spec.name);
-        waiting.delete(sender);
-      }
     }
-    if (!waiting.size) this.waitingFor.delete(target);
+    return this.admitted(admitted);
+  }
+
+  private admitted(any: boolean): boolean {
     // All of them at once, so that the delivery loop running now takes them in QoS order.
-    if (admitted) this.staging.commitIfAtOnce();
-    return admitted;
+    if (any) this.staging.commitIfAtOnce();
+    return any;
   }
 
   /** Its own unaccepted sends die with their sender: it never saw them accepted. */
   forget(sender: Route): void {
-    sender.parked.clear();
+    for (const target of sender.parkedAt) {
+      for (const queue of target.waiting) {
+        if (!queue.length) continue;
+        for (const p of queue.drain()) if (p.sender !== sender) queue.push(p);
+      }
+    }
+    sender.parkedAt.clear();
     sender.parkedCount = 0;
-    for (const waiting of this.waitingFor.values()) waiting.delete(sender);
   }
 
   /** `target` is gone for good: sends parked for it are refused. Whether any sender waited. */
   refuseParkedFor(target: Route): boolean {
-    const waiting = this.waitingFor.get(target);
-    if (!waiting) return false;
-    for (const sender of waiting) {
-      const queue = sender.parked.get(target.spec.name);
-      sender.parked.delete(target.spec.name);
-      for (const env of queue?.drain() ?? []) {
+    let any = false;
+    for (const queue of target.waiting) {
+      for (const { env, sender } of queue.drain()) {
+        any = true;
         sender.parkedCount--;
+        sender.owed.settle(env.seq);
         refuse(sender, env.seq, 'ENOAGENT', `agent "${target.spec.name}" is stopped`);
+        this.staging.markAcc(sender);
       }
-      this.staging.markAcc(sender);
     }
-    this.waitingFor.delete(target);
-    return true;
+    return any;
   }
 }

@@ -2,7 +2,14 @@
 // mailbox, and the bookkeeping of its own sends that the admission, staging and
 // delivery parts share.
 import { Fifo, Mailbox, type Envelope } from '../mailbox.js';
-import type { Qos, SupervisorHeader } from '../../protocol/header.js';
+import { QOS, type Qos, type SupervisorHeader } from '../../protocol/header.js';
+import { OwedSeqs } from './owed.js';
+
+/** A send waiting for room in its target's mailbox: not accepted yet, and not journaled. */
+export interface Parked {
+  env: Envelope;
+  sender: Route;
+}
 
 /** Where a route's outgoing frames go: an agent's link, or the operator's callbacks. */
 export interface Outlet {
@@ -30,11 +37,13 @@ export class Route {
   removed = false;
   /** Bumped at every (re)start, so that replies to a previous incarnation are dropped. */
   epoch = 0;
-  /** Sends waiting for room in a full mailbox, FIFO per target; not yet accepted. */
-  readonly parked = new Map<string, Fifo<Envelope>>();
+  /** As a target: sends waiting for room in this mailbox, one FIFO per class (all senders), highest class first. */
+  readonly waiting = QOS.map(() => new Fifo<Parked>());
+  /** As a sender: how many of its sends are parked, and the targets they wait at. */
   parkedCount = 0;
-  /** This incarnation's sends being journaled, by seq, oldest first: acc stops below them. */
-  readonly staged = new Fifo<number>();
+  readonly parkedAt = new Set<Route>();
+  /** As a sender: this incarnation's sends parked or being journaled; acc stops below the lowest. */
+  readonly owed = new OwedSeqs();
   lastSeq = 0;
   /**
    * Inside a delivery loop: a commit that lands during it (a journal that commits at

@@ -55,13 +55,12 @@ export class Staging {
 
   /** Reserve room in the target's mailbox and queue the message for the next journal group. */
   stage(env: Envelope, sender: Route, target: Route): void {
-    target.mailbox.reserved++;
-    sender.staged.push(env.seq);
+    target.mailbox.reserve(env.qos);
     this.staging.push({ t: 'msg', env, sender, target });
   }
 
   stageCheckpoint(from: Route, seq: number, state: Buffer): void {
-    from.staged.push(seq);
+    from.owed.add(seq);
     this.staging.push({ t: 'ckpt', sender: from, seq, epoch: from.epoch, state: Buffer.from(state) });
   }
 
@@ -114,7 +113,7 @@ export class Staging {
       const current = (s.t === 'msg' ? s.env.fromEpoch : s.epoch) === sender.epoch;
       // A sender that restarted meanwhile has a fresh seq space: its old incarnation's bookkeeping is gone.
       if (current) {
-        sender.staged.shift();
+        sender.owed.settle(s.t === 'ckpt' ? s.seq : s.env.seq);
         // A lone request is accepted by its reply; with later sends behind it, their acc waited on it.
         if (s.t === 'ckpt' || !s.env.req || sender.lastSeq > s.env.seq || err) this.markAcc(sender);
       }
@@ -126,7 +125,7 @@ export class Staging {
         continue;
       }
       const { env, target } = s;
-      target.mailbox.reserved--;
+      target.mailbox.unreserve(env.qos);
       if (err) {
         refused++;
         if (current) refuse(sender, env.seq, 'EJOURNAL', `not accepted: ${err.message}`);
@@ -161,8 +160,8 @@ export class Staging {
     this.handOver();
     for (const route of this.dirty) {
       let through = route.lastSeq;
-      if (route.staged.length) through = Math.min(through, route.staged.peek()! - 1);
-      for (const queue of route.parked.values()) through = Math.min(through, queue.peek()!.seq - 1);
+      const lowest = route.owed.lowest;
+      if (lowest !== undefined) through = Math.min(through, lowest - 1);
       if (through > 0) route.outlet?.write({ t: 'acc', seq: through });
     }
     this.dirty.clear();
@@ -173,7 +172,7 @@ export class Staging {
    * is delivered; only its incarnation's bookkeeping goes.
    */
   forget(route: Route): void {
-    route.staged.drain();
+    route.owed.clear();
     route.lastSeq = 0;
     this.dirty.delete(route);
   }
