@@ -18,8 +18,9 @@ test('a removed agent\'s owed messages become dead letters, said in the result; 
   const withX = [...base, `  x: { run: ${echo}, shutdown: 300ms }`];
   const d = await startDaemon(withX, { waitReady: ['a', 'x'] });
   try {
-    // x acks the hang, then wedges: the three after it stay owed.
-    assert.equal(d.cli(['send', 'x', 'hang']).code, 0);
+    // x answers the hang, then wedges: the three sent after the answer stay owed (sent
+    // without waiting, they could arrive in hang's batch and be handled before the spin).
+    assert.equal(d.cli(['send', 'x', 'hang', '--wait']).code, 0);
     for (const n of [1, 2, 3]) assert.equal(d.cli(['send', 'x', 'record', JSON.stringify({ n })]).code, 0);
     rewrite(d, base);
     const { code, result } = reload(d);
