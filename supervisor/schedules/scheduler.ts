@@ -142,7 +142,7 @@ export class Scheduler implements Outlet {
     s.lastSlot = slot;
     s.owed = 'sending';
     this.unaccepted.set(seq, s.name);
-    this.tap.expect(s.spec.to, { schedule: s.name, slot, seq });
+    this.tap.expect(s.spec.to, { schedule: s.name, slot, seq, qos: s.spec.qos });
     this.router.send(this.route, seq, s.spec.to, s.spec.kind, s.spec.qos, false, s.spec.body ?? EMPTY);
     this.router.flushAccepts();
     this.arm(s, false);

@@ -6,17 +6,22 @@
 // letter, which is how the scheduler learns that a firing was handled, and where
 // each firing's record landed (marks.ts).
 //
-// Matching: the router keeps the order of one sender's sends to one target (parked
-// ones too), so the scheduler's accepts to an agent arrive in the order it sent
-// them; a send refused before staging never reaches the journal and is taken out
-// of the queue by its seq.
+// Matching: the router keeps the order of one sender's sends to one target within
+// a class (parked ones too; admission by class lets a higher class pass a parked
+// lower one), so the scheduler's accepts to an agent arrive in the order it sent
+// them per target and class; a send refused before staging never reaches the
+// journal and is taken out of its queue by its seq.
 import type { RouterJournal } from '../../logs/journal/port.js';
 import type { AnyNewRecord } from '../../logs/journal/schema.js';
 import type { FiredSlot } from '../../logs/journal/state.js';
 import { SlotMarks } from './marks.js';
 import { SCHEDULER } from './spec.js';
+import type { Qos } from '../../protocol/constants.js';
 
-export interface Firing { schedule: string; slot: number; seq: number }
+export interface Firing { schedule: string; slot: number; seq: number; qos: Qos }
+
+/** One queue per target and class: the order the router keeps. */
+const lane = (to: string, qos: Qos): string => `${to}\0${qos}`;
 
 export interface TapEvents {
   /** The firing's accept record is going into the journal as message `id`. */
@@ -35,18 +40,19 @@ export class ScheduleTap implements RouterJournal {
 
   /** A firing about to be sent to `to`. */
   expect(to: string, f: Firing): void {
-    const q = this.waiting.get(to);
+    const key = lane(to, f.qos);
+    const q = this.waiting.get(key);
     if (q) q.push(f);
-    else this.waiting.set(to, [f]);
+    else this.waiting.set(key, [f]);
   }
 
   /** Refused before it was staged: it will never have an accept record. */
   refused(seq: number): Firing | undefined {
-    for (const [to, q] of this.waiting) {
+    for (const [key, q] of this.waiting) {
       const i = q.findIndex((f) => f.seq === seq);
       if (i < 0) continue;
       const [f] = q.splice(i, 1);
-      if (!q.length) this.waiting.delete(to);
+      if (!q.length) this.waiting.delete(key);
       return f;
     }
     return undefined;
@@ -57,10 +63,11 @@ export class ScheduleTap implements RouterJournal {
     const names: string[] = [];
     for (const r of recs) {
       if (r.type !== 'accept' || r.from !== SCHEDULER || r.redrive !== undefined) continue;
-      const q = this.waiting.get(r.to);
+      const key = lane(r.to, r.qos);
+      const q = this.waiting.get(key);
       const f = q?.shift();
       if (!f) continue; // a redrive of an old firing: a message, not a slot
-      if (!q!.length) this.waiting.delete(r.to);
+      if (!q!.length) this.waiting.delete(key);
       r.schedule = f.schedule;
       r.slot = f.slot;
       // The time the writer would stamp (it stamps a group when it is handed over, as now), set here so that the mark keeps it.
