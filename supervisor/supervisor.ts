@@ -4,7 +4,7 @@
 // API an embedder, the control socket and tests use. The rest is in modules of
 // its own: starting (starter.ts), exits and faults (exits.ts), limits (limits.ts),
 // and the journal's side (recovery.ts, snapshot.ts, retention.ts), hang and stall
-// detection (watchdog.ts), reloads (reload/). About 360 lines: the embedder's API,
+// detection (watchdog.ts), reloads (reload/), schedules (schedules/). About 380 lines: the embedder's API,
 // the carrying out of the tree's actions and the wiring of a reload into the
 // supervisor's internals are one object's job.
 import { EventEmitter } from 'node:events';
@@ -106,7 +106,7 @@ export class Supervisor extends EventEmitter {
     this.journalFailures = new JournalFailures(log);
     this.router = new Router({
       // The operator sends through the same Outbox window as agents, so it cannot flood; were it to, there is no process to kill.
-      fault: (agent, reason) => (agent === OPERATOR || agent === SCHEDULER ? log.warn({ reason }, 'operator over its send window') : this.exits.fault(this.slots.get(agent), reason)),
+      fault: (agent, reason) => (agent === OPERATOR || agent === SCHEDULER ? log.warn({ sender: agent, reason }, `${agent} over its send window`) : this.exits.fault(this.slots.get(agent), reason)),
       denied: (from, to, kind) => {
         log.warn({ agent: from, to, kind }, 'send denied: not pledged');
         reports.note({ type: 'denied', agent: from, to, kind });
