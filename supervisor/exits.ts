@@ -45,7 +45,7 @@ export class Exits {
     this.ctx.router.detach(slot.route);
     // Exit 0 before the ready handshake is a start-up that failed, not work that finished.
     const early = !slot.readyAt && !slot.stopping && info.code === 0 && info.signal === null ? 'exited 0 before ready' : undefined;
-    const fault = spawnError ?? slot.fault ?? early;
+    const fault = spawnError ?? this.oomKilled(slot) ?? slot.fault ?? early;
     const normal = !fault && info.code === 0 && info.signal === null;
     const reason = fault ?? (slot.stopping ? 'stopped' : normal ? 'exited normally' : info.signal ? `killed by ${info.signal}` : `exited with code ${info.code}`);
     const deliberate = slot.stopping;
@@ -60,6 +60,19 @@ export class Exits {
     this.ctx.emit('exit', name, slot.lastExit);
     // A stop we asked for is not a failure; the tree only hears about the others.
     if (!deliberate && !this.ctx.halting()) this.ctx.carryOut(this.ctx.tree.exited(name, { abnormal: !normal }, Date.now()));
+  }
+
+  /** The kernel killed it at its cgroup's memory ceiling: the exit's reason is `oom`, and a `limit` record says so. */
+  private oomKilled(slot: AgentSlot): 'oom' | undefined {
+    const ooms = slot.cgroup?.ooms() ?? 0;
+    if (ooms <= slot.oomsAtSpawn) return undefined;
+    slot.oomsAtSpawn = ooms;
+    const memory = slot.cfg.limits.memory;
+    const reason = `oom: killed by the kernel at its cgroup's memory ceiling${memory === undefined ? '' : ` (${memory} bytes)`}`;
+    this.ctx.log.warn({ agent: slot.name, limit: 'memory', reason }, 'limit exceeded: restarting by policy');
+    this.ctx.note({ type: 'limit', agent: slot.name, limit: 'memory', reason });
+    this.ctx.emit('limit', slot.name, 'memory', reason);
+    return 'oom';
   }
 
   /** The router gave up on a message: delivered journal.max_attempts times without an ack, or its agent is gone for good. */
