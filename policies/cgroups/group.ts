@@ -13,7 +13,11 @@ export interface GroupSpec {
   cpu: number | undefined;
   /** limits.memory, bytes. */
   memory: number | undefined;
-  /** limits.nproc: tasks (threads count, as for RLIMIT_NPROC). */
+  /**
+   * limits.nproc as pids.max: every task of the group (threads too, as RLIMIT_NPROC
+   * counts them), the sandbox's own bubblewrap included, so the group's limit is met
+   * before prlimit's per-namespace one, which stays as the layer without cgroups.
+   */
   nproc: number | undefined;
 }
 
@@ -30,12 +34,6 @@ export const CFS_PERIOD_US = 100_000;
 /** The kernel refuses a quota under 1 ms. */
 export const quotaOf = (cpu: number): number => Math.max(1000, Math.round(cpu * CFS_PERIOD_US));
 
-/**
- * pids.max counts every task in the group, and the sandbox's own processes (the
- * chain's bubblewrap and its namespace init) are in it too: limits.nproc is for
- * the agent, so they get this much on top.
- */
-export const SANDBOX_TASKS = 2;
 
 export interface AgentGroup {
   kind: CgroupKind;

@@ -4,7 +4,7 @@
 import { existsSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { counter, emptyGroup, ensureDir, procsOf, put, readText, removeDir, subdirs } from './files.js';
-import { CFS_PERIOD_US, quotaOf, SANDBOX_TASKS, sharesOf, type AgentGroup, type CgroupDriver, type GroupSpec } from './group.js';
+import { CFS_PERIOD_US, quotaOf, sharesOf, type AgentGroup, type CgroupDriver, type GroupSpec } from './group.js';
 
 export const V1_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
@@ -48,7 +48,7 @@ export class V1Cgroups implements CgroupDriver {
     if (swapAccounted) put(memsw, -1);
     put(join(memory, 'memory.limit_in_bytes'), spec.memory ?? -1);
     if (swapAccounted && spec.memory !== undefined) put(memsw, spec.memory);
-    put(join(pids, 'pids.max'), spec.nproc === undefined ? 'max' : spec.nproc + SANDBOX_TASKS);
+    put(join(pids, 'pids.max'), spec.nproc === undefined ? 'max' : spec.nproc);
     return {
       kind: 'v1', name, spec, dirs: [cpu, memory, pids],
       procs: [cpu, memory, pids].map((d) => join(d, 'cgroup.procs')),

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { counter, emptyGroup, ensureDir, isCgroupFs, procsOf, put, readText, removeDir, subdirs } from './files.js';
-import { CFS_PERIOD_US, CPU_WEIGHT, quotaOf, SANDBOX_TASKS, type AgentGroup, type CgroupDriver, type GroupSpec } from './group.js';
+import { CFS_PERIOD_US, CPU_WEIGHT, quotaOf, type AgentGroup, type CgroupDriver, type GroupSpec } from './group.js';
 
 export const V2_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 const ENABLE = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
@@ -55,7 +55,7 @@ export class V2Cgroups implements CgroupDriver {
     // No swap to spill into: the ceiling is the ceiling (where swap is accounted at all).
     const swap = join(dir, 'memory.swap.max');
     if (existsSync(swap) || !isCgroupFs(dir)) put(swap, spec.memory === undefined ? 'max' : 0);
-    put(join(dir, 'pids.max'), spec.nproc === undefined ? 'max' : spec.nproc + SANDBOX_TASKS);
+    put(join(dir, 'pids.max'), spec.nproc === undefined ? 'max' : spec.nproc);
     return {
       kind: 'v2', name, spec, dirs: [dir], procs: [join(dir, 'cgroup.procs')],
       ooms: () => counter(join(dir, 'memory.events'), 'oom_kill'),
