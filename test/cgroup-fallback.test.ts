@@ -14,7 +14,7 @@ test('read-only cgroups: agents start on the fallback, status shows WEAKER with 
   const d = await startDaemon([
     'metrics: { interval: 200ms }',
     'agents:',
-    `  spin: { run: ${fixture('echo.js')}, heartbeat: 0, limits: { cpu: 20%, memory: 256MiB } }`,
+    `  spin: { run: ${fixture('echo.js')}, heartbeat: 0, shutdown: 300ms, limits: { cpu: 20%, memory: 256MiB } }`,
   ], { waitReady: ['spin'], wrap: readOnlyCgroups });
   t.after(() => stop(d, 'SIGTERM'));
   await d.printed(/WEAKER ISOLATION: no cgroups.*EROFS|EROFS.*WEAKER ISOLATION: no cgroups/);

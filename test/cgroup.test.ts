@@ -21,7 +21,7 @@ test('cgroups: one daemon with a spinner, an allocator and a fork bomb', async (
     'metrics: { interval: 200ms }',
     'agents:',
     // heartbeat 0: the busy loop is the quota's to hold, not the hang watchdog's
-    `  spin: { run: ${fixture('echo.js')}, heartbeat: 0, limits: { cpu: 20% } }`,
+    `  spin: { run: ${fixture('echo.js')}, heartbeat: 0, shutdown: 300ms, limits: { cpu: 20% } }`,
     `  alloc: { run: ${fixture('cg-alloc.js')}, limits: { memory: 128MiB } }`,
     `  bomb: { run: ${fixture('cg-forkbomb.js')}, pledge: [spawn], limits: { nproc: 40 } }`,
   ], { waitReady: ['spin', 'alloc', 'bomb'] });
