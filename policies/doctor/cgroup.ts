@@ -4,17 +4,16 @@
 // memory probe allocating off-heap buffers under a 64 MiB ceiling is OOM-killed
 // there. Where no cgroup can be written, the fallback is reported with why.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { commandLine, LAYERS, type Chain } from '../chain.js';
 import { detectCgroups, type Cgroups } from '../cgroups/detect.js';
 import type { AgentGroup } from '../cgroups/group.js';
 import { formatSize } from '../../protocol/units.js';
+import { cpuSecondsOf } from './proc.js';
 import { within } from './run.js';
 import type { LayerReport } from './verdicts.js';
 
 const QUOTA = 0.2;
 const CEILING = 64 * 2 ** 20;
-const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in these
 const mib = (n: number) => formatSize(n, { unit: 'MiB' });
 
 export const CGROUP_FIX = 'run under systemd with Delegate=yes (outheis service install), or as root where the v1 cpu, memory and pids hierarchies are mounted writable';
@@ -31,12 +30,6 @@ function probe(group: AgentGroup, code: string) {
   return { child, exited };
 }
 
-const cpuTicks = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime, stime
-};
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The spinning probe: its share of a core over a window of throttled periods. */
@@ -47,11 +40,11 @@ async function spin(group: AgentGroup, timeoutMs: number): Promise<{ ok: boolean
     while (group.pids().length === 0 && Date.now() < until) await sleep(10);
     const pid = p.child.pid!;
     const t0 = Date.now();
-    const c0 = cpuTicks(pid);
+    const c0 = cpuSecondsOf(pid);
     const th0 = group.throttled().periods;
     // A window of at least 10 throttled periods (1 s at 100 ms), or the deadline.
     while (group.throttled().periods - th0 < 10 && Date.now() < until) await sleep(50);
-    const share = (cpuTicks(pid) - c0) / TICKS / ((Date.now() - t0) / 1000);
+    const share = (cpuSecondsOf(pid) - c0) / ((Date.now() - t0) / 1000);
     const th = group.throttled();
     const inGroup = group.pids().includes(pid);
     const ok = inGroup && th.periods - th0 >= 10 && share <= QUOTA * 1.5;

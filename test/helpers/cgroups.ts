@@ -16,18 +16,9 @@ export const anyExists = (dirs: string[]): string[] => dirs.filter((d) => exists
 
 export const readNumber = (file: string): number => Number(readFileSync(file, 'utf8').trim());
 
-/** A flat-keyed counter (cpu.stat, pids.events). */
-export function counterOf(file: string, key: string): number {
-  const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${key} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
+export { counter as counterOf } from '../../policies/cgroups/files.js';
 
-/** utime + stime of a process, in seconds. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
+export { cpuSecondsOf as cpuSeconds } from '../../policies/doctor/proc.js';
 
 /**
  * A process's resident memory in bytes (/proc/<pid>/status), or undefined once it is
