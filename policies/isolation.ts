@@ -88,7 +88,8 @@ const accountsFor = (config: Manifests, machine: Machine): Map<string, Account> 
 export function planIsolation(config: Manifests & { file?: string }, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine; cgroups?: Cgroups }): IsolationPlans {
   const machine = opts.machine ?? probeMachine();
   const accounts = accountsFor(config, machine);
-  const cgroups = opts.cgroups ?? detectCgroups({ stateDir: config.stateDir });
+  // A machine passed in (a simulated host) brings its cgroups along, or has none: only the real one is probed.
+  const cgroups = opts.cgroups ?? (opts.machine ? { driver: undefined, why: 'not probed: a machine was given without cgroups' } : detectCgroups({ stateDir: config.stateDir }));
   // What a SIGKILLed supervisor of this state directory left goes first: its processes, then its groups.
   let staleGroups: string[] = [];
   try {
