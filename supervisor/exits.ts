@@ -45,7 +45,7 @@ export class Exits {
     this.ctx.router.detach(slot.route);
     // Exit 0 before the ready handshake is a start-up that failed, not work that finished.
     const early = !slot.readyAt && !slot.stopping && info.code === 0 && info.signal === null ? 'exited 0 before ready' : undefined;
-    const fault = spawnError ?? this.oomKilled(slot) ?? slot.fault ?? early;
+    const fault = spawnError ?? this.oomKilled(slot, info) ?? slot.fault ?? early;
     const normal = !fault && info.code === 0 && info.signal === null;
     const reason = fault ?? (slot.stopping ? 'stopped' : normal ? 'exited normally' : info.signal ? `killed by ${info.signal}` : `exited with code ${info.code}`);
     const deliberate = slot.stopping;
@@ -63,10 +63,12 @@ export class Exits {
   }
 
   /** The kernel killed it at its cgroup's memory ceiling: the exit's reason is `oom`, and a `limit` record says so. */
-  private oomKilled(slot: AgentSlot): 'oom' | undefined {
+  private oomKilled(slot: AgentSlot, info: ExitInfo): 'oom' | undefined {
     const ooms = slot.cgroup?.ooms() ?? 0;
     if (ooms <= slot.oomsAtSpawn) return undefined;
     slot.oomsAtSpawn = ooms;
+    // A child of an agent pledged spawn may be the one killed: only a SIGKILLed agent was.
+    if (info.signal !== 'SIGKILL') return undefined;
     const memory = slot.cfg.limits.memory;
     const reason = `oom: killed by the kernel at its cgroup's memory ceiling${memory === undefined ? '' : ` (${memory} bytes)`}`;
     this.ctx.log.warn({ agent: slot.name, limit: 'memory', reason }, 'limit exceeded: restarting by policy');

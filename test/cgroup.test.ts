@@ -95,6 +95,9 @@ test('cgroups: one daemon with a spinner, an allocator and a fork bomb', async (
     assert.ok(counterOf(join(memDir, 'memory.oom_control'), 'oom_kill') >= 1);
     await d.printed(/"limit":"memory".*"reason":"oom: killed by the kernel/);
     await d.printed(/"agent":"alloc".*"reason":"oom".*"msg":"exited"/);
+    // The journal's records say the same: a `limit` record, then the exit with reason oom.
+    const records = d.cli(['journal', '--json', '-a', 'alloc', '-k', 'limit,exit']).stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; limit?: string; reason: string });
+    assert.deepEqual(records.map((r) => [r.type, r.type === 'limit' ? r.limit : r.reason]), [['limit', 'memory'], ['exit', 'oom']], JSON.stringify(records));
   });
 
   await t.test('limits.nproc 40: a fork bomb is stopped by pids.max (EAGAIN), the agent and the supervisor carry on', async (t) => {
