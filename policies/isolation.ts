@@ -144,3 +144,18 @@ export function adoptPlans(current: IsolationPlans, replan: Replan, removed: rea
   for (const [name, plan] of replan.plans) current.plans.set(name, plan);
   current.accounts = replan.accounts;
 }
+
+/**
+ * An agent's process has exited: when a reload removed the agent (its plan is gone),
+ * its cgroup goes too. Groups of agents still configured stay for their next start;
+ * all of them go at stop (IsolationPlans.release).
+ */
+export function releaseGroupOf(current: IsolationPlans, name: string): string | undefined {
+  if (current.plans.has(name) || !current.cgroups.driver) return undefined;
+  try {
+    current.cgroups.driver.remove(name);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}

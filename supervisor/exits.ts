@@ -16,6 +16,8 @@ export interface ExitsContext extends Reports {
   halting(): boolean;
   /** Carry out what the tree decided (supervisor.ts). */
   carryOut(actions: Action[]): void;
+  /** Its process is gone: a removed agent's cgroup goes too (policies/isolation.ts releaseGroupOf). */
+  released?(name: string): string | undefined;
 }
 
 export class Exits {
@@ -55,6 +57,8 @@ export class Exits {
     slot.stopping = false;
     slot.state = 'stopped';
     slot.settleExit();
+    const notRemoved = this.ctx.released?.(name);
+    if (notRemoved) log.error({ agent: name, err: notRemoved }, 'could not remove the cgroup of an agent a reload removed');
     log[slot.lastExit.clean ? 'info' : 'warn']({ agent: name, code: info.code, signal: info.signal, reason }, 'exited');
     this.ctx.note({ type: 'exit', agent: name, code: info.code, signal: info.signal, reason, clean: slot.lastExit.clean });
     this.ctx.emit('exit', name, slot.lastExit);

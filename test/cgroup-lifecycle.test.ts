@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { agentOf, startDaemon, stop } from './helpers/daemon.js';
 import { alive, fixture, until } from './helpers/harness.js';
 import { anyExists, groupDirs } from './helpers/cgroups.js';
+import { reload, rewrite } from './helpers/reload.js';
 
 const CONFIG = ['agents:', `  a: { run: ${fixture('echo.js')}, limits: { memory: 64MiB, cpu: 50%, nproc: 64 } }`];
 
@@ -37,4 +38,23 @@ test('after a supervisor SIGKILL: the next start kills what is left in the stale
   for (const dir of dirs) assert.ok(readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').includes(String(pid)), `the new agent (pid ${pid}) in ${dir}`);
   await stop(again);
   assert.deepEqual(anyExists(groupDirs(d.stateDir)), [], 'removed after the second stop');
+});
+
+test('reload: a removed agent\'s group goes once its process has exited; a changed limit is written to the kept agent\'s group', async (t) => {
+  const echo = fixture('echo.js');
+  const d = await startDaemon(['agents:', `  a: { run: ${echo}, limits: { memory: 64MiB } }`, `  b: { run: ${echo}, shutdown: 300ms }`], { waitReady: ['a', 'b'] });
+  t.after(() => stop(d));
+  assert.deepEqual(anyExists(groupDirs(d.stateDir, 'b')), groupDirs(d.stateDir, 'b'));
+  const before = agentOf(d, 'a').pid;
+  rewrite(d, ['agents:', `  a: { run: ${echo}, limits: { memory: 96MiB } }`]);
+  const r = reload(d);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(anyExists(groupDirs(d.stateDir, 'b')), [], 'b\'s groups are gone');
+  const memory = groupDirs(d.stateDir, 'a')[1]!;
+  assert.equal(readFileSync(join(memory, 'memory.limit_in_bytes'), 'utf8').trim(), String(96 * 2 ** 20));
+  const pid = await until('a restarted with its new manifest', () => {
+    const a = agentOf(d, 'a');
+    return a.state === 'running' && a.pid !== before ? a.pid : undefined;
+  });
+  await until(`a (pid ${pid}) in its group`, () => (readFileSync(join(memory, 'cgroup.procs'), 'utf8').split('\n').includes(String(pid)) ? true : undefined));
 });
