@@ -4,13 +4,12 @@
 // an agent over its limit gets (a fault: killed, then restarted by policy). The
 // other limits are the sandbox's (policies/).
 import { childrenByParent, descendantsOf } from '../policies/spawn.js';
-import type { AgentSlot, AgentSlots } from './agent-slot.js';
+import type { AgentSlot, AgentSlots, Isolation } from './agent-slot.js';
 import type { Usage } from './metrics.js';
 import type { Reports } from './reports.js';
 import { formatSize } from '../protocol/units.js';
 import type { AgentConfig } from './config/index.js';
 import type { AgentPlan } from '../policies/isolation.js';
-import type { Isolation } from './agent-slot.js';
 
 /** limits.cpu is a sustained share: a burst over it is normal, this many samples in a row is not. */
 export const CPU_OVER_SAMPLES = 5;

@@ -34,7 +34,6 @@ export const CFS_PERIOD_US = 100_000;
 /** The kernel refuses a quota under 1 ms. */
 export const quotaOf = (cpu: number): number => Math.max(1000, Math.round(cpu * CFS_PERIOD_US));
 
-
 export interface AgentGroup {
   kind: CgroupKind;
   name: string;
