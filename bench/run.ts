@@ -2,6 +2,7 @@
 // noisy: read the ratios, not the absolute numbers.
 import { cpus } from 'node:os';
 import { memory, requestReply, requestReplyOneCore, restartLatency, throughput } from './core.js';
+import { cgroupCost } from './cgroup.js';
 import { idleCost } from './idle.js';
 import { startLatencyByLayer } from './isolation.js';
 import { journalRates } from './journal.js';
@@ -20,6 +21,7 @@ if (want('latency')) rows.push(...(await requestReplyOneCore(quick ? 2000 : 1000
 if (want('restart')) rows.push(await restartLatency(quick ? 5 : 20));
 if (want('isolation')) rows.push(...(await startLatencyByLayer(quick ? 5 : 20)));
 if (want('journal')) rows.push(...(await journalRates(quick ? 50_000 : 200_000, quick ? 200_000 : 1_000_000)));
+if (want('cgroup')) rows.push(...(await cgroupCost(quick ? 2 : 4, quick ? 4 : 10)));
 if (want('memory')) rows.push(...(await memory(100)));
 // Idle means steady state: V8 keeps collecting and shrinking for ~30 s after 100 spawns.
 if (want('idle')) rows.push(...(await idleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));

@@ -1,13 +1,16 @@
 // The hardening chain as data, and the one place it becomes a command line. Each
 // step execs the next: nice → setpriv → bwrap → prlimit → node. The plan
 // (sandbox.ts) decides the steps; the doctor reads its expectations off the same
-// structure; only stepsOf() knows the tools' flags.
+// structure; only stepsOf() knows the tools' flags. With cgroups, a first step
+// (`cgroup`, a shell) writes its own pid into the agent's cgroup.procs and execs
+// the rest: the agent is inside its group before its first instruction, and so is
+// everything bubblewrap starts.
 import type { Machine } from './machine.js';
 
 /** The layer names `status` and `doctor` show. */
 export const LAYERS = {
   env: 'env', fds: 'fds', uid: 'uid', namespaces: 'namespaces', netns: 'netns',
-  permission: 'permission', rlimits: 'rlimits', heap: 'heap',
+  permission: 'permission', rlimits: 'rlimits', heap: 'heap', cgroup: 'cgroup',
 } as const;
 
 export type Layer = (typeof LAYERS)[keyof typeof LAYERS];
@@ -55,6 +58,8 @@ export interface NodeFlags {
 
 /** Each step's tool and what it applies; a step left out is not in the chain. */
 export interface Chain {
+  /** The cgroup.procs files (one per v1 hierarchy, one on v2) the first step enters. */
+  cgroup?: { tool: string; procs: string[] };
   nice?: { tool: string; niceness: number };
   setpriv?: { tool: string; uid: number; gid: number };
   bwrap?: { tool: string; shareNet: boolean; mounts: Mount[]; chdir: string };
@@ -73,6 +78,13 @@ function mountArgv(m: Mount): string[] {
   if (m.type !== 'bind') return [`--${m.type}`, m.dest];
   return [m.writable ? '--bind' : m.optional ? '--ro-bind-try' : '--ro-bind', m.source!, m.dest];
 }
+
+/**
+ * Enter the groups, then become the rest of the chain: `$$` is the shell's pid,
+ * which exec keeps. A write that fails stops the start (exit 125) rather than
+ * running the agent outside its limits.
+ */
+const ENTER = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
 
 export function heapArgv(heap: HeapCap): string[] {
   return [`--max-semi-space-size=${heap.semiSpaceMiB}`, `--max-old-space-size=${heap.oldSpaceMiB}`];
@@ -94,7 +106,8 @@ function nodeArgv(n: NodeFlags): string[] {
 /** The chain, step by step in exec order, each with its command line and the layers it provides. */
 export function stepsOf(chain: Chain): Step[] {
   const steps: Step[] = [];
-  const { nice, setpriv, bwrap, prlimit, node } = chain;
+  const { cgroup, nice, setpriv, bwrap, prlimit, node } = chain;
+  if (cgroup) steps.push({ tool: 'cgroup', argv: [cgroup.tool, '-c', ENTER, 'outheis-cgroup', String(cgroup.procs.length), ...cgroup.procs], layers: [LAYERS.cgroup] });
   if (nice) steps.push({ tool: 'nice', argv: [nice.tool, '-n', String(nice.niceness)], layers: [] });
   if (setpriv) {
     steps.push({

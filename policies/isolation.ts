@@ -9,14 +9,23 @@ import { probeMachine, type Machine } from './machine.js';
 import { planSandbox, readableByOthers, type SandboxPlan } from './sandbox.js';
 import { allocateAccounts, type Account } from './users.js';
 import { prepareDomains, type Domains } from './domains.js';
-import type { Manifests } from './manifest.js';
+import type { AgentManifest, Manifests } from './manifest.js';
+import { detectCgroups, type Cgroups } from './cgroups/detect.js';
+import type { AgentGroup, GroupSpec } from './cgroups/group.js';
 
 export class IsolationError extends Error {}
+
+/** An agent's plan, and its cgroup when it has one (policies/cgroups/). */
+export type AgentPlan = SandboxPlan & { weaker: boolean; cgroup?: AgentGroup | undefined; cgroupWhy?: string | undefined };
 
 export interface IsolationPlans {
   machine: Machine;
   accounts: Map<string, Account> | undefined;
-  plans: Map<string, SandboxPlan & { weaker: boolean }>;
+  plans: Map<string, AgentPlan>;
+  /** The cgroup hierarchy agents run in, or why there is none (then nice and sampling stand in). */
+  cgroups: Cgroups;
+  /** Groups a previous supervisor of this state directory left behind, emptied and removed at start. */
+  staleGroups: string[];
   /** Domains created and ACLs granted for the agents' uids (logged at start). */
   domains: Domains;
   /** Take back the ACLs granted at start: call once every agent has stopped. Returns what could not be undone. */
@@ -35,21 +44,34 @@ function codeReadable(code: Code): string | undefined {
   return undefined;
 }
 
-type Plans = Map<string, SandboxPlan & { weaker: boolean }>;
+type Plans = Map<string, AgentPlan>;
+
+export const groupSpecOf = (agent: AgentManifest): GroupSpec => ({ qos: agent.qos, cpu: agent.limits.cpu, memory: agent.limits.memory, nproc: agent.limits.nproc });
+
+/** The agent's group, made (or updated) before it is planned; a write the kernel refuses leaves it on the fallback, with the reason. */
+function groupFor(cgroups: Cgroups, agent: AgentManifest): { cgroup?: AgentGroup; cgroupWhy?: string } {
+  if (!cgroups.driver) return { cgroupWhy: cgroups.why };
+  try {
+    return { cgroup: cgroups.driver.create(agent.name, groupSpecOf(agent)) };
+  } catch (err) {
+    return { cgroupWhy: (err as Error).message };
+  }
+}
 
 /** Each named agent's plan against `machine`, and what this machine cannot apply of them. */
-function planAgents(config: Manifests & { file?: string }, names: readonly string[], machine: Machine, accounts: Map<string, Account> | undefined, nodeArgs: string[] | undefined): { plans: Plans; refused: string[] } {
+function planAgents(config: Manifests & { file?: string }, names: readonly string[], machine: Machine, accounts: Map<string, Account> | undefined, nodeArgs: string[] | undefined, cgroups: Cgroups): { plans: Plans; refused: string[] } {
   const plans: Plans = new Map();
   const refused: string[] = [];
   const scanned = new Map<string, Code['masks']>();
   for (const name of names) {
     const agent = config.agents[name]!;
     const code = codeOf(agent.run, config.dir, scanned);
-    const plan = planSandbox(agent, { config, machine, account: accounts?.get(name), nodeArgs, code });
+    const group = groupFor(cgroups, agent);
+    const plan = planSandbox(agent, { config, machine, account: accounts?.get(name), nodeArgs, code, cgroup: group.cgroup });
     const unreadable = machine.root ? codeReadable(code) : undefined;
     if (unreadable) plan.missing.push(unreadable);
     if (plan.missing.length) refused.push(...plan.missing.map((m) => `agents.${name}: ${m}`));
-    plans.set(name, { ...plan, weaker: plan.missing.length > 0 });
+    plans.set(name, { ...plan, weaker: plan.missing.length > 0, ...group });
   }
   return { plans, refused };
 }
@@ -63,13 +85,36 @@ function refuse(refused: string[], allowWeaker: boolean, what: string): void {
 const accountsFor = (config: Manifests, machine: Machine): Map<string, Account> | undefined =>
   machine.root ? allocateAccounts(config.order.map((n) => ({ name: n, user: config.agents[n]!.user }))) : undefined;
 
-export function planIsolation(config: Manifests & { file?: string }, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine }): IsolationPlans {
+export function planIsolation(config: Manifests & { file?: string }, opts: { allowWeaker: boolean; nodeArgs?: string[]; machine?: Machine; cgroups?: Cgroups }): IsolationPlans {
   const machine = opts.machine ?? probeMachine();
   const accounts = accountsFor(config, machine);
-  const { plans, refused } = planAgents(config, config.order, machine, accounts, opts.nodeArgs);
-  refuse(refused, opts.allowWeaker, 'not starting');
+  // A machine passed in (a simulated host) brings its cgroups along, or has none: only the real one is probed.
+  const cgroups = opts.cgroups ?? (opts.machine ? { driver: undefined, why: 'not probed: a machine was given without cgroups' } : detectCgroups({ stateDir: config.stateDir }));
+  // What a SIGKILLed supervisor of this state directory left goes first: its processes, then its groups.
+  let staleGroups: string[] = [];
+  try {
+    staleGroups = cgroups.driver?.prepare() ?? [];
+  } catch (err) {
+    throw new IsolationError(`not starting: cgroups at ${cgroups.driver!.where}: ${(err as Error).message}`);
+  }
+  const { plans, refused } = planAgents(config, config.order, machine, accounts, opts.nodeArgs, cgroups);
+  try {
+    refuse(refused, opts.allowWeaker, 'not starting');
+  } catch (err) {
+    cgroups.driver?.removeAll();
+    throw err;
+  }
   const domains = prepareDomains(config, accounts, { record: grantsRecord(config.stateDir) });
-  return { machine, accounts, plans, domains, release: () => domains.release() };
+  const release = (): string[] => {
+    const errors = domains.release();
+    try {
+      cgroups.driver?.removeAll();
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+    return errors;
+  };
+  return { machine, accounts, plans, cgroups, staleGroups, domains, release };
 }
 
 export interface Replan {
@@ -88,7 +133,7 @@ export interface Replan {
 export function replanIsolation(current: IsolationPlans, config: Manifests & { file?: string }, names: readonly string[], opts: { allowWeaker: boolean; nodeArgs?: string[] }): Replan {
   const accounts = accountsFor(config, current.machine);
   const uidMoved = config.order.filter((n) => !names.includes(n) && current.accounts?.get(n) && current.accounts.get(n)!.uid !== accounts?.get(n)?.uid);
-  const { plans, refused } = planAgents(config, [...names, ...uidMoved], current.machine, accounts, opts.nodeArgs);
+  const { plans, refused } = planAgents(config, [...names, ...uidMoved], current.machine, accounts, opts.nodeArgs, current.cgroups);
   refuse(refused, opts.allowWeaker, 'not reloading');
   return { accounts, plans, uidMoved };
 }
@@ -98,4 +143,19 @@ export function adoptPlans(current: IsolationPlans, replan: Replan, removed: rea
   for (const name of removed) current.plans.delete(name);
   for (const [name, plan] of replan.plans) current.plans.set(name, plan);
   current.accounts = replan.accounts;
+}
+
+/**
+ * An agent's process has exited: when a reload removed the agent (its plan is gone),
+ * its cgroup goes too. Groups of agents still configured stay for their next start;
+ * all of them go at stop (IsolationPlans.release).
+ */
+export function releaseGroupOf(current: IsolationPlans, name: string): string | undefined {
+  if (current.plans.has(name) || !current.cgroups.driver) return undefined;
+  try {
+    current.cgroups.driver.remove(name);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

@@ -1,6 +1,6 @@
 // How one agent is started: the chain of hardening steps its command line runs
 // through, in order, and which layers are in force. Reads as a list:
-//   nice → setpriv (own uid/gid, no groups, no_new_privs, no capabilities)
+//   cgroup (enter its own cgroup: policies/cgroups/) → nice → setpriv (own uid/gid, no groups, no_new_privs, no capabilities)
 //        → bwrap (namespaces; only the runtime, its code (code.ts: its package,
 //        credentials masked), the SDK and its unveiled paths) → prlimit (nofile, nproc) → node (permission model, heap cap).
 // The plan is data (chain.ts); its command line is rendered from it in one place.
@@ -12,6 +12,10 @@ import { which, type Machine } from './machine.js';
 import type { AgentManifest, Manifests, Qos } from './manifest.js';
 import { sdkPaths } from './sdk.js';
 import type { Account } from './users.js';
+import type { AgentGroup } from './cgroups/group.js';
+
+/** The shell the cgroup step runs (POSIX sh: always there, ~1 ms to start). */
+const SH = '/bin/sh';
 
 export { LAYERS, type Layer } from './chain.js';
 export { readableByOthers, sdkPaths } from './sdk.js';
@@ -61,7 +65,7 @@ export const namespacesFix = (m: Machine): string => (m.bwrap ? FIXES.userns : F
 export const NICE: Record<Qos, number> = { interactive: 1, user: 2, utility: 5, background: 10 };
 
 /** Layers in force, in the order `status` shows them; env and fds come with every launch (spawn.ts). */
-const SHOWN: Layer[] = [LAYERS.env, LAYERS.fds, LAYERS.uid, LAYERS.rlimits, LAYERS.netns, LAYERS.namespaces, LAYERS.permission, LAYERS.heap];
+const SHOWN: Layer[] = [LAYERS.env, LAYERS.fds, LAYERS.cgroup, LAYERS.uid, LAYERS.rlimits, LAYERS.netns, LAYERS.namespaces, LAYERS.permission, LAYERS.heap];
 
 function planOf(chain: Chain, gaps: Gap[], account: Account | undefined): SandboxPlan {
   const steps = stepsOf(chain);
@@ -97,6 +101,8 @@ export interface PlanContext {
   nodeArgs?: string[];
   /** The agent's code (policies/code.ts), when the caller has already found it. */
   code?: Code;
+  /** The agent's cgroup (policies/cgroups/), created before it starts; without one, nice and sampling stand in. */
+  cgroup?: AgentGroup | undefined;
 }
 
 /** What exists in the sandbox, in bubblewrap's order: a later mount lies over an earlier one. */
@@ -158,6 +164,9 @@ export function planSandbox(agent: AgentManifest, ctx: PlanContext): SandboxPlan
       args: agent.args,
     },
   };
+
+  // 0. its own cgroup, entered before anything else runs (CPU weight and quota, memory ceiling, pids)
+  if (ctx.cgroup) chain.cgroup = { tool: SH, procs: ctx.cgroup.procs };
 
   // 1. CPU priority by QoS class, before anything else runs
   if (machine.nice) chain.nice = { tool: machine.nice, niceness: NICE[agent.qos] };

@@ -5,6 +5,7 @@ import type { AgentConfig } from './config/index.js';
 import type { Deadline } from './watchdog.js';
 import type { Route } from './router/index.js';
 import type { Qos } from '../protocol/header.js';
+import type { AgentGroup } from '../policies/cgroups/group.js';
 
 /** An agent's state, as status shows it: the one meaning of the word (the tree's view of a child is its ChildState). */
 export const AGENT_STATES = ['starting', 'running', 'backoff', 'stopping', 'stopped', 'failed'] as const;
@@ -42,6 +43,10 @@ export interface Isolation {
   layers: string[];
   /** it runs with less isolation than its manifest asks for */
   weaker: boolean;
+  /** Its cgroup's hierarchy (v1, v2); absent: no cgroup, nice and sampling stand in (shown WEAKER). */
+  cgroup?: 'v1' | 'v2' | undefined;
+  /** Limits only sampled (every few seconds), not enforced by the kernel: the cgroup fallback. */
+  sampled?: string[] | undefined;
 }
 
 /**
@@ -67,6 +72,10 @@ export class AgentSlot {
   startTimer: Deadline | undefined;
   /** Consecutive samples over limits.cpu. */
   cpuOver = 0;
+  /** Its cgroup, when it runs in one: the kernel holds limits.cpu and limits.memory, and counts its OOM kills. */
+  cgroup: AgentGroup | undefined;
+  /** The group's OOM-kill count when the current process was spawned: a higher one at its exit means it was OOM-killed. */
+  oomsAtSpawn = 0;
   isolation: Isolation = BASE_ISOLATION;
   backoffTimer: NodeJS.Timeout | undefined;
   /** The latest checkpoint, handed to each new process in its init frame; its journal segment (-1: none). */

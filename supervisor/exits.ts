@@ -16,6 +16,8 @@ export interface ExitsContext extends Reports {
   halting(): boolean;
   /** Carry out what the tree decided (supervisor.ts). */
   carryOut(actions: Action[]): void;
+  /** Its process is gone: a removed agent's cgroup goes too (policies/isolation.ts releaseGroupOf). */
+  released?(name: string): string | undefined;
 }
 
 export class Exits {
@@ -45,7 +47,7 @@ export class Exits {
     this.ctx.router.detach(slot.route);
     // Exit 0 before the ready handshake is a start-up that failed, not work that finished.
     const early = !slot.readyAt && !slot.stopping && info.code === 0 && info.signal === null ? 'exited 0 before ready' : undefined;
-    const fault = spawnError ?? slot.fault ?? early;
+    const fault = spawnError ?? this.oomKilled(slot, info) ?? slot.fault ?? early;
     const normal = !fault && info.code === 0 && info.signal === null;
     const reason = fault ?? (slot.stopping ? 'stopped' : normal ? 'exited normally' : info.signal ? `killed by ${info.signal}` : `exited with code ${info.code}`);
     const deliberate = slot.stopping;
@@ -55,11 +57,28 @@ export class Exits {
     slot.stopping = false;
     slot.state = 'stopped';
     slot.settleExit();
+    const notRemoved = this.ctx.released?.(name);
+    if (notRemoved) log.error({ agent: name, err: notRemoved }, 'could not remove the cgroup of an agent a reload removed');
     log[slot.lastExit.clean ? 'info' : 'warn']({ agent: name, code: info.code, signal: info.signal, reason }, 'exited');
     this.ctx.note({ type: 'exit', agent: name, code: info.code, signal: info.signal, reason, clean: slot.lastExit.clean });
     this.ctx.emit('exit', name, slot.lastExit);
     // A stop we asked for is not a failure; the tree only hears about the others.
     if (!deliberate && !this.ctx.halting()) this.ctx.carryOut(this.ctx.tree.exited(name, { abnormal: !normal }, Date.now()));
+  }
+
+  /** The kernel killed it at its cgroup's memory ceiling: the exit's reason is `oom`, and a `limit` record says so. */
+  private oomKilled(slot: AgentSlot, info: ExitInfo): 'oom' | undefined {
+    const ooms = slot.cgroup?.ooms() ?? 0;
+    if (ooms <= slot.oomsAtSpawn) return undefined;
+    slot.oomsAtSpawn = ooms;
+    // A child of an agent pledged spawn may be the one killed: only a SIGKILLed agent was.
+    if (info.signal !== 'SIGKILL') return undefined;
+    const memory = slot.cfg.limits.memory;
+    const reason = `oom: killed by the kernel at its cgroup's memory ceiling${memory === undefined ? '' : ` (${memory} bytes)`}`;
+    this.ctx.log.warn({ agent: slot.name, limit: 'memory', reason }, 'limit exceeded: restarting by policy');
+    this.ctx.note({ type: 'limit', agent: slot.name, limit: 'memory', reason });
+    this.ctx.emit('limit', slot.name, 'memory', reason);
+    return 'oom';
   }
 
   /** The router gave up on a message: delivered journal.max_attempts times without an ack, or its agent is gone for good. */

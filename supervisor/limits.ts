@@ -1,11 +1,15 @@
-// limits.memory and limits.cpu, enforced by sampling (metrics.ts): what is sampled
-// for each agent, and what an agent over its limit gets (a fault: killed, then
-// restarted by policy). The other limits are the sandbox's (policies/).
+// limits.memory and limits.cpu: held by the kernel when the agent has a cgroup
+// (policies/cgroups/: a quota throttles, a ceiling OOM-kills, recorded as `oom`),
+// else enforced by sampling (metrics.ts): what is sampled for each agent, and what
+// an agent over its limit gets (a fault: killed, then restarted by policy). The
+// other limits are the sandbox's (policies/).
 import { childrenByParent, descendantsOf } from '../policies/spawn.js';
-import type { AgentSlot, AgentSlots } from './agent-slot.js';
+import type { AgentSlot, AgentSlots, Isolation } from './agent-slot.js';
 import type { Usage } from './metrics.js';
 import type { Reports } from './reports.js';
 import { formatSize } from '../protocol/units.js';
+import type { AgentConfig } from './config/index.js';
+import type { AgentPlan } from '../policies/isolation.js';
 
 /** limits.cpu is a sustained share: a burst over it is normal, this many samples in a row is not. */
 export const CPU_OVER_SAMPLES = 5;
@@ -30,8 +34,16 @@ export function* samplingTargets(slots: AgentSlots): Iterable<[string, number[]]
   }
 }
 
-/** The limit this sample breaks, if any; counts the slot's streak of samples over limits.cpu. */
+/** What status shows of an agent's confinement: its layers, its cgroup, and, without one, the limits only sampled (WEAKER). */
+export function isolationOf(cfg: AgentConfig, plan: Pick<AgentPlan, 'layers' | 'weaker' | 'cgroup'>): Isolation {
+  if (plan.cgroup) return { layers: plan.layers, weaker: plan.weaker, cgroup: plan.cgroup.kind };
+  const sampled = (['cpu', 'memory'] as const).filter((l) => cfg.limits[l] !== undefined);
+  return { layers: plan.layers, weaker: true, sampled };
+}
+
+/** The limit this sample breaks, if any; counts the slot's streak of samples over limits.cpu. Limits its cgroup holds are the kernel's, not the sampler's. */
 export function limitBroken(slot: AgentSlot, usage: Usage): { limit: Limit; reason: string } | undefined {
+  if (slot.cgroup) return undefined;
   const { memory, cpu } = slot.cfg.limits;
   if (memory !== undefined && usage.rss > memory) {
     return { limit: 'memory', reason: `memory limit: rss ${formatSize(usage.rss, { unit: 'MiB' })} over ${formatSize(memory, { unit: 'MiB' })}` };

@@ -119,6 +119,9 @@ function reportStartUp(log: Logger, found: { closedFds: number[]; fixed: string[
   for (const c of isolation.domains.created) log.info({ agent: c.agent, path: c.path, uid: c.uid }, 'created a domain for its agent');
   for (const err of isolation.domains.stale) log.error({ err }, 'could not take back an ACL a previous supervisor granted');
   log.info({ root: isolation.machine.root, namespaces: isolation.machine.namespaces, permission: isolation.machine.permissionFlag }, 'isolation planned');
+  const cg = isolation.cgroups;
+  if (cg.driver) log.info({ cgroups: cg.driver.kind, where: cg.driver.where, stale: isolation.staleGroups }, 'cgroups: one per agent');
+  else log.error({ why: cg.why }, 'WEAKER ISOLATION: no cgroups: CPU priority is nice, limits.cpu and limits.memory only sampled');
   if (stale !== undefined) log.warn({ pid: stale, pidfile: files.pidfile }, 'replaced the stale pidfile of a supervisor that did not shut down cleanly');
 }
 

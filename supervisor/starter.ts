@@ -2,8 +2,9 @@
 // ready), one process each, confined by its isolation plan, wired to the router
 // through its link, and up once it has said `ready` within its start_timeout.
 import { forEachLine, type LineSink } from '../logs/lines.js';
-import type { IsolationPlans } from '../policies/isolation.js';
-import { planUnsandboxed, type SandboxPlan } from '../policies/sandbox.js';
+import type { AgentPlan, IsolationPlans } from '../policies/isolation.js';
+import { planUnsandboxed } from '../policies/sandbox.js';
+import { isolationOf } from './limits.js';
 import { AgentLink } from './agent-link.js';
 import { readEnvFile } from './config/env-file.js';
 import { envDigest } from './reload/diff.js';
@@ -76,7 +77,7 @@ export class Starter {
     this.spawn(slot);
   }
 
-  private planOf(slot: AgentSlot): SandboxPlan & { weaker: boolean } {
+  private planOf(slot: AgentSlot): AgentPlan {
     return this.ctx.isolation?.plans.get(slot.name) ?? { ...planUnsandboxed(slot.cfg, this.ctx.nodeArgs), weaker: true };
   }
 
@@ -84,7 +85,9 @@ export class Starter {
     const { ctx } = this;
     const { cfg } = slot;
     const plan = this.planOf(slot);
-    slot.isolation = { layers: plan.layers, weaker: plan.weaker };
+    slot.isolation = isolationOf(slot.cfg, plan);
+    slot.cgroup = plan.cgroup;
+    slot.oomsAtSpawn = plan.cgroup?.ooms() ?? 0;
     let proc: AgentProcess;
     try {
       // Read at every spawn: a changed secret takes effect on (re)start. Its errors never quote a value.

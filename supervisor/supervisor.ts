@@ -9,7 +9,7 @@
 // supervisor's internals are one object's job.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logs/logger.js';
-import type { IsolationPlans } from '../policies/isolation.js';
+import { releaseGroupOf, type IsolationPlans } from '../policies/isolation.js';
 import { AgentSlot, AgentSlots, type AgentStatus } from './agent-slot.js';
 import type { Config } from './config/index.js';
 import { Exits } from './exits.js';
@@ -122,7 +122,7 @@ export class Supervisor extends EventEmitter {
       return new AgentSlot(cfg, this.router.add(routeSpecOf(cfg)));
     }));
     const { slots, router, tree } = this;
-    this.exits = new Exits({ ...reports, slots, router, tree, halting, carryOut: (actions) => this.enqueue(actions) });
+    this.exits = new Exits({ ...reports, slots, router, tree, halting, carryOut: (actions) => this.enqueue(actions), released: (name) => (opts.isolation ? releaseGroupOf(opts.isolation, name) : undefined) });
     const fault = (slot: AgentSlot, reason: string) => this.exits.fault(slot, reason);
     this.watchdog = new Watchdog(slots, { log, fault });
     this.starter = new Starter({

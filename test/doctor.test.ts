@@ -13,7 +13,7 @@ import { probeMachine } from '../policies/machine.js';
 import { CLI, ROOT, cliReadableBy } from './helpers/harness.js';
 import { scratchDirs } from './helpers/scratch.js';
 
-const LAYERS = ['uid', 'namespaces', 'netns', 'permission', 'rlimits', 'heap', 'env', 'fds'];
+const LAYERS = ['uid', 'namespaces', 'netns', 'permission', 'rlimits', 'heap', 'env', 'fds', 'cgroup'];
 const NOBODY = 65534;
 const scratch = scratchDirs('outheis-doctor-test-');
 const machine = probeMachine();
@@ -56,7 +56,7 @@ function assertWorks(rep: DoctorReport, name: string, evidence: RegExp[] = []): 
 function assertConsistent(rep: DoctorReport, r: SpawnSyncReturns<string>): void {
   assert.deepEqual(rep.layers.map((l) => l.layer), LAYERS);
   for (const l of rep.layers) {
-    assert.ok(['works', 'MISSING', 'not applicable'].includes(l.status), JSON.stringify(l));
+    assert.ok(['works', 'MISSING', 'fallback', 'not applicable'].includes(l.status), JSON.stringify(l));
     assert.ok(l.evidence.length > 0, `${l.layer}: no evidence`);
   }
   assert.equal(rep.ok, rep.layers.every((l) => l.status !== 'MISSING'));
@@ -88,6 +88,12 @@ describe('as root with bubblewrap', () => {
     assertWorks(rep, 'rlimits', [/Max open files 64\/64/, /Max processes 64\/64/, /EMFILE/]);
     assertWorks(rep, 'env', [/OUTHEIS_DOCTOR_SECRET .*not passed/]);
     assertWorks(rep, 'fds', [/Node's own/, /none of the doctor's/]);
+    // cgroups: this machine's v1 hierarchies, proven by a throttled spinner and an OOM-killed allocator
+    assertWorks(rep, 'cgroup', [/^v1 at \/sys\/fs\/cgroup\/cpu\/outheis\/state-[0-9a-f]{10}, /, /spinning probe at \d+% of a core under a 20% quota, throttled in \d+ periods/, /memory probe killed by SIGKILL at a 64 MiB ceiling \(oom_kill 1, peak \d+ MiB\)/]);
+    for (const ctrl of ['cpu', 'memory', 'pids']) {
+      const instance = /outheis\/(state-[0-9a-f]{10})/.exec(layer(rep, 'cgroup').evidence)![1]!;
+      assert.equal(existsSync(join('/sys/fs/cgroup', ctrl, 'outheis', instance)), false, `the doctor's ${ctrl} groups are removed`);
+    }
     // The heap is reported either way, with the number it saw.
     assert.match(layer(rep, 'heap').evidence, /heap_size_limit \d+ MiB/);
     assert.deepEqual(leftovers(tmp), [], 'the doctor removes its temporary directory');
@@ -107,9 +113,9 @@ describe('as root with bubblewrap', () => {
     assert.ok(!r.stdout.includes('\x1b'), `escape codes in: ${JSON.stringify(r.stdout)}`);
     const lines = r.stdout.split('\n');
     assert.match(lines.find((l) => l.startsWith('LAYER')) ?? '', /^LAYER\s+STATUS\s+EVIDENCE$/);
-    for (const name of LAYERS) assert.ok(lines.some((l) => new RegExp(`^${name}\\s+(works|MISSING|not applicable)\\s+\\S`).test(l)), `no row for ${name} in:\n${r.stdout}`);
+    for (const name of LAYERS) assert.ok(lines.some((l) => new RegExp(`^${name}\\s+(works|MISSING|fallback|not applicable)\\s+\\S`).test(l)), `no row for ${name} in:\n${r.stdout}`);
     assert.match(r.stdout, /^machine: root; node v\d+/m);
-    assert.match(r.stdout, r.status === 0 ? /^ok: all 8 applicable layers work$/m : /^NOT ok: \d+ of 8 applicable layers missing: /m);
+    assert.match(r.stdout, r.status === 0 ? /^ok: all 9 applicable layers work$/m : /^NOT ok: \d+ of 9 applicable layers missing: /m);
     assert.equal(r.status, rep.ok ? 0 : 1);
     // and colour where it is forced and not refused
     const coloured = doctor([], { ...process.env, NO_COLOR: '', FORCE_COLOR: '1', TMPDIR: tmp });
@@ -137,6 +143,10 @@ describe('as an unprivileged user (nobody)', () => {
     assertWorks(rep, 'rlimits', [/Max open files 64\/64/, /EMFILE/]);
     assertWorks(rep, 'env');
     assertWorks(rep, 'fds');
+    // Not root, and no delegated v2 subtree here: the fallback, with why.
+    const cg = layer(rep, 'cgroup');
+    assert.equal(cg.status, 'fallback', JSON.stringify(cg));
+    assert.match(cg.evidence, /cgroup v1: \/sys\/fs\/cgroup\/cpu is not writable \(EACCES\)/);
     assert.deepEqual(leftovers(home), []);
   });
 });

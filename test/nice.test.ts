@@ -1,15 +1,18 @@
-// Each QoS class gets exactly its niceness, once: the sandbox chain's `nice` applies
+// Each QoS class gets exactly its niceness, once (and, with cgroups, its CPU weight): the sandbox chain's `nice` applies
 // it, and nothing renices afterwards (a second renice used to double it, or not,
 // depending on a race with the exec chain).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CPU_WEIGHT } from '../policies/cgroups/group.js';
 import { NICE } from '../policies/sandbox.js';
 import { childrenByParent, descendantsOf } from '../policies/spawn.js';
 import { QOS } from '../protocol/constants.js';
 import type { StatusResult } from '../supervisor/control/protocol.js';
 import { startDaemon, stop } from './helpers/daemon.js';
 import { fixture, startSupervisor } from './helpers/harness.js';
+import { groupDirs, readNumber } from './helpers/cgroups.js';
 
 /** Field 19 of /proc/<pid>/stat (the fields after the command's closing parenthesis start at 3). */
 function niceOf(pid: number): number {
@@ -43,6 +46,10 @@ test('a sandboxed agent: every process of its sandbox runs at its class\'s nicen
   t.after(() => stop(d));
   const status = d.cliJson<StatusResult>(['status']);
   await checkNiceness(status.supervisor.pid, (name) => status.agents.find((a) => a.name === name)?.pid ?? undefined, true);
+  // With cgroups (this machine: v1), the class is also a CPU weight, which holds across users and namespaces.
+  const shares = QOS.map((qos) => readNumber(join(groupDirs(d.stateDir, `a_${qos}`)[0]!, 'cpu.shares')));
+  assert.deepEqual(shares, QOS.map((qos) => Math.round((CPU_WEIGHT[qos] * 1024) / 100)));
+  assert.deepEqual([...shares].sort((a, b) => b - a), QOS.map((qos) => shares[QOS.indexOf(qos)]), `weights fall with the class (${QOS.join(' > ')}): ${shares.join(' ')}`);
 });
 
 test('an agent without a sandbox gets the same niceness, once', async () => {

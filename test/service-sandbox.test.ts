@@ -193,7 +193,7 @@ print(json.dumps(out))`;
 
     test('agents run sandboxed, no weaker than their manifests ask; a message goes from one to the other', () => {
       // What these manifests get outside any unit (as the isolation suite shows): net pledged, no netns.
-      const expected = { keeper: ['env', 'fds', 'namespaces', 'netns', 'permission', 'uid'], fetcher: ['env', 'fds', 'namespaces', 'permission', 'uid'] };
+      const expected = { keeper: ['cgroup', 'env', 'fds', 'namespaces', 'netns', 'permission', 'uid'], fetcher: ['cgroup', 'env', 'fds', 'namespaces', 'permission', 'uid'] };
       for (const [name, layers] of Object.entries(expected)) {
         const a = agentOf(d, name);
         assert.equal(a.state, 'running');

@@ -14,7 +14,7 @@ const COLUMNS: Column[] = [
 ];
 
 function statusStyle(status: LayerStatus, paint: Paint): Style {
-  return status === 'works' ? paint.green : status === 'MISSING' ? paint.red : paint.dim;
+  return status === 'works' ? paint.green : status === 'MISSING' ? paint.red : status === 'fallback' ? paint.yellow : paint.dim;
 }
 
 /** The machine line, the table, what to do about each missing layer, and a summary. */
@@ -29,7 +29,8 @@ export function renderDoctor(report: DoctorReport, paint: Paint): string {
   lines.push(...renderTable(COLUMNS, report.layers.map((l) => [l.layer, { text: l.status, paint: statusStyle(l.status, paint) }, l.evidence]), { paint }));
   const missing = report.layers.filter((l) => l.status === 'MISSING');
   const na = report.layers.filter((l) => l.status === 'not applicable');
-  const fixes = missing.filter((l) => l.fix);
+  const fallback = report.layers.filter((l) => l.status === 'fallback');
+  const fixes = [...missing, ...fallback].filter((l) => l.fix);
   if (fixes.length) {
     lines.push('');
     for (const l of fixes) lines.push(`${paint.bold(`fix ${l.layer}:`)} ${l.fix}`);
@@ -37,8 +38,9 @@ export function renderDoctor(report: DoctorReport, paint: Paint): string {
   const applicable = report.layers.length - na.length;
   const skipped = na.length ? ` (not applicable here: ${na.map((l) => l.layer).join(', ')})` : '';
   lines.push('');
+  const weaker = fallback.length ? ` (fallback, weaker: ${fallback.map((l) => l.layer).join(', ')})` : '';
   lines.push(report.ok
-    ? paint.green(`ok: all ${applicable} applicable layers work${skipped}`)
+    ? paint.green(`ok: all ${applicable - fallback.length} applicable layers work${weaker}${skipped}`)
     : paint.red(`NOT ok: ${missing.length} of ${applicable} applicable layers missing: ${missing.map((l) => l.layer).join(', ')}${skipped}`));
   return lines.join('\n');
 }

@@ -69,7 +69,7 @@ export function renderDetail(d: DetailResult, o: DetailOptions): string {
     ...manifest(d.manifest, paint),
     paint.bold('supervision'),
   ];
-  const iso = a.isolation.layers.join(', ') || '-';
+  const iso = `${a.isolation.layers.join(', ') || '-'}${a.isolation.sampled?.length ? ` (no cgroup: ${a.isolation.sampled.join(', ')} only sampled)` : ''}`;
   lines.push(row('isolation', a.isolation.weaker ? paint.bold(paint.red(`WEAKER than its manifest asks: ${iso}`)) : iso, paint));
   const r = d.restarts;
   const allowed = `${r.group === 'root' ? 'the root supervisor' : `group ${r.group}`} allows ${r.intensity} within ${formatMs(r.windowMs)}`;

@@ -52,7 +52,9 @@ function memoryCell(a: AgentStatusJson, paint: Paint): Cell {
 function isolationCell(a: AgentStatusJson, paint: Paint): Cell {
   const layers = a.isolation.layers.join(',');
   // Leads with the marker so that truncation never cuts it.
-  if (a.isolation.weaker) return { text: layers ? `WEAKER ${layers}` : 'WEAKER', paint: (s) => paint.bold(paint.red(s)) };
+  // Without a cgroup, the limits only sampled are named: the kernel does not hold them.
+  const sampled = a.isolation.sampled?.length ? ` sampled:${a.isolation.sampled.join(',')}` : '';
+  if (a.isolation.weaker) return { text: `WEAKER${sampled}${layers ? ` ${layers}` : ''}`, paint: (s) => paint.bold(paint.red(s)) };
   return layers ? layers : { text: '-', paint: paint.dim };
 }
 
@@ -128,7 +130,10 @@ export function renderWeakerWarning(agents: readonly AgentStatusJson[], opts: { 
   const { paint } = opts;
   // The names come early, so that they survive a cut to the terminal width.
   const who = weaker.length === 1 ? `${weaker[0]} runs` : `${weaker.length} agents (${weaker.join(', ')}) run`;
-  const line = `${paint.bold(paint.red('WEAKER isolation'))}: ${who} with less isolation than the manifest asks: unveil and pledge are not enforced by the OS for them`;
+  // Sandboxed but without a cgroup (cgroups cannot be written here): only the limits are weaker.
+  const onlyLimits = agents.filter((a) => a.isolation.weaker).every((a) => a.isolation.sampled !== undefined && a.isolation.layers.includes('namespaces'));
+  const what = onlyLimits ? 'no cgroup: CPU priority is nice, and limits.cpu and limits.memory are only sampled' : 'unveil and pledge are not enforced by the OS for them';
+  const line = `${paint.bold(paint.red('WEAKER isolation'))}: ${who} with less isolation than the manifest asks: ${what}`;
   return opts.width === undefined ? line : truncateText(line, opts.width);
 }
 

@@ -9,7 +9,7 @@
 // flags left out. The permission model refuses first (ERR_ACCESS_DENIED), so only
 // the second run shows the inner layers (namespaces, uid, network) refusing on
 // their own. Reads as a list: machine → manifest → accounts and domains →
-// listener → plan → probe runs → verdicts → clean-up.
+// listener → plan → probe runs → verdicts → cgroup probes (cgroup.ts) → clean-up.
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,7 @@ import { manifestSchema, type AgentManifest, type Manifests } from '../manifest.
 import { planSandbox } from '../sandbox.js';
 import { agentEnv, type LaunchSpec } from '../spawn.js';
 import { allocateAccounts } from '../users.js';
+import { cgroupLayer } from './cgroup.js';
 import { expectationsOf } from './expect.js';
 import { listen, reachable, runProbe } from './run.js';
 import { SECRET_VAR, verdicts, type LayerReport } from './verdicts.js';
@@ -124,6 +125,8 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
       machine, plan, expected, full, bare: bare.results ? bare : undefined, port,
       reachable: await reachable(port), closedFds, dataFile, outsideFile,
     });
+    // 9. the cgroup layer: its own probes, in groups of a throwaway instance
+    layers.push(await cgroupLayer(manifests.stateDir, timeoutMs));
     return { machine: machineOf(machine), layers, ok: layers.every((l) => l.status !== 'MISSING') };
   } finally {
     if (hadSecret) process.env[SECRET_VAR] = oldSecret;

@@ -84,3 +84,10 @@ export function readOutside(pid: number): Outside {
   }
   return o;
 }
+
+/** CPU time a process has used (utime + stime, /proc/<pid>/stat), in seconds. */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
+}

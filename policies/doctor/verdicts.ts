@@ -12,7 +12,8 @@ import { formatSize } from '../../protocol/units.js';
 /** Set in the doctor's environment while the probe starts; the probe must not see it. */
 export const SECRET_VAR = 'OUTHEIS_DOCTOR_SECRET';
 
-export type LayerStatus = 'works' | 'MISSING' | 'not applicable';
+/** fallback: the layer cannot be had here, and something weaker stands in (cgroups: nice and sampling). */
+export type LayerStatus = 'works' | 'MISSING' | 'fallback' | 'not applicable';
 
 export interface LayerReport {
   layer: Layer;

@@ -109,6 +109,10 @@ export const isolationSchema = z.object({
   layers: z.array(z.string()),
   /** True when the agent runs with less isolation than its manifest asks for (--allow-weaker-isolation). */
   weaker: z.boolean(),
+  /** The cgroup hierarchy its limits are enforced in; absent: no cgroup (the fallback, shown WEAKER). */
+  cgroup: z.enum(['v1', 'v2']).optional(),
+  /** Without a cgroup: the limits only sampled every few seconds (limits.cpu, limits.memory). */
+  sampled: z.array(z.string()).optional(),
 });
 export type IsolationJson = z.infer<typeof isolationSchema>;
 

@@ -175,6 +175,7 @@ export function renderUnit(cfg: Pick<Config, 'agents' | 'dir'>, facts: HostFacts
   line('TimeoutStopSec', `${seconds(stopMs)}s`, `agents stop one after another: their shutdown budgets plus ${TERM_GRACE_MS / 1000}s SIGTERM grace each, plus ${STOP_MARGIN_MS / 1000}s`);
   line('KillMode', 'mixed', 'SIGTERM to the supervisor alone (it stops the agents in order); SIGKILL to all that is left at the timeout');
   line('Delegate', 'yes', 'the service owns its cgroup subtree, for the agents\' groups');
+  line('OOMPolicy', 'continue', 'an agent OOM-killed at its cgroup ceiling is the supervisor\'s to restart (reason oom), not a reason to stop the service');
   if (stateRel) {
     line('StateDirectory', unitWord(stateRel), `state_dir is under ${base}: systemd creates it, owned by the service`);
     line('StateDirectoryMode', '0700');
