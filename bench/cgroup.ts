@@ -14,7 +14,7 @@ import { SUPERVISOR_NODE_FLAGS } from '../cli/node-flags.js';
 import { forEachLine } from '../logs/lines.js';
 import { commandLine } from '../policies/chain.js';
 import { detectCgroups } from '../policies/cgroups/detect.js';
-import type { CgroupDriver } from '../policies/cgroups/group.js';
+import { createGroup, type CgroupDriver } from '../policies/cgroups/group.js';
 import { fmt, median, type Row } from './lib.js';
 
 const IDLE = fileURLToPath(new URL('../../bench/agents/idle.js', import.meta.url));
@@ -59,7 +59,7 @@ function timeOnce(argv: string[]): Promise<number> {
 
 /** The chain's cgroup step alone: `sh` entering the agent's groups, then exec `node -e 0`, against `node -e 0`; alternated. */
 async function enterCost(driver: CgroupDriver, rounds: number): Promise<[number, number]> {
-  const group = driver.create('bench', { qos: 'user', cpu: undefined, memory: 256 * 2 ** 20, nproc: 64 });
+  const group = createGroup(driver, 'bench', { qos: 'user', cpu: undefined, memory: 256 * 2 ** 20, nproc: 64 });
   const node = { execPath: process.execPath, permission: undefined, heap: undefined, extra: [], run: '-e', args: ['0'] };
   const entering = commandLine({ cgroup: { tool: '/bin/sh', procs: group.procs }, node });
   const bare = commandLine({ node });

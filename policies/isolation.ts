@@ -11,7 +11,7 @@ import { allocateAccounts, type Account } from './users.js';
 import { prepareDomains, type Domains } from './domains.js';
 import type { AgentManifest, Manifests } from './manifest.js';
 import { detectCgroups, type Cgroups } from './cgroups/detect.js';
-import type { AgentGroup, GroupSpec } from './cgroups/group.js';
+import { createGroup, type AgentGroup, type GroupSpec } from './cgroups/group.js';
 
 export class IsolationError extends Error {}
 
@@ -48,25 +48,30 @@ type Plans = Map<string, AgentPlan>;
 
 export const groupSpecOf = (agent: AgentManifest): GroupSpec => ({ qos: agent.qos, cpu: agent.limits.cpu, memory: agent.limits.memory, nproc: agent.limits.nproc });
 
-/** The agent's group, made (or updated) before it is planned; a write the kernel refuses leaves it on the fallback, with the reason. */
-function groupFor(cgroups: Cgroups, agent: AgentManifest): { cgroup?: AgentGroup; cgroupWhy?: string } {
+/**
+ * The agent's group. At start it is made before the agent is planned, so a write the
+ * kernel refuses leaves it on the fallback, with the reason. A reload only describes
+ * it: the group is written at the agent's next spawn, once the reload went ahead.
+ */
+function groupFor(cgroups: Cgroups, agent: AgentManifest, write: boolean): { cgroup?: AgentGroup; cgroupWhy?: string } {
   if (!cgroups.driver) return { cgroupWhy: cgroups.why };
   try {
-    return { cgroup: cgroups.driver.create(agent.name, groupSpecOf(agent)) };
+    const spec = groupSpecOf(agent);
+    return { cgroup: write ? createGroup(cgroups.driver, agent.name, spec) : cgroups.driver.describe(agent.name, spec) };
   } catch (err) {
     return { cgroupWhy: (err as Error).message };
   }
 }
 
 /** Each named agent's plan against `machine`, and what this machine cannot apply of them. */
-function planAgents(config: Manifests & { file?: string }, names: readonly string[], machine: Machine, accounts: Map<string, Account> | undefined, nodeArgs: string[] | undefined, cgroups: Cgroups): { plans: Plans; refused: string[] } {
+function planAgents(config: Manifests & { file?: string }, names: readonly string[], machine: Machine, accounts: Map<string, Account> | undefined, nodeArgs: string[] | undefined, cgroups: Cgroups, writeGroups: boolean): { plans: Plans; refused: string[] } {
   const plans: Plans = new Map();
   const refused: string[] = [];
   const scanned = new Map<string, Code['masks']>();
   for (const name of names) {
     const agent = config.agents[name]!;
     const code = codeOf(agent.run, config.dir, scanned);
-    const group = groupFor(cgroups, agent);
+    const group = groupFor(cgroups, agent, writeGroups);
     const plan = planSandbox(agent, { config, machine, account: accounts?.get(name), nodeArgs, code, cgroup: group.cgroup });
     const unreadable = machine.root ? codeReadable(code) : undefined;
     if (unreadable) plan.missing.push(unreadable);
@@ -97,7 +102,7 @@ export function planIsolation(config: Manifests & { file?: string }, opts: { all
   } catch (err) {
     throw new IsolationError(`not starting: cgroups at ${cgroups.driver!.where}: ${(err as Error).message}`);
   }
-  const { plans, refused } = planAgents(config, config.order, machine, accounts, opts.nodeArgs, cgroups);
+  const { plans, refused } = planAgents(config, config.order, machine, accounts, opts.nodeArgs, cgroups, true);
   try {
     refuse(refused, opts.allowWeaker, 'not starting');
   } catch (err) {
@@ -133,7 +138,7 @@ export interface Replan {
 export function replanIsolation(current: IsolationPlans, config: Manifests & { file?: string }, names: readonly string[], opts: { allowWeaker: boolean; nodeArgs?: string[] }): Replan {
   const accounts = accountsFor(config, current.machine);
   const uidMoved = config.order.filter((n) => !names.includes(n) && current.accounts?.get(n) && current.accounts.get(n)!.uid !== accounts?.get(n)?.uid);
-  const { plans, refused } = planAgents(config, [...names, ...uidMoved], current.machine, accounts, opts.nodeArgs, current.cgroups);
+  const { plans, refused } = planAgents(config, [...names, ...uidMoved], current.machine, accounts, opts.nodeArgs, current.cgroups, false);
   refuse(refused, opts.allowWeaker, 'not reloading');
   return { accounts, plans, uidMoved };
 }

@@ -93,6 +93,10 @@ export class Starter {
       // Read at every spawn: a changed secret takes effect on (re)start. Its errors never quote a value.
       const envFile = cfg.envFile === undefined ? undefined : readEnvFile(cfg.envFile);
       slot.envFileDigest = envDigest(envFile);
+      // Its limits, written before the chain's first step enters the group: a reload's
+      // new limits take effect here, once the old process is gone; a write the kernel
+      // refuses fails the spawn (the agent never runs outside its group).
+      plan.cgroup?.apply();
       proc = spawnAgent({
         name: cfg.name, argv: plan.argv, namespaced: plan.namespaced, cwd: ctx.cwd, env: cfg.env,
         envFile, heartbeatMs: cfg.heartbeat, maxFrame: cfg.limits.frame,

@@ -3,7 +3,7 @@
 // (groups, and a process still in one) is killed and removed at the next start.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { agentOf, startDaemon, stop } from './helpers/daemon.js';
@@ -46,12 +46,26 @@ test('reload: a removed agent\'s group goes once its process has exited; a chang
   t.after(() => stop(d));
   assert.deepEqual(anyExists(groupDirs(d.stateDir, 'b')), groupDirs(d.stateDir, 'b'));
   const before = agentOf(d, 'a').pid;
+  const memory = groupDirs(d.stateDir, 'a')[1]!;
+  const limitOfA = () => readFileSync(join(memory, 'memory.limit_in_bytes'), 'utf8').trim();
+  // Refused at the isolation step (c's code is in a 0700 directory its uid cannot enter):
+  // the running agent's group keeps its limit, and no group is made for c.
+  const locked = join(d.dir, 'locked');
+  mkdirSync(locked, { mode: 0o700 });
+  copyFileSync(echo, join(locked, 'agent.js'));
+  rewrite(d, ['agents:', `  a: { run: ${echo}, limits: { memory: 32MiB } }`, `  b: { run: ${echo}, shutdown: 300ms }`, `  c: { run: ${join(locked, 'agent.js')} }`]);
+  const refused = reload(d);
+  assert.equal(refused.code, 2, JSON.stringify(refused.result));
+  assert.equal(limitOfA(), String(64 * 2 ** 20), 'a refused reload writes no limits');
+  assert.deepEqual(anyExists(groupDirs(d.stateDir, 'c')), []);
+  assert.equal(agentOf(d, 'a').pid, before);
   rewrite(d, ['agents:', `  a: { run: ${echo}, limits: { memory: 96MiB } }`]);
   const r = reload(d);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(anyExists(groupDirs(d.stateDir, 'b')), [], 'b\'s groups are gone');
-  const memory = groupDirs(d.stateDir, 'a')[1]!;
-  assert.equal(readFileSync(join(memory, 'memory.limit_in_bytes'), 'utf8').trim(), String(96 * 2 ** 20));
+  const pidAfter = await until('a restarted', () => { const a = agentOf(d, 'a'); return a.state === 'running' && a.pid !== before ? a.pid : undefined; });
+  assert.ok(pidAfter);
+  assert.equal(limitOfA(), String(96 * 2 ** 20), 'written when a was spawned again');
   const pid = await until('a restarted with its new manifest', () => {
     const a = agentOf(d, 'a');
     return a.state === 'running' && a.pid !== before ? a.pid : undefined;

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { commandLine } from '../policies/chain.js';
 import { cgroupMounts, detectCgroups, instanceOf } from '../policies/cgroups/detect.js';
 import { V2Cgroups } from '../policies/cgroups/v2.js';
+import { createGroup } from '../policies/cgroups/group.js';
 import { tempDir } from './helpers/harness.js';
 
 const read = (f: string) => readFileSync(f, 'utf8');
@@ -63,7 +64,7 @@ test('v2 writer: the supervisor moves into a leaf, controllers are enabled down 
   assert.equal(read(join(root, 'cgroup.subtree_control')), '+cpu +memory +pids');
   assert.equal(read(join(root, 'agents', 'cgroup.subtree_control')), '+cpu +memory +pids');
 
-  const g = v2.create('notes', { qos: 'background', cpu: 0.2, memory: 128 * 2 ** 20, nproc: 40 });
+  const g = createGroup(v2, 'notes', { qos: 'background', cpu: 0.2, memory: 128 * 2 ** 20, nproc: 40 });
   const dir = join(root, 'agents', 'notes');
   assert.deepEqual(g.procs, [join(dir, 'cgroup.procs')]);
   assert.equal(read(join(dir, 'cpu.weight')), '25');
@@ -80,7 +81,7 @@ test('v2 writer: the supervisor moves into a leaf, controllers are enabled down 
   assert.equal(g.pidsRefused(), 7);
 
   // A reload's update of a kept agent: no limits now.
-  v2.create('notes', { qos: 'interactive', cpu: undefined, memory: undefined, nproc: undefined });
+  createGroup(v2, 'notes', { qos: 'interactive', cpu: undefined, memory: undefined, nproc: undefined });
   assert.deepEqual(['cpu.weight', 'cpu.max', 'memory.max', 'memory.swap.max', 'pids.max'].map((f) => read(join(dir, f))), ['400', 'max 100000', 'max', 'max', 'max']);
   v2.removeAll();
   assert.equal(existsSync(join(root, 'agents')), false);

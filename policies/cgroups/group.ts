@@ -52,6 +52,8 @@ export interface AgentGroup {
   peakMemory(): number | undefined;
   /** Pids in the group now. */
   pids(): number[];
+  /** Make the group and write its limits (again: a restart writes them anew, healing a group removed under it). */
+  apply(): void;
 }
 
 /** A writer for one hierarchy: everything under one supervisor instance's directory. */
@@ -61,10 +63,21 @@ export interface CgroupDriver {
   where: string;
   /** At start: what a previous supervisor of this instance left (killed, then removed); names of the groups. */
   prepare(): string[];
-  /** Create (or, for a kept agent on reload, update) an agent's group with these limits. */
-  create(name: string, spec: GroupSpec): AgentGroup;
+  /**
+   * An agent's group with these limits, nothing written yet: a reload plans with this,
+   * so that a refused reload leaves a running agent's limits as they are; the group is
+   * written when its agent is next spawned.
+   */
+  describe(name: string, spec: GroupSpec): AgentGroup;
   /** Remove one agent's group: its processes are killed first (they should be gone). */
   remove(name: string): void;
   /** At stop, once every agent has exited: remove every group of this instance. */
   removeAll(): void;
+}
+
+/** Make an agent's group and write its limits now (at start: a write the kernel refuses is found before anything runs). */
+export function createGroup(driver: CgroupDriver, name: string, spec: GroupSpec): AgentGroup {
+  const group = driver.describe(name, spec);
+  group.apply();
+  return group;
 }

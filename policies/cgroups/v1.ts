@@ -36,20 +36,23 @@ export class V1Cgroups implements CgroupDriver {
     return [...stale];
   }
 
-  create(name: string, spec: GroupSpec): AgentGroup {
+  describe(name: string, spec: GroupSpec): AgentGroup {
     const [cpu, memory, pids] = V1_CONTROLLERS.map((c) => this.dir(c, name)) as [string, string, string];
-    for (const d of [cpu, memory, pids]) ensureDir(d);
-    put(join(cpu, 'cpu.shares'), sharesOf(spec.qos));
-    put(join(cpu, 'cpu.cfs_period_us'), CFS_PERIOD_US);
-    put(join(cpu, 'cpu.cfs_quota_us'), spec.cpu === undefined ? -1 : quotaOf(spec.cpu));
-    // memsw (memory + swap) must stay >= the memory limit: raise it first, lower it last.
-    const memsw = join(memory, 'memory.memsw.limit_in_bytes');
-    const swapAccounted = existsSync(memsw);
-    if (swapAccounted) put(memsw, -1);
-    put(join(memory, 'memory.limit_in_bytes'), spec.memory ?? -1);
-    if (swapAccounted && spec.memory !== undefined) put(memsw, spec.memory);
-    put(join(pids, 'pids.max'), spec.nproc === undefined ? 'max' : spec.nproc);
+    const apply = (): void => {
+      for (const d of [cpu, memory, pids]) ensureDir(d);
+      put(join(cpu, 'cpu.shares'), sharesOf(spec.qos));
+      put(join(cpu, 'cpu.cfs_period_us'), CFS_PERIOD_US);
+      put(join(cpu, 'cpu.cfs_quota_us'), spec.cpu === undefined ? -1 : quotaOf(spec.cpu));
+      // memsw (memory + swap) must stay >= the memory limit: raise it first, lower it last.
+      const memsw = join(memory, 'memory.memsw.limit_in_bytes');
+      const swapAccounted = existsSync(memsw);
+      if (swapAccounted) put(memsw, -1);
+      put(join(memory, 'memory.limit_in_bytes'), spec.memory ?? -1);
+      if (swapAccounted && spec.memory !== undefined) put(memsw, spec.memory);
+      put(join(pids, 'pids.max'), spec.nproc === undefined ? 'max' : spec.nproc);
+    };
     return {
+      apply,
       kind: 'v1', name, spec, dirs: [cpu, memory, pids],
       procs: [cpu, memory, pids].map((d) => join(d, 'cgroup.procs')),
       ooms: () => counter(join(memory, 'memory.oom_control'), 'oom_kill'),

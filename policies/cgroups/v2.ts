@@ -46,17 +46,20 @@ export class V2Cgroups implements CgroupDriver {
     return stale;
   }
 
-  create(name: string, spec: GroupSpec): AgentGroup {
+  describe(name: string, spec: GroupSpec): AgentGroup {
     const dir = join(this.agents, name);
-    ensureDir(dir);
-    put(join(dir, 'cpu.weight'), CPU_WEIGHT[spec.qos]);
-    put(join(dir, 'cpu.max'), `${spec.cpu === undefined ? 'max' : quotaOf(spec.cpu)} ${CFS_PERIOD_US}`);
-    put(join(dir, 'memory.max'), spec.memory ?? 'max');
-    // No swap to spill into: the ceiling is the ceiling (where swap is accounted at all).
-    const swap = join(dir, 'memory.swap.max');
-    if (existsSync(swap) || !isCgroupFs(dir)) put(swap, spec.memory === undefined ? 'max' : 0);
-    put(join(dir, 'pids.max'), spec.nproc === undefined ? 'max' : spec.nproc);
+    const apply = (): void => {
+      ensureDir(dir);
+      put(join(dir, 'cpu.weight'), CPU_WEIGHT[spec.qos]);
+      put(join(dir, 'cpu.max'), `${spec.cpu === undefined ? 'max' : quotaOf(spec.cpu)} ${CFS_PERIOD_US}`);
+      put(join(dir, 'memory.max'), spec.memory ?? 'max');
+      // No swap to spill into: the ceiling is the ceiling (where swap is accounted at all).
+      const swap = join(dir, 'memory.swap.max');
+      if (existsSync(swap) || !isCgroupFs(dir)) put(swap, spec.memory === undefined ? 'max' : 0);
+      put(join(dir, 'pids.max'), spec.nproc === undefined ? 'max' : spec.nproc);
+    };
     return {
+      apply,
       kind: 'v2', name, spec, dirs: [dir], procs: [join(dir, 'cgroup.procs')],
       ooms: () => counter(join(dir, 'memory.events'), 'oom_kill'),
       throttled: () => ({ periods: counter(join(dir, 'cpu.stat'), 'nr_throttled'), usec: counter(join(dir, 'cpu.stat'), 'throttled_usec') }),

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { commandLine, LAYERS, type Chain } from '../chain.js';
 import { detectCgroups, type Cgroups } from '../cgroups/detect.js';
-import type { AgentGroup } from '../cgroups/group.js';
+import { createGroup, type AgentGroup } from '../cgroups/group.js';
 import { formatSize } from '../../protocol/units.js';
 import { cpuSecondsOf } from './proc.js';
 import { within } from './run.js';
@@ -73,8 +73,8 @@ export async function cgroupLayer(stateDir: string, timeoutMs: number, cgroups: 
   if (!driver) return { layer: L, status: 'fallback', evidence: `no cgroup can be used (${cgroups.why}): agents get nice by QoS class and limits.cpu/limits.memory are only sampled`, fix: CGROUP_FIX };
   try {
     driver.prepare();
-    const cpu = await spin(driver.create('doctor-cpu', { qos: 'user', cpu: QUOTA, memory: undefined, nproc: undefined }), timeoutMs);
-    const mem = await memory(driver.create('doctor-memory', { qos: 'user', cpu: undefined, memory: CEILING, nproc: undefined }), timeoutMs);
+    const cpu = await spin(createGroup(driver, 'doctor-cpu', { qos: 'user', cpu: QUOTA, memory: undefined, nproc: undefined }), timeoutMs);
+    const mem = await memory(createGroup(driver, 'doctor-memory', { qos: 'user', cpu: undefined, memory: CEILING, nproc: undefined }), timeoutMs);
     const evidence = `${driver.kind} at ${driver.where}: ${cpu.evidence}; ${mem.evidence}`;
     return cpu.ok && mem.ok ? { layer: L, status: 'works', evidence } : { layer: L, status: 'MISSING', evidence, fix: CGROUP_FIX };
   } catch (err) {
