@@ -85,8 +85,10 @@ async function measure(t: TestContext, d: Daemon, floods: () => Promise<unknown>
     clearInterval(sampler);
   }
   let settled = memoryOf(pid);
+  // The deadline is generous: on a loaded machine V8 gives its old space back only at a
+  // later major GC; what is asserted is that it comes back, not how fast.
   await until(() => `the supervisor's RSS (${fmt(settled.rss)}) back within ${fmt(SETTLE_BOUND)} of its baseline ${fmt(baseline.rss)}`,
-    () => ((settled = memoryOf(pid)).rss - baseline.rss < SETTLE_BOUND ? true : undefined), 30_000, 250);
+    () => ((settled = memoryOf(pid)).rss - baseline.rss < SETTLE_BOUND ? true : undefined), 60_000, 250);
   t.diagnostic(`supervisor RSS: baseline ${fmt(baseline.rss)}, peak ${fmt(peak.rss)} (+${fmt(peak.rss - baseline.rss)}), after ${fmt(settled.rss)} (+${fmt(settled.rss - baseline.rss)}); private: baseline ${fmt(baseline.private)}, peak ${fmt(peak.private)}, after ${fmt(settled.private)}`);
   assert.ok(peak.rss - baseline.rss < PEAK_BOUND, `RSS peaked ${fmt(peak.rss - baseline.rss)} above its baseline`);
   assert.ok(peak.private - baseline.private < PEAK_BOUND, `private memory peaked ${fmt(peak.private - baseline.private)} above its baseline`);
