@@ -42,15 +42,6 @@ export const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, 
 export const ADMIT_SHARE: Record<Qos, number> = { interactive: 1, user: 7 / 8, utility: 3 / 4, background: 1 / 2 };
 const SHARES = QOS.map((q) => ADMIT_SHARE[q]);
 
-/**
- * The share of the delivery window (prefetch) that background work may have in
- * flight. What is in flight sits in the agent's pipe and SDK ahead of anything
- * delivered later, and an interactive message read behind a full window of
- * background frames waits for all of them to be read (bench/priority.ts measured
- * ~2 ms at p50 behind ~900); a quarter still keeps a busy agent fed between refills.
- */
-export const BACKGROUND_WINDOW = 1 / 4;
-
 export class Mailbox {
   private readonly queues = QOS.map(() => new Fifo<Envelope>());
   private queued = 0;
@@ -60,12 +51,7 @@ export class Mailbox {
   readonly inflight = new Map<number, Envelope>();
 
   /** capacity: a reload may change it; what is queued beyond a smaller one stays, and new sends wait for room. */
-  /** The most in flight when the next message is of class rank r: all of the window, background its share. */
-  private readonly windows: number[];
-
-  constructor(public capacity: number, readonly prefetch: number) {
-    this.windows = QOS.map((q) => (q === 'background' ? Math.max(1, Math.floor(prefetch * BACKGROUND_WINDOW)) : prefetch));
-  }
+  constructor(public capacity: number, readonly prefetch: number) {}
 
   get depth(): number { return this.queued; }
   get reserved(): number { return this.reservedBy[0]! + this.reservedBy[1]! + this.reservedBy[2]! + this.reservedBy[3]!; }
@@ -119,23 +105,19 @@ export class Mailbox {
    */
   get refill(): boolean {
     if (this.queued === 0) return false;
-    const r = this.queues.findIndex((q) => q.length > 0);
-    const window = this.windows[r]!;
-    return this.inflight.size <= window / 2 || (r === 0 && this.inflight.size < window);
+    return this.inflight.size <= this.prefetch / 2 || (this.queues[0]!.length > 0 && this.inflight.size < this.prefetch);
   }
 
-  /** Next message to deliver, if the window (its class's share of it) has room. Marks it in flight. */
+  /** Next message to deliver, if the window has room. Marks it in flight. */
   take(): Envelope | undefined {
-    if (this.queued === 0) return undefined;
-    for (let r = 0; r < this.queues.length; r++) {
-      const q = this.queues[r]!;
-      if (!q.length) continue;
-      // The highest class waiting decides: a lower class's window is never larger.
-      if (this.inflight.size >= this.windows[r]!) return undefined;
-      const env = q.shift()!;
-      this.queued--;
-      this.inflight.set(env.id, env);
-      return env;
+    if (this.inflight.size >= this.prefetch || this.queued === 0) return undefined;
+    for (const q of this.queues) {
+      const env = q.shift();
+      if (env) {
+        this.queued--;
+        this.inflight.set(env.id, env);
+        return env;
+      }
     }
     return undefined;
   }

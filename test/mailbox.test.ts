@@ -2,7 +2,7 @@
 // at-least-once redelivery of what was in flight.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BACKGROUND_WINDOW, Mailbox, type Envelope } from '../supervisor/mailbox.js';
+import { Mailbox, type Envelope } from '../supervisor/mailbox.js';
 import { QOS, type Qos } from '../protocol/header.js';
 import { rng } from './helpers/rng.js';
 
@@ -115,18 +115,18 @@ test('full at capacity (counting queued, not in-flight)', () => {
 
 test('requeueInflight puts in-flight messages back at the front of their class, in order, redelivered', () => {
   const mb = new Mailbox(100, 4);
-  // class contents: user 1,2,5,6  utility 3,4,7  interactive 8 (put later)
+  // class contents: user 1,2,5,6  background 3,4,7  interactive 8 (put later)
   mb.put(env(1, 'user'));
   mb.put(env(2, 'user'));
-  mb.put(env(3, 'utility'));
-  mb.put(env(4, 'utility'));
+  mb.put(env(3, 'background'));
+  mb.put(env(4, 'background'));
   mb.put(env(5, 'user'));
   mb.put(env(6, 'user'));
-  mb.put(env(7, 'utility'));
+  mb.put(env(7, 'background'));
   // window 4: takes user 1,2,5,6
   assert.deepEqual([mb.take(), mb.take(), mb.take(), mb.take()].map((e) => e?.id), [1, 2, 5, 6]);
   mb.ack(5);
-  // 1,2,6 in flight; take utility 3
+  // 1,2,6 in flight; take background 3
   assert.equal(mb.take()?.id, 3);
   mb.put(env(8, 'interactive'));
   mb.put(env(9, 'user'));
@@ -257,24 +257,4 @@ test('admission by class on small mailboxes: every class gets one, interactive k
   assert.deepEqual(QOS.map((q) => two.admits(q)), [true, false, false, false]);
   const big = new Mailbox(10_000, 10);
   assert.deepEqual(QOS.map((q) => big.limitOf(q)), [10_000, 8750, 7500, 5000]);
-});
-
-test('background may have only its share of the delivery window in flight; higher classes use the rest', () => {
-  const mb = new Mailbox(100, 16);
-  const bgWindow = Math.floor(16 * BACKGROUND_WINDOW);
-  for (let i = 1; i <= 20; i++) mb.put(env(i, 'background'));
-  const first = takeAll(mb, false);
-  assert.equal(first.length, bgWindow, 'background stops at its share');
-  assert.equal(mb.refill, false, 'and asks for no refill while its share is more than half used');
-  mb.put(env(21, 'user'));
-  mb.put(env(22, 'interactive'));
-  assert.equal(mb.refill, true, 'a waiting interactive message is delivered into the rest of the window at once');
-  assert.deepEqual(takeAll(mb, false).map((e) => e.id), [22, 21], 'interactive, then user; background still held at its share');
-  for (const e of first.slice(0, bgWindow / 2)) mb.ack(e.id);
-  assert.equal(mb.refill, false, 'the higher classes in flight count against background\'s share too');
-  for (const e of first.slice(bgWindow / 2)) mb.ack(e.id);
-  mb.ack(21);
-  mb.ack(22);
-  assert.equal(mb.refill, true);
-  assert.deepEqual(takeAll(mb, false).map((e) => e.id), [5, 6, 7, 8], 'background resumes in FIFO order, its share at a time');
 });

@@ -341,8 +341,8 @@ test('interactive is admitted past a background flood that took its share; the p
   const f = fixture();
   const { route: a } = f.add({ name: 'a', pledge: ['send:b'], qos: 'background' });
   const { route: z } = f.add({ name: 'z', pledge: ['send:b'], qos: 'interactive' });
-  const { route: b, out: bOut } = f.add({ name: 'b', mailbox: 4, prefetch: 16 });
-  for (let s = 1; s <= 5; s++) f.router.frame(a, send(s, 'b', { kind: `m${s}` }), body(s)); // 3 in flight (refill at half of background's window of 4), 2 queued: background's half
+  const { route: b, out: bOut } = f.add({ name: 'b', mailbox: 4, prefetch: 4 });
+  for (let s = 1; s <= 5; s++) f.router.frame(a, send(s, 'b', { kind: `m${s}` }), body(s)); // 3 in flight (refill at half the window), 2 queued: background's half
   f.router.frame(a, send(6, 'b', { kind: 'late-bg' }), body(6)); // parked: background's share is taken
   f.router.frame(z, send(1, 'b', { kind: 'late-now' }), body(1)); // admitted: interactive has the room held back
   f.router.flushAccepts();
