@@ -26,6 +26,6 @@ if (want('memory')) rows.push(...(await memory(100)));
 // Idle means steady state: V8 keeps collecting and shrinking for ~30 s after 100 spawns.
 if (want('idle')) rows.push(...(await idleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));
 if (want('schedules')) rows.push(...(await scheduleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));
-if (want('priority')) rows.push(...(await priorityUnderFlood(quick ? 200 : 1000, quick ? 3 : 10)));
+if (want('priority')) rows.push(...(await priorityUnderFlood(quick ? 3 : 5, 200, quick ? 3 : 10)));
 printTable(rows);
 process.exit(0);

@@ -69,6 +69,15 @@ export class AgentChannel {
     this.writer.write(header, body);
   }
 
+  /**
+   * Write now, with whatever this tick batched before it: an interactive reply does not
+   * wait for the rest of the handler slice (workers/inbox.ts) that it finished in.
+   */
+  writeNow(header: object, body?: Uint8Array): void {
+    this.writer.write(header, body);
+    this.writer.flush();
+  }
+
   /** Resolves once everything written so far has reached the kernel. */
   flush(): Promise<void> {
     return new Promise((resolve) => {

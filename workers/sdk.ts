@@ -162,7 +162,8 @@ class Agent {
       const code = err instanceof OutheisError ? err.code : 'EHANDLER';
       return this.channel.write({ t: 'reply', corr: h.id, err: { code, message: `reply could not be sent: ${(err as Error).message}` } });
     }
-    this.channel.write({ t: 'reply', corr: h.id }, bytes);
+    if (h.qos === 'interactive') this.channel.writeNow({ t: 'reply', corr: h.id }, bytes);
+    else this.channel.write({ t: 'reply', corr: h.id }, bytes);
   }
 
   /** Acks of one tick leave as one frame. */
