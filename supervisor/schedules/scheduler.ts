@@ -53,6 +53,7 @@ export class Scheduler implements Outlet {
     tap.events = {
       staged: (f, id) => this.staged(f, id),
       settled: (id) => this.settled(id),
+      owing: () => this.owedIds.size > 0,
     };
     this.configure(schedules);
   }

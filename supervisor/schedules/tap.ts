@@ -28,6 +28,8 @@ export interface TapEvents {
   staged(f: Firing, id: number): void;
   /** Message `id` was acked or dead-lettered. */
   settled(id: number): void;
+  /** Whether any firing is still owed: acks are looked at only then. */
+  owing(): boolean;
 }
 
 export class ScheduleTap implements RouterJournal {
@@ -59,6 +61,8 @@ export class ScheduleTap implements RouterJournal {
   }
 
   stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void): void {
+    // The hot path: with no firing on its way, every group goes through untouched.
+    if (!this.waiting.size) return this.journal.stage(recs, live, done);
     const fired: FiredSlot[] = [];
     const names: string[] = [];
     for (const r of recs) {
@@ -84,8 +88,10 @@ export class ScheduleTap implements RouterJournal {
   }
 
   note(rec: AnyNewRecord): void {
-    if (rec.type === 'ack') for (const id of rec.ids) this.events?.settled(id);
-    else if (rec.type === 'deadletter') this.events?.settled(rec.id);
+    if (this.events?.owing()) {
+      if (rec.type === 'ack') for (const id of rec.ids) this.events.settled(id);
+      else if (rec.type === 'deadletter') this.events.settled(rec.id);
+    }
     this.journal.note(rec);
   }
 
