@@ -11,6 +11,9 @@ export const ENV = {
 export const QOS = ['interactive', 'user', 'utility', 'background'] as const;
 export type Qos = (typeof QOS)[number];
 
+/** A class's place in QOS (0 = interactive): both ends queue by it. */
+export const QOS_RANK = Object.fromEntries(QOS.map((q, i) => [q, i])) as Record<Qos, number>;
+
 /**
  * Error codes an agent can see: DESIGN.md's six, and EJOURNAL (the journal could not
  * take it, so it was not accepted and may be retried).

@@ -8,6 +8,7 @@
 // and a flood of background work never keeps interactive work out.
 import { QOS, type Qos } from '../protocol/header.js';
 import { Fifo } from '../protocol/fifo.js';
+import { QOS_RANK as RANK } from '../protocol/constants.js';
 
 export { Fifo };
 
@@ -32,7 +33,7 @@ export interface Envelope {
   done: boolean;
 }
 
-export const RANK: Record<Qos, number> = { interactive: 0, user: 1, utility: 2, background: 3 };
+export { RANK };
 
 /**
  * The share of a mailbox's capacity that a class and all classes below it may hold

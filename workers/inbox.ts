@@ -5,7 +5,7 @@
 // and there a later interactive message must not wait behind earlier background ones.
 // Handlers start in slices with a turn of the event loop between them, so that what
 // arrives while a backlog is being worked through is read, and ranked, in time.
-import { QOS, type Qos } from '../protocol/constants.js';
+import { QOS, QOS_RANK } from '../protocol/constants.js';
 import { Fifo } from '../protocol/fifo.js';
 import type { MsgHeader } from '../protocol/header.js';
 
@@ -14,7 +14,6 @@ const SLICE_MS = 2;
 
 interface Handed { h: MsgHeader; body: Buffer }
 
-const RANK = Object.fromEntries(QOS.map((q, i) => [q, i])) as Record<Qos, number>;
 
 export class Inbox {
   private readonly queues = QOS.map(() => new Fifo<Handed>());
@@ -26,7 +25,7 @@ export class Inbox {
 
   push(h: MsgHeader, body: Buffer): void {
     // An unknown class (a newer supervisor) ranks last rather than being lost.
-    this.queues[RANK[h.qos] ?? QOS.length - 1]!.push({ h, body });
+    this.queues[QOS_RANK[h.qos] ?? QOS.length - 1]!.push({ h, body });
     this.size++;
     if (this.scheduled) return;
     this.scheduled = true;
