@@ -9,14 +9,18 @@ import { test } from 'node:test';
 import { agentOf, startDaemon, stop } from './helpers/daemon.js';
 import { alive, fixture, until } from './helpers/harness.js';
 import { anyExists, groupDirs } from './helpers/cgroups.js';
+import { sharesOf } from '../policies/cgroups/group.js';
 import { reload, rewrite } from './helpers/reload.js';
 
 const CONFIG = ['agents:', `  a: { run: ${fixture('echo.js')}, limits: { memory: 64MiB, cpu: 50%, nproc: 64 } }`];
 
-test('created at start, removed after a graceful stop', async () => {
+test('created at start, removed after a graceful stop; the supervisor in a cpu group of its own meanwhile, weighted as interactive', async () => {
   const d = await startDaemon(CONFIG, { waitReady: ['a'] });
   const dirs = groupDirs(d.stateDir, 'a');
   assert.deepEqual(anyExists(dirs), dirs, 'a group in each hierarchy while it runs');
+  const own = join(groupDirs(d.stateDir)[0]!, 'supervisor');
+  assert.deepEqual(readFileSync(join(own, 'cgroup.procs'), 'utf8').trim().split('\n'), [String(d.proc.pid)], 'the supervisor alone; its agents left it for their own');
+  assert.equal(readFileSync(join(own, 'cpu.shares'), 'utf8').trim(), String(sharesOf('interactive')));
   await stop(d);
   assert.deepEqual(anyExists(groupDirs(d.stateDir)), [], 'the instance\'s directories are gone');
 });

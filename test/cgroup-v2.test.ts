@@ -62,6 +62,7 @@ test('v2 writer: the supervisor moves into a leaf, controllers are enabled down 
   assert.equal(existsSync(join(root, 'agents', 'gone')), false);
   assert.equal(read(join(root, 'supervisor', 'cgroup.procs')), '4243', 'each process is written (the last write is what a plain file keeps)');
   assert.equal(read(join(root, 'cgroup.subtree_control')), '+cpu +memory +pids');
+  assert.equal(read(join(root, 'supervisor', 'cpu.weight')), '400', 'the supervisor ranks with the interactive class');
   assert.equal(read(join(root, 'agents', 'cgroup.subtree_control')), '+cpu +memory +pids');
 
   const g = createGroup(v2, 'notes', { qos: 'background', cpu: 0.2, memory: 128 * 2 ** 20, nproc: 40 });

@@ -157,7 +157,7 @@ export class Journal implements RouterJournal {
     this.watcher = watcher;
   }
 
-  stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void): void {
+  stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void, urgent = false): void {
     this.writer.enqueue(recs, (err, at) => {
       if (err) this.failed(err);
       else {
@@ -166,7 +166,7 @@ export class Journal implements RouterJournal {
         if (live) this.pin(at!.segment, live);
       }
       done(err, at?.segment ?? -1);
-    });
+    }, urgent);
   }
 
   note(rec: AnyNewRecord): void {

@@ -11,8 +11,11 @@ export interface RouterJournal {
    * records for it (`recs` is empty).
    */
   readonly keepsNothing?: boolean;
-  /** Journal records as one group; `done` runs once, when they are durable or have failed. */
-  stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void): void;
+  /**
+   * Journal records as one group; `done` runs once, when they are durable or have failed.
+   * `urgent`: a latency-bound group (interactive or user sends), committed ahead of a backlog.
+   */
+  stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void, urgent?: boolean): void;
   /** Journal a record nobody waits for. */
   note(rec: AnyNewRecord): void;
   /** A live message (or checkpoint) in `segment` is settled: retention may take the segment once none are left. */

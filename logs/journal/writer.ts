@@ -10,6 +10,12 @@
 // commit is in flight form the next group, so under load the fsync cost is
 // shared by everything that arrived meanwhile. All I/O is async on an fd.
 //
+// Two things keep a latency-bound append (an interactive or user send: `urgent`)
+// from waiting out a flood's commits: a group holds at most MAX_GROUP_RECORDS, so
+// the commit in flight when it arrives is a short one; and urgent entries commit
+// first, in a group of their own, ahead of the backlog queued before them. Each
+// entry still commits whole, and nothing passes a queued task (retention).
+//
 // Three things can stop a write, and each is handled inside the writer's turn, so
 // that nothing else writes meanwhile and seqs stay in order:
 // - the bound (`maxBytes`): a group that would take the segment files past it first
@@ -80,6 +86,14 @@ export interface JournalWriterStats {
 
 const defaultFsync = promisify(fsyncCb);
 
+/**
+ * Records per group at most (an entry bigger than this commits whole, alone). A
+ * flood's backlog then goes as several short commits instead of one long one, which
+ * an urgent append would wait out: measured under bench --only=priority, the group
+ * in flight was what an interactive request's p99 waited for.
+ */
+export const MAX_GROUP_RECORDS = 512;
+
 /** Where a committed group landed: the seq of its first record and the segment holding all of it. */
 export interface Committed {
   firstSeq: number;
@@ -96,6 +110,8 @@ interface Pending {
   /** When it was queued, on the monotonic clock (at is the records' wall-clock time, and may be a test's). */
   since: number;
   done: CommitCallback;
+  /** Commits ahead of the non-urgent backlog (see the header). */
+  urgent: boolean;
 }
 
 /** Work that must not interleave with commits (retention): run in the writer's turn. */
@@ -125,6 +141,8 @@ export class JournalWriter {
   /** When the oldest entry of the group being committed was queued (undefined: no commit in flight). */
   private committingSince: number | undefined;
   private tasks = 0;
+  /** Urgent entries in `pending`. */
+  private urgent = 0;
   private scheduled = false;
   private busy = false;
   /** Inside a commit or task: writeNow may write. */
@@ -223,11 +241,12 @@ export class JournalWriter {
    * way in, which stages a whole read's worth of messages without a promise each.
    * The callback may run synchronously when the writer is closed or broken.
    */
-  enqueue(recs: NewRecord[], done: CommitCallback): void {
+  enqueue(recs: NewRecord[], done: CommitCallback, urgent = false): void {
     if (this.closed) return done(new Error('journal writer is closed'), undefined);
     if (this.broken) return done(this.broken, undefined);
     this.stats.appends += recs.length;
-    this.pending.push({ recs, at: this.now(), since: performance.now(), done });
+    if (urgent) this.urgent++;
+    this.pending.push({ recs, at: this.now(), since: performance.now(), done, urgent });
     this.kick();
   }
 
@@ -338,25 +357,53 @@ export class JournalWriter {
           const dead = this.pending;
           this.pending = [];
           this.tasks = 0;
+          this.urgent = 0;
           for (const p of dead) {
             if (isTask(p)) await p.task(); // tasks see the broken writer themselves
             else p.done(this.broken, undefined);
           }
           break;
         }
-        let group: Pending[];
-        if (this.policy === 'always') group = this.pending.splice(0, 1) as Pending[];
-        else if (this.tasks === 0) { group = this.pending as Pending[]; this.pending = []; }
-        else {
-          const n = this.pending.findIndex(isTask);
-          group = this.pending.splice(0, n) as Pending[];
-        }
-        await this.commit(group);
+        await this.commit(this.nextGroup());
       }
     } finally {
       this.inTurn = false;
       this.finishBusy();
     }
+  }
+
+  /** The next group, from the entries ahead of the first task: the urgent ones if any, else the oldest, up to the cap. */
+  private nextGroup(): Pending[] {
+    const end = this.tasks === 0 ? this.pending.length : this.pending.findIndex(isTask);
+    const most = this.policy === 'always' ? 1 : MAX_GROUP_RECORDS;
+    if (this.urgent > 0) {
+      const group: Pending[] = [];
+      const rest: Entry[] = [];
+      let n = 0;
+      let full = false;
+      for (let i = 0; i < end; i++) {
+        const p = this.pending[i] as Pending;
+        // Once one does not fit, none after it is taken: urgent entries keep their order among themselves.
+        full ||= p.urgent && group.length > 0 && n + p.recs.length > most;
+        if (p.urgent && !full) {
+          group.push(p);
+          n += p.recs.length;
+        } else rest.push(p);
+      }
+      if (group.length) {
+        this.urgent -= group.length;
+        this.pending = end === this.pending.length ? rest : rest.concat(this.pending.slice(end));
+        return group;
+      }
+    }
+    let take = 0;
+    for (let n = 0; take < end && (take === 0 || n + (this.pending[take] as Pending).recs.length <= most); take++) n += (this.pending[take] as Pending).recs.length;
+    if (take === this.pending.length) {
+      const group = this.pending as Pending[];
+      this.pending = [];
+      return group;
+    }
+    return this.pending.splice(0, take) as Pending[];
   }
 
   private async doFsync(): Promise<void> {

@@ -29,6 +29,17 @@ export interface GroupSpec {
 export const CPU_WEIGHT: Record<Qos, number> = { interactive: 400, user: 200, utility: 100, background: 25 };
 export const sharesOf = (qos: Qos): number => Math.round((CPU_WEIGHT[qos] * 1024) / 100);
 
+/**
+ * The supervisor's own CPU weight, beside its agents' groups: every message, an
+ * interactive request's too, passes through its one thread, so it ranks with the
+ * interactive class. Left where it started (v1: the root group, at 1024 against the
+ * whole instance's 1024), it queued behind a background flood for the CPU, and an
+ * interactive request waited with it.
+ */
+export const SUPERVISOR_WEIGHT = CPU_WEIGHT.interactive;
+/** The group the supervisor moves itself into (v1: beside its agents; `supervisor` is no agent's name). */
+export const SUPERVISOR_GROUP = 'supervisor';
+
 /** The CFS period a quota is measured over: 100 ms, the kernel's default. */
 export const CFS_PERIOD_US = 100_000;
 /** The kernel refuses a quota under 1 ms. */

@@ -4,7 +4,7 @@
 import { existsSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { counter, emptyGroup, ensureDir, procsOf, put, readText, removeDir, subdirs } from './files.js';
-import { CFS_PERIOD_US, quotaOf, sharesOf, type AgentGroup, type CgroupDriver, type GroupSpec } from './group.js';
+import { CFS_PERIOD_US, quotaOf, sharesOf, SUPERVISOR_GROUP, SUPERVISOR_WEIGHT, type AgentGroup, type CgroupDriver, type GroupSpec } from './group.js';
 
 export const V1_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
@@ -16,8 +16,13 @@ export class V1Cgroups implements CgroupDriver {
   readonly kind = 'v1' as const;
   readonly where: string;
   private readonly base: V1Mounts;
+  private readonly cpuMount: string;
 
-  constructor(mounts: V1Mounts, instance: string) {
+  /** The cpu group the supervisor came from, to go back to before its own is removed (undefined: it never moved). */
+  private cameFrom: string | undefined;
+
+  constructor(mounts: V1Mounts, instance: string, private readonly selfCgroup = '/proc/self/cgroup') {
+    this.cpuMount = mounts.cpu;
     this.base = { cpu: join(mounts.cpu, 'outheis', instance), memory: join(mounts.memory, 'outheis', instance), pids: join(mounts.pids, 'outheis', instance) };
     this.where = V1_CONTROLLERS.map((c) => this.base[c]).join(', ');
   }
@@ -32,8 +37,22 @@ export class V1Cgroups implements CgroupDriver {
       ensureDir(this.base[ctrl]);
       for (const name of subdirs(this.base[ctrl])) stale.add(name);
     }
+    // Only this process was ever in it: a dead supervisor left it empty.
+    stale.delete(SUPERVISOR_GROUP);
     for (const name of stale) this.remove(name);
+    this.hostSelf();
     return [...stale];
+  }
+
+  /** The supervisor into a cpu group of its own beside its agents', weighted as SUPERVISOR_WEIGHT says why. */
+  private hostSelf(): void {
+    const own = (readText(this.selfCgroup) ?? '').split('\n').map((l) => l.split(':')).find((f) => f.length >= 3 && f[1]!.split(',').includes('cpu'));
+    if (!own) return; // no cpu hierarchy line: stay where we are
+    const dir = this.dir('cpu', SUPERVISOR_GROUP);
+    ensureDir(dir);
+    put(join(dir, 'cpu.shares'), Math.round((SUPERVISOR_WEIGHT * 1024) / 100));
+    put(join(dir, 'cgroup.procs'), process.pid);
+    this.cameFrom ??= join(this.cpuMount, own.slice(2).join(':'));
   }
 
   describe(name: string, spec: GroupSpec): AgentGroup {
@@ -72,6 +91,11 @@ export class V1Cgroups implements CgroupDriver {
   }
 
   removeAll(): void {
+    // Back where it came from, or its group could not be removed (and this process is not one to kill).
+    if (this.cameFrom !== undefined) {
+      try { put(join(this.cameFrom, 'cgroup.procs'), process.pid); } catch { put(join(this.cpuMount, 'cgroup.procs'), process.pid); }
+      this.cameFrom = undefined;
+    }
     for (const ctrl of V1_CONTROLLERS) {
       for (const name of subdirs(this.base[ctrl])) this.remove(name);
       removeDir(this.base[ctrl]);

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { counter, emptyGroup, ensureDir, isCgroupFs, procsOf, put, readText, removeDir, subdirs } from './files.js';
-import { CFS_PERIOD_US, CPU_WEIGHT, quotaOf, type AgentGroup, type CgroupDriver, type GroupSpec } from './group.js';
+import { CFS_PERIOD_US, CPU_WEIGHT, quotaOf, SUPERVISOR_GROUP, SUPERVISOR_WEIGHT, type AgentGroup, type CgroupDriver, type GroupSpec } from './group.js';
 
 export const V2_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 const ENABLE = V2_CONTROLLERS.map((c) => `+${c}`).join(' ');
@@ -28,7 +28,7 @@ export class V2Cgroups implements CgroupDriver {
 
   prepare(): string[] {
     // Every process of the root group (the supervisor, and whatever started with it) into the leaf.
-    const leaf = join(this.root, 'supervisor');
+    const leaf = join(this.root, SUPERVISOR_GROUP);
     ensureDir(leaf);
     for (const pid of procsOf(this.root)) {
       try {
@@ -39,6 +39,8 @@ export class V2Cgroups implements CgroupDriver {
       }
     }
     put(join(this.root, 'cgroup.subtree_control'), ENABLE);
+    // Beside `agents/` (default weight 100): see SUPERVISOR_WEIGHT for why it ranks with interactive.
+    put(join(leaf, 'cpu.weight'), SUPERVISOR_WEIGHT);
     ensureDir(this.agents);
     put(join(this.agents, 'cgroup.subtree_control'), ENABLE);
     const stale = subdirs(this.agents);

@@ -4,7 +4,7 @@
 // sender per read, not one per send). A failed group is refused (`rej`) instead.
 import type { AnyNewRecord, NewRecordOf } from '../../logs/journal/schema.js';
 import type { RouterJournal } from '../../logs/journal/port.js';
-import type { Envelope } from '../mailbox.js';
+import { RANK, type Envelope } from '../mailbox.js';
 import type { ErrorCode } from '../../protocol/header.js';
 import type { RouterEvents } from './events.js';
 import type { Route } from './route.js';
@@ -30,6 +30,21 @@ type Staged =
 const NO_RECORDS: AnyNewRecord[] = [];
 
 const toRecord = (s: Staged): AnyNewRecord => (s.t === 'ckpt' ? { type: 'checkpoint', agent: s.sender.spec.name, state: s.state } : acceptRecord(s.env));
+
+/** Interactive and user sends: what the journal commits ahead of a backlog (see writer.ts). */
+const URGENT_BELOW = RANK.utility;
+const isUrgent = (s: Staged): boolean => s.t === 'msg' && RANK[s.env.qos] < URGENT_BELOW;
+
+/**
+ * A read's sends split by urgency, each part in its order (a sender's sends of one
+ * class stay in order; across classes the mailbox orders them anyway). Mostly a read
+ * is all of one class: then the group is passed on whole, no copy made.
+ */
+function byUrgency(group: Staged[]): [Staged[] | undefined, Staged[] | undefined] {
+  const first = isUrgent(group[0]!);
+  if (group.every((s) => isUrgent(s) === first)) return first ? [group, undefined] : [undefined, group];
+  return [group.filter(isUrgent), group.filter((s) => !isUrgent(s))];
+}
 
 export class Staging {
   private staging: Staged[] = [];
@@ -88,18 +103,27 @@ export class Staging {
           continue;
         }
         this.staging = [];
-        const recs = group.map(toRecord);
-        // Every record of a group is live (a message owed, a latest checkpoint) until settled.
-        this.journal.stage(recs, recs.length, (err, segment) => {
-          this.inJournal--;
-          this.commit(group, err, segment);
-          // Committed inside the loop above (the writer closed or broken): that loop's flush follows.
-          if (!this.handing) this.flush();
-        });
+        const [urgent, rest] = byUrgency(group);
+        if (urgent) this.toJournal(urgent, true);
+        if (rest) {
+          if (urgent) this.inJournal++;
+          this.toJournal(rest, false);
+        }
       }
     } finally {
       this.handing = false;
     }
+  }
+
+  private toJournal(group: Staged[], urgent: boolean): void {
+    const recs = group.map(toRecord);
+    // Every record of a group is live (a message owed, a latest checkpoint) until settled.
+    this.journal.stage(recs, recs.length, (err, segment) => {
+      this.inJournal--;
+      this.commit(group, err, segment);
+      // Committed inside handOver's loop (the writer closed or broken): that loop's flush follows.
+      if (!this.handing) this.flush();
+    }, urgent);
   }
 
   /** A staged group is durable (or failed): admit each message to its mailbox (or refuse it), in order. */
