@@ -54,13 +54,7 @@ async function routedRate(n: number, size: number, journal?: Journal): Promise<n
 
 export async function throughput(n: number, size: number): Promise<Row[]> {
   const ours = await routedRate(n, size);
-  // The journal on a real file with the default policy: one fsync per group commit.
-  const jdir = mkdtempSync(join(tmpdir(), 'outheis-bench-journal-'));
-  const journal = await Journal.open(jdir, { fsync: 'batch', retainMs: 3600_000, maxBytes: 1 << 30 });
-  const journaled = await routedRate(n, size, journal);
-  const commits = journal.stats.commits;
-  await journal.close();
-  rmSync(jdir, { recursive: true, force: true });
+  const { rate: journaled, commits } = await journaledRate(n, size);
 
   const child = fork(here('agents/ipc-child.cjs'), [], { stdio: 'ignore' });
   await new Promise((r) => child.once('message', r));
@@ -90,6 +84,17 @@ export async function throughput(n: number, size: number): Promise<Row[]> {
     { metric: `routed msgs/s with the journal on (fsync batch, ${commits.toLocaleString('en-US')} group commits)`, ours: fmt.rate(journaled), base: `${fmt.rate(base)} direct IPC`, ratio: fmt.x(journaled / base), target: '>= 1.0x', pass: journaled >= base },
     { metric: 'the journal\'s cost: routed with it against without', ours: fmt.rate(journaled), base: `${fmt.rate(ours)} no journal`, ratio: fmt.x(journaled / ours), target: 'reported', pass: undefined },
   ];
+}
+
+/** Routed one-way msgs/s with the journal on a real file with the default policy: one fsync per group commit. */
+export async function journaledRate(n: number, size: number): Promise<{ rate: number; commits: number }> {
+  const jdir = mkdtempSync(join(tmpdir(), 'outheis-bench-journal-'));
+  const journal = await Journal.open(jdir, { fsync: 'batch', retainMs: 3600_000, maxBytes: 1 << 30 });
+  const rate = await routedRate(n, size, journal);
+  const commits = journal.stats.commits;
+  await journal.close();
+  rmSync(jdir, { recursive: true, force: true });
+  return { rate, commits };
 }
 
 /**

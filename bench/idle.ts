@@ -1,18 +1,8 @@
 // What watching 100 agents costs the supervisor when nothing else happens:
 // heartbeats, the watchdog, and pidusage sampling every agent each second.
 // Baseline: the same supervisor and agents with sampling off.
-import { readFileSync } from 'node:fs';
 import { idleSupervisor } from './core.js';
-import { fmt, rssOf, sleep, type Row } from './lib.js';
-
-const TICKS = 100; // USER_HZ: /proc reports CPU time in these on Linux
-
-/** User + system CPU time of a process so far, in ms. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
-}
+import { cpuMs, fmt, rssOf, sleep, type Row } from './lib.js';
 
 /** The supervisor's CPU (% of a core) and RSS over `seconds` of idling with `count` agents, after `warmup` ms; `extra` config keys beside them. */
 export async function idleCpu(count: number, seconds: number, metrics: string, warmup: number, extra: Record<string, unknown> = {}): Promise<{ cpu: number; rss: number }> {

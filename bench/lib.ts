@@ -47,4 +47,14 @@ export const fmt = {
   ms: (x: number) => `${x.toFixed(x < 10 ? 3 : 1)} ms`,
   mb: (x: number) => `${(x / 1048576).toFixed(1)} MB`,
   x: (x: number) => `${x.toFixed(2)}x`,
+  us: (x: number) => `${x.toFixed(1)} µs`,
 };
+
+const TICKS = 100; // USER_HZ: /proc reports CPU time in these on Linux
+
+/** User + system CPU time of a process so far, in ms. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
+}

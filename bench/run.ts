@@ -9,6 +9,8 @@ import { journalRates } from './journal.js';
 import { scheduleCost } from './schedules.js';
 import { printTable, type Row } from './lib.js';
 import { priorityUnderFlood } from './priority.js';
+import { peerRows } from './jetstream.js';
+import { journaledRate } from './core.js'; // outheis's side of the peer rows until bench/route.ts lands
 
 const quick = process.argv.includes('--quick');
 console.log(`outheis bench: node ${process.version}, ${cpus().length} cores${quick ? ' (quick)' : ''}\n`);
@@ -27,5 +29,8 @@ if (want('memory')) rows.push(...(await memory(100)));
 if (want('idle')) rows.push(...(await idleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));
 if (want('schedules')) rows.push(...(await scheduleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));
 if (want('priority')) rows.push(...(await priorityUnderFlood(quick ? 3 : 5, 200, quick ? 3 : 10)));
+// In-process until bench/route.ts (a real start) lands: then pass routedOneWayReal and drop `how`.
+const peerN = quick ? 20000 : 200000;
+if (want('jetstream')) rows.push(...(await peerRows(async () => (await journaledRate(peerN, 64)).rate, peerN, 64, { how: 'in-process, journal batch' })));
 printTable(rows);
 process.exit(0);
