@@ -9,6 +9,7 @@ import { journalRates } from './journal.js';
 import { scheduleCost } from './schedules.js';
 import { printTable, type Row } from './lib.js';
 import { priorityUnderFlood } from './priority.js';
+import { footprint } from './footprint.js';
 
 const quick = process.argv.includes('--quick');
 console.log(`outheis bench: node ${process.version}, ${cpus().length} cores${quick ? ' (quick)' : ''}\n`);
@@ -27,5 +28,7 @@ if (want('memory')) rows.push(...(await memory(100)));
 if (want('idle')) rows.push(...(await idleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));
 if (want('schedules')) rows.push(...(await scheduleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));
 if (want('priority')) rows.push(...(await priorityUnderFlood(quick ? 3 : 5, 200, quick ? 3 : 10)));
+// Through a real `outheis start`, settled: 1, 10, 100, 200 idle agents (a few minutes).
+if (want('footprint')) rows.push(...(await footprint()));
 printTable(rows);
 process.exit(0);
