@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { SUPERVISOR_NODE_FLAGS } from '../cli/node-flags.js';
 import { childrenByParent, descendantsOf } from '../policies/spawn.js';
 import { idleSupervisor } from './core.js';
-import { fmt, median, rssOf, sleep, type Row } from './lib.js';
+import { fmt, median, sleep, type Row } from './lib.js';
 
 const MB = 1048576;
 /** The issue's figure for PM2 6.0.14's daemon at 100 idle apps, used when pm2 is not installed. */
@@ -53,21 +53,23 @@ export async function settled(pid: number, quietS = 8, deadlineS = 90): Promise<
 }
 
 /** The processes between the supervisor and each agent's node (bubblewrap and its namespace's init), and their RSS. */
-function helpers(supPid: number, agentPids: number[]): { count: number; rss: number } {
+function helpers(supPid: number, agentPids: number[]): Memory & { count: number } {
   const agents = new Set(agentPids);
   const all = descendantsOf(supPid, childrenByParent()).filter((p) => !agents.has(p));
-  let rss = 0;
+  const sum = { count: all.length, rss: 0, priv: 0 };
   for (const p of all) {
     try {
-      rss += rssOf(p);
+      const m = memoryOf(p);
+      sum.rss += m.rss;
+      sum.priv += m.priv;
     } catch {
       // gone
     }
   }
-  return { count: all.length, rss };
+  return sum;
 }
 
-interface Point extends Memory { count: number; afterS: number; helpers: number; helperRss: number; startS: number }
+interface Point extends Memory { count: number; afterS: number; helpers: Memory & { count: number }; startS: number }
 
 async function point(count: number): Promise<Point> {
   const t0 = performance.now();
@@ -75,8 +77,7 @@ async function point(count: number): Promise<Point> {
   const startS = (performance.now() - t0) / 1000;
   try {
     const m = await settled(sup.pid);
-    const h = helpers(sup.pid, sup.pids);
-    return { count, ...m, helpers: h.count, helperRss: h.rss, startS };
+    return { count, ...m, helpers: helpers(sup.pid, sup.pids), startS };
   } finally {
     await sup.stop();
   }
@@ -148,8 +149,8 @@ export async function footprint(counts = [1, 10, 100, 200]): Promise<Row[]> {
       ratio: fmt.x(h.rss / peerRss), target: '<= 60 MB', pass: h.rss <= 60 * MB,
     });
     rows.push({
-      metric: 'sandbox helper processes at 100 agents (bubblewrap; not the supervisor)', ours: `${h.helpers} procs, ${fmt.mb(h.helperRss)} RSS`,
-      base: `${h.count} agents`, ratio: `${(h.helpers / h.count).toFixed(1)} per agent`, target: 'reported', pass: undefined,
+      metric: 'sandbox helper processes at 100 agents (bubblewrap; not the supervisor)', ours: `${h.helpers.count} procs: ${fmt.mb(h.helpers.rss)} RSS, ${fmt.mb(h.helpers.priv)} private`,
+      base: `${h.count} agents`, ratio: `${(h.helpers.count / h.count).toFixed(1)} per agent`, target: 'reported', pass: undefined,
     });
   }
   const lo = at(10);
