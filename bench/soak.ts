@@ -47,13 +47,15 @@ try {
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const first = samples.filter((s) => s.t <= 60);
+const second = samples.filter((s) => s.t > 60 && s.t <= 120);
 const last = samples.filter((s) => s.t > minutes * 60 - 60);
 const growth = (key: keyof Memory) => mean(last.map((s) => s[key])) / mean(first.map((s) => s[key])) - 1;
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 const rss = growth('rss');
 printTable([
   { metric: `supervisor RSS over a ${minutes}-min soak, last minute vs first`, ours: fmt.mb(mean(last.map((s) => s.rss))), base: `${fmt.mb(mean(first.map((s) => s.rss)))} first minute`, ratio: pct(rss), target: '<= +5%', pass: rss <= 0.05 },
-  { metric: 'supervisor private memory, the same', ours: fmt.mb(mean(last.map((s) => s.priv))), base: `${fmt.mb(mean(first.map((s) => s.priv)))} first minute`, ratio: pct(growth('priv')), target: 'reported', pass: undefined },
+  { metric: 'supervisor RSS, last minute vs the second (past start-up and warm-up)', ours: fmt.mb(mean(last.map((s) => s.rss))), base: `${fmt.mb(mean(second.map((s) => s.rss)))} second minute`, ratio: pct(mean(last.map((s) => s.rss)) / mean(second.map((s) => s.rss)) - 1), target: 'reported', pass: undefined },
+  { metric: 'supervisor private memory, last minute vs first', ours: fmt.mb(mean(last.map((s) => s.priv))), base: `${fmt.mb(mean(first.map((s) => s.priv)))} first minute`, ratio: pct(growth('priv')), target: 'reported', pass: undefined },
   { metric: 'crasher restarts by policy; messages the sender had accepted (refused)', ours: `${restarts} restarts`, base: `${traffic.sent.toLocaleString('en-US')} sent (${traffic.failed} refused)`, ratio: '-', target: 'reported', pass: undefined },
   { metric: 'highest RSS sampled', ours: fmt.mb(Math.max(...samples.map((s) => s.rss))), base: '-', ratio: '-', target: 'reported', pass: undefined },
 ]);
