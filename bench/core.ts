@@ -218,10 +218,16 @@ async function idleRss(args: string[]): Promise<number> {
 
 /** A real `outheis start` with `count` idle agents; resolves once all are ready, with their node processes' pids (inside the sandbox). */
 export async function idleSupervisor(count: number, extra: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'outheis-bench-'));
-  const file = join(dir, 'outheis.json');
   const agents: Record<string, unknown> = {};
   for (let i = 0; i < count; i++) agents[`idle${i}`] = { run: here('agents/idle.js') };
+  return outheisStart(agents, extra);
+}
+
+/** A real `outheis start` on a config of these agents (and `extra` keys); resolves once every agent is ready. */
+export async function outheisStart(agents: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const count = Object.keys(agents).length;
+  const dir = mkdtempSync(join(tmpdir(), 'outheis-bench-'));
+  const file = join(dir, 'outheis.json');
   writeFileSync(file, JSON.stringify({ state_dir: join(dir, 'state'), ...extra, agents }));
   const sup = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OUTHEIS_LOG_LEVEL: 'info' } });
   let readyCount = 0;
@@ -237,7 +243,7 @@ export async function idleSupervisor(count: number, extra: Record<string, unknow
     sup.kill('SIGTERM');
     await new Promise((r) => sup.on('exit', r));
   };
-  return { pid: sup.pid!, pids, stop };
+  return { pid: sup.pid!, pids, dir, stop };
 }
 
 export async function memory(count: number): Promise<Row[]> {

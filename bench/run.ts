@@ -11,6 +11,7 @@ import { printTable, type Row } from './lib.js';
 import { priorityUnderFlood } from './priority.js';
 import { peerRows } from './jetstream.js';
 import { journaledRate } from './core.js'; // outheis's side of the peer rows until bench/route.ts lands
+import { footprint } from './footprint.js';
 
 const quick = process.argv.includes('--quick');
 console.log(`outheis bench: node ${process.version}, ${cpus().length} cores${quick ? ' (quick)' : ''}\n`);
@@ -32,5 +33,7 @@ if (want('priority')) rows.push(...(await priorityUnderFlood(quick ? 3 : 5, 200,
 // In-process until bench/route.ts (a real start) lands: then pass routedOneWayReal and drop `how`.
 const peerN = quick ? 20000 : 200000;
 if (want('jetstream')) rows.push(...(await peerRows(async () => (await journaledRate(peerN, 64)).rate, peerN, 64, { how: 'in-process, journal batch' })));
+// Through a real `outheis start`, settled: 1, 10, 100, 200 idle agents (a few minutes).
+if (want('footprint')) rows.push(...(await footprint()));
 printTable(rows);
 process.exit(0);

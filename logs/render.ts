@@ -4,7 +4,12 @@
 //   12:00:01.234 WARN  exited {"agent":"notes","code":3}
 // pino-pretty does the parsing, time, level colours and the one-line rest of the
 // record; we only put an agent's name and stream before its output line.
-import { prettyFactory, type PrettyOptions } from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type { PrettyOptions } from 'pino-pretty';
+
+// Loaded when a renderer is made, not with this module: a supervisor whose console is not
+// a terminal (a service, a pipe) never renders, and pino-pretty costs it about 4 MB.
+const loadPretty = (): typeof import('pino-pretty') => createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
 
 export interface RenderOptions {
   color: boolean;
@@ -25,6 +30,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const isAgentOutput = (rec: Record<string, unknown>): boolean => typeof rec.agent === 'string' && typeof rec.stream === 'string' && rec.stream in STREAM;
 
 export function createRenderer(opts: RenderOptions): (line: string) => string {
+  const { prettyFactory } = loadPretty();
   const showAgent = opts.showAgent ?? true;
   // What the time and level prettifiers produced for the record being rendered; see dropColon.
   let time: string | undefined;

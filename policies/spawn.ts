@@ -3,13 +3,14 @@
 // hardening steps read as a list: a scrubbed environment, stdio and at most the
 // channel on fd 3 (nothing else inherited), a process group of its own; and the
 // way back: the sandboxed node's host pid, and a signal to the whole group.
-import { execa } from 'execa';
-import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ENV } from '../protocol/constants.js';
 import { splitEnvEntry } from './manifest.js';
+import { statFields } from './proc-stat.js';
 
 export interface LaunchSpec {
   name: string;
@@ -67,27 +68,22 @@ export function agentEnv(spec: Pick<LaunchSpec, 'name' | 'env' | 'envFile' | 'he
 
 export function launch(spec: LaunchSpec): Launched {
   const [file, ...args] = spec.argv;
-  const child = execa(file!, args, {
+  // node's spawn, not execa's: an agent lives long and its output is streamed, never
+  // collected, so execa's per-subprocess machinery (promises, abort controllers,
+  // stream generators: ~40 live objects per agent) would buy nothing here.
+  const child = spawn(file!, args, {
     cwd: spec.cwd,
     env: agentEnv(spec),
-    extendEnv: false,
     // stdin closed; stdout/stderr captured; fd 3 is the channel. Node opens every
     // other fd close-on-exec, and closeInheritedFds() handled the inherited ones.
     stdio: spec.channel ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
     // setsid(): a process group of its own, so a stop reaches its grandchildren too
     detached: true,
-    buffer: false,
-    reject: false,
-    // we do our own staged termination; execa's would race it
-    forceKillAfterDelay: false,
-    stripFinalNewline: false,
   });
+  // A spawn that fails (ENOENT, EAGAIN, ENOMEM) has no pid and emits 'error' later; the caller logs and restarts by policy.
+  child.on('error', () => undefined);
   const pid = child.pid;
-  if (pid === undefined) {
-    // execa reports the cause (EAGAIN, ENOMEM) through the promise; the caller logs and restarts by policy
-    child.catch(() => undefined);
-    throw new Error('the agent process could not be spawned');
-  }
+  if (pid === undefined) throw new Error('the agent process could not be spawned');
   const channel = spec.channel ? (child.stdio[3] as unknown as Socket) : undefined;
   const proc: Launched = { pid, channel, stdout: child.stdout!, stderr: child.stderr!, exited: undefined!, signal: () => undefined, agentPid: spec.namespaced ? undefined : pid };
   // A sandboxed agent is in a session of its own (bubblewrap --new-session), so the
@@ -104,8 +100,8 @@ export function launch(spec: LaunchSpec): Launched {
       }
     }
   });
-  // The process's own exit, not execa's result: that also waits for every pipe to
-  // close, which a grandchild holding stdout would put off indefinitely.
+  // The process's own exit ('exit', not 'close': that also waits for every pipe to
+  // close, which a grandchild holding stdout would put off indefinitely).
   proc.exited = new Promise<ExitInfo>((resolve) => {
     child.once('exit', (code, sig) => {
       signal('SIGKILL'); // anything it left behind in its group
@@ -113,7 +109,6 @@ export function launch(spec: LaunchSpec): Launched {
       resolve(spec.namespaced && code !== null && code > 128 ? { code: null, signal: signalName(code - 128) ?? null } : { code, signal: sig });
     });
   });
-  child.catch(() => undefined); // reject: false; this only guards against the unexpected
   return proc;
 }
 
@@ -147,8 +142,7 @@ export function childrenByParent(): Map<number, number[]> {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const ppid = Number(statFields(entry)[1]);
       const list = children.get(ppid);
       if (list) list.push(Number(entry));
       else children.set(ppid, [Number(entry)]);

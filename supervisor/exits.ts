@@ -41,6 +41,7 @@ export class Exits {
     const { log } = this.ctx;
     const name = slot.name;
     slot.startTimer?.cancel();
+    slot.startTimer = undefined;
     slot.link?.close();
     slot.link = undefined;
     slot.proc = undefined;

@@ -144,6 +144,7 @@ export class Starter {
   private ready(slot: AgentSlot): void {
     if (slot.readyAt) return;
     slot.startTimer?.cancel();
+    slot.startTimer = undefined; // its timer and closures would otherwise live as long as the agent
     slot.readyAt = Date.now();
     slot.state = 'running';
     // Up and talking, so node exists inside its sandbox by now: learn its real pid (for sampling, signals, status).

@@ -3,6 +3,7 @@
 // has apart from the doctor's, what its / holds, and whether any of its descriptors
 // is one of the doctor's own.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { statFields } from '../proc-stat.js';
 
 export interface Outside {
   pid: number;
@@ -87,7 +88,6 @@ export function readOutside(pid: number): Outside {
 
 /** CPU time a process has used (utime + stime, /proc/<pid>/stat), in seconds. */
 export function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const f = statFields(pid);
   return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
 }
