@@ -8,7 +8,7 @@ import { fmt, rssOf, sleep, type Row } from './lib.js';
 const TICKS = 100; // USER_HZ: /proc reports CPU time in these on Linux
 
 /** User + system CPU time of a process so far, in ms. */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;

@@ -9,6 +9,7 @@ import { journalRates } from './journal.js';
 import { scheduleCost } from './schedules.js';
 import { printTable, type Row } from './lib.js';
 import { priorityUnderFlood } from './priority.js';
+import { routeRows } from './route.js';
 
 const quick = process.argv.includes('--quick');
 console.log(`outheis bench: node ${process.version}, ${cpus().length} cores${quick ? ' (quick)' : ''}\n`);
@@ -27,5 +28,6 @@ if (want('memory')) rows.push(...(await memory(100)));
 if (want('idle')) rows.push(...(await idleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));
 if (want('schedules')) rows.push(...(await scheduleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));
 if (want('priority')) rows.push(...(await priorityUnderFlood(quick ? 3 : 5, 200, quick ? 3 : 10)));
+if (want('route')) rows.push(...(await routeRows(quick ? 20_000 : 200_000, quick ? 2000 : 10_000, 64)));
 printTable(rows);
 process.exit(0);

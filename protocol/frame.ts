@@ -9,6 +9,7 @@
 // without ever decoding it (the "minimal dispatcher" principle). This module is
 // shared by both sides, so it must stay free of heavy imports: agents load it.
 import { Packr, Unpackr } from 'msgpackr';
+import { mapBound, writeMap } from './msgpack.js';
 
 export const PREFIX = 6;
 const MAX_HEADER = 0xffff;
@@ -42,8 +43,17 @@ export function frameBytes(header: Buffer, body: Uint8Array = EMPTY): Buffer {
   return out;
 }
 
-export function encodeFrame(header: object, body?: Uint8Array): Buffer {
-  return frameBytes(packValue(header), body);
+/** A header's bytes, as a FrameWriter writes them. */
+export function encodeHeader(header: object): Buffer {
+  const bound = mapBound(header as Record<string, unknown>);
+  if (bound < 0) return packValue(header);
+  const h = Buffer.allocUnsafe(bound);
+  return h.subarray(0, writeMap(h, 0, 1, header as Record<string, unknown>));
+}
+
+/** One frame, laid out as a FrameWriter writes it. */
+export function encodeFrame(header: object, body: Uint8Array = EMPTY): Buffer {
+  return frameBytes(encodeHeader(header), body);
 }
 
 /** Where a FrameWriter's batches go: a socket, usually. */
@@ -60,15 +70,34 @@ export class FrameWriter {
   private buf: Buffer = EMPTY;
   private len = 0;
   private scheduled = false;
+  /** The size of the last batch handed on (capped): where the next one starts. */
+  private last = 0;
   private readonly flushNow = () => this.flush();
 
   constructor(private readonly sink: ByteSink) {}
 
   write(header: object, body: Uint8Array = EMPTY): void {
-    const h = packr.pack(header);
+    // Flat headers (all but an error reply's) are written straight into the batch.
+    const bound = mapBound(header as Record<string, unknown>);
+    if (bound < 0) return this.writeBytes(packr.pack(header), body);
+    this.reserve(PREFIX + bound + body.length);
+    const start = this.len + PREFIX;
+    const hlen = writeMap(this.buf, start, start + 1, header as Record<string, unknown>) - start;
+    if (hlen > MAX_HEADER) throw new RangeError(`frame header of ${hlen} bytes exceeds ${MAX_HEADER}`);
+    this.buf.writeUInt32BE(2 + hlen + body.length, this.len);
+    this.buf.writeUInt16BE(hlen, this.len + 4);
+    if (body.length) this.buf.set(body, start + hlen);
+    this.commit(PREFIX + hlen + body.length);
+  }
+
+  private writeBytes(h: Buffer, body: Uint8Array): void {
     const size = frameSize(h, body);
-    if (this.len + size > this.buf.length) this.grow(size);
+    this.reserve(size);
     writeFrameAt(this.buf, this.len, h, body);
+    this.commit(size);
+  }
+
+  private commit(size: number): void {
     this.len += size;
     if (!this.scheduled) {
       this.scheduled = true;
@@ -76,9 +105,11 @@ export class FrameWriter {
     }
   }
 
-  private grow(need: number): void {
+  private reserve(need: number): void {
+    if (this.len + need <= this.buf.length) return;
     // Small batches come from Node's shared pool; an idle channel holds no buffer at all.
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + need, 1024));
+    // A busy one starts each batch at the last one's size, instead of doubling up to it again.
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + need, this.last, 1024));
     this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
   }
@@ -90,6 +121,7 @@ export class FrameWriter {
     const out = this.buf.subarray(0, this.len);
     // The sink may hold `out` until the kernel takes it: never reuse that memory.
     this.buf = EMPTY;
+    this.last = Math.min(this.len, 64 << 10);
     this.len = 0;
     this.sink.write(out);
   }

@@ -3,8 +3,9 @@
 // reported as a fault (the agent gets killed and restarted by policy); it never
 // throws into the supervisor.
 import type { Socket } from 'node:net';
-import { FrameError, FrameReader, FrameWriter, packValue, unpackValue } from '../protocol/frame.js';
+import { FrameError, FrameReader, FrameWriter, encodeHeader, unpackValue } from '../protocol/frame.js';
 import { agentHeaderSchema, type AgentHeader, type SupervisorHeader } from '../protocol/header.js';
+import { AgentHeaderReader } from '../protocol/header-read.js';
 
 export interface LinkEvents {
   frame(header: AgentHeader, body: Buffer): void;
@@ -21,7 +22,7 @@ const STREAMING = 16 * 1024;
  * of them this is most of what an idle supervisor does: recognised by its bytes,
  * it skips decoding and validation (liveness was already noted on read).
  */
-const HEARTBEAT = packValue({ t: 'hb' });
+const HEARTBEAT = encodeHeader({ t: 'hb' });
 
 /** Unread bytes we hold for an agent before calling it unresponsive. */
 export const MAX_BACKLOG = 32 << 20;
@@ -29,6 +30,7 @@ export const MAX_BACKLOG = 32 << 20;
 export class AgentLink {
   private readonly reader: FrameReader;
   private readonly writer: FrameWriter;
+  private readonly headers = new AgentHeaderReader();
   private faulted = false;
   lastSeen = Date.now();
 
@@ -66,6 +68,8 @@ export class AgentLink {
   private onFrame(rawHeader: Buffer, body: Buffer): void {
     if (this.faulted) return;
     if (body.length === 0 && rawHeader.equals(HEARTBEAT)) return;
+    const fast = this.headers.read(rawHeader);
+    if (fast) return this.events.frame(fast, body);
     let decoded: unknown;
     try {
       decoded = unpackValue(rawHeader);

@@ -4,7 +4,7 @@
 // (Long because reader, writer and header schema are pinned against the same frames.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameError, FrameReader, FrameWriter, PREFIX, encodeFrame, frameBytes, packValue, unpackValue } from '../protocol/frame.js';
+import { FrameError, FrameReader, FrameWriter, PREFIX, encodeFrame, encodeHeader, frameBytes, packValue, unpackValue } from '../protocol/frame.js';
 import { agentHeaderSchema } from '../protocol/header.js';
 
 interface Got { header: Buffer; body: Buffer }
@@ -81,7 +81,7 @@ test('frames fed one byte at a time decode identically to one whole chunk', () =
 test('every split point of a two-frame stream into two chunks decodes identically', () => {
   const frames = sampleFrames().slice(0, 3);
   const stream = Buffer.concat(frames.map((f) => f.bytes));
-  const expected = frames.map((f) => ({ header: packValue(f.header), body: f.body }));
+  const expected = frames.map((f) => ({ header: encodeHeader(f.header), body: f.body }));
   for (let cut = 0; cut <= stream.length; cut++) {
     const { reader, got } = collector();
     reader.push(stream.subarray(0, cut));
