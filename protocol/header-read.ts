@@ -9,7 +9,7 @@
 // words the error. test/header-read.test.ts holds the two to the same answers.
 import type { AgentHeader, Qos } from './header.js';
 import { KIND_MAX, NAME_MAX, QOS } from './constants.js';
-import { InternedField, NOPE, bytesAre, readAsciiLength, readUint } from './msgpack.js';
+import { InternedField, NOPE, bytesAre, readAsciiLength, readUint, type Cursor } from './msgpack.js';
 
 const TYPES = ['ready', 'hb', 'send', 'reply', 'ack', 'ckpt'] as const;
 type T = (typeof TYPES)[number];
@@ -25,17 +25,21 @@ const MAX_IDS = 65536;
 export class AgentHeaderReader {
   private readonly to = new InternedField();
   private readonly kind = new InternedField();
-  private readonly r: { buf: Buffer; off: number } = { buf: Buffer.alloc(0), off: 0 };
+  private readonly r: Cursor = { buf: Buffer.alloc(0), off: 0, end: 0 };
 
-  /** The header in `bytes`, as agentHeaderSchema would parse it; undefined when it is not one this path takes. */
-  read(bytes: Buffer): AgentHeader | undefined {
+  /**
+   * The header in bytes `start` to `end` of `bytes` (all of it by default), as
+   * agentHeaderSchema would parse it; undefined when it is not one this path takes.
+   */
+  read(bytes: Buffer, start = 0, end = bytes.length): AgentHeader | undefined {
     const r = this.r;
     r.buf = bytes;
+    r.end = end;
     // A fixmap (FrameWriter), or a map16 (msgpackr writes every map so).
-    const m = bytes[0];
+    const m = start < end ? bytes[start] : undefined;
     let entries: number;
-    if (m !== undefined && (m & 0xf0) === 0x80) { entries = m & 0x0f; r.off = 1; }
-    else if (m === 0xde && bytes.length >= 3) { entries = bytes.readUInt16BE(1); r.off = 3; }
+    if (m !== undefined && (m & 0xf0) === 0x80) { entries = m & 0x0f; r.off = start + 1; }
+    else if (m === 0xde && end - start >= 3) { entries = bytes.readUInt16BE(start + 1); r.off = start + 3; }
     else return undefined;
     let t: T | undefined;
     let seen = 0;
@@ -84,7 +88,7 @@ export class AgentHeaderReader {
         r.off += len;
       } else if (bytesAre(bytes, k, klen, 'req')) {
         bit = REQ;
-        if (bytes[r.off++] !== 0xc3) return undefined;
+        if (r.off >= end || bytes[r.off++] !== 0xc3) return undefined;
       } else if (bytesAre(bytes, k, klen, 'ids')) {
         bit = IDS;
         if ((ids = this.readIds()) === undefined) return undefined;
@@ -92,7 +96,7 @@ export class AgentHeaderReader {
       if (seen & bit) return undefined;
       seen |= bit;
     }
-    if (t === undefined || r.off !== bytes.length) return undefined;
+    if (t === undefined || r.off !== end) return undefined;
     if ((seen & REQUIRED[t]) !== REQUIRED[t] || (seen & ~(REQUIRED[t] | OPTIONAL[t])) !== 0) return undefined;
     switch (t) {
       case 'ready': case 'hb': return { t };
@@ -110,14 +114,14 @@ export class AgentHeaderReader {
 
   private readIds(): number[] | undefined {
     const r = this.r;
-    const b = r.buf[r.off];
+    if (r.off >= r.end) return undefined;
+    const b = r.buf[r.off]!;
     let n: number;
-    if (b === undefined) return undefined;
     if ((b & 0xf0) === 0x90) { n = b & 0x0f; r.off += 1; }
-    else if (b === 0xdc && r.off + 3 <= r.buf.length) { n = r.buf.readUInt16BE(r.off + 1); r.off += 3; }
-    else if (b === 0xdd && r.off + 5 <= r.buf.length) { n = r.buf.readUInt32BE(r.off + 1); r.off += 5; }
+    else if (b === 0xdc && r.off + 3 <= r.end) { n = r.buf.readUInt16BE(r.off + 1); r.off += 3; }
+    else if (b === 0xdd && r.off + 5 <= r.end) { n = r.buf.readUInt32BE(r.off + 1); r.off += 5; }
     else return undefined;
-    if (n < 1 || n > MAX_IDS || n > r.buf.length - r.off) return undefined;
+    if (n < 1 || n > MAX_IDS || n > r.end - r.off) return undefined;
     const ids = new Array<number>(n);
     for (let i = 0; i < n; i++) if ((ids[i] = readUint(r)) === NOPE) return undefined;
     return ids;

@@ -39,8 +39,8 @@ export class Admission {
     if (!fitsFrame(body.length, target.spec.maxFrame)) return refuse(from, seq, 'ETOOBIG', `a body of ${body.length} bytes exceeds ${to}'s frame limit of ${target.spec.maxFrame}`);
     const env: Envelope = {
       id: ++this.nextId, from: from.spec.name, to, kind, qos: qos ?? from.spec.qos, req, seq,
-      // A copy: a view would pin the whole read chunk for as long as the message waits.
-      fromEpoch: from.epoch, body: Buffer.from(body), redelivered: false, attempts: 0, segment: -1, done: false,
+      // Kept as given: the link copied it out of its read (agent-link.ts, owned), so it pins no read chunk.
+      fromEpoch: from.epoch, body, redelivered: false, attempts: 0, segment: -1, done: false,
     };
     from.owed.add(seq);
     if (this.mustWait(target, env.qos)) {
