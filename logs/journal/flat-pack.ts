@@ -7,26 +7,17 @@
 // it with msgpackr. Values of any other shape (nested objects) are handed to
 // msgpackr and inlined.
 import { Packr } from 'msgpackr';
-import { knownBound, mapBound, writeKnown, writeMap, writeNumber, writeString } from '../../protocol/msgpack.js';
-import type { NewRecordOf } from './schema.js';
+import { mapBound, writeMap, writeNumber, writeString } from '../../protocol/msgpack.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /** The writer assigns these two: a record's own are ignored. */
 const assigned = (key: string): boolean => key === 'seq' || key === 'at';
 
-/** Every key of an accept record (the one record per routed message), for writeKnown. */
-const ACCEPT_KEYS = ['type', 'id', 'from', 'to', 'kind', 'qos', 'req', 'body', 'carried', 'attempts', 'redrive', 'schedule', 'slot'] as const satisfies readonly (keyof NewRecordOf<'accept'>)[];
-// A field added to the accept schema and not here would be dropped from the journal: refuse to compile.
-const acceptKeysComplete: Exclude<keyof NewRecordOf<'accept'>, (typeof ACCEPT_KEYS)[number] | 'at'> extends never ? true : never = true;
-void acceptKeysComplete;
-
-const isAccept = (rec: Record<string, unknown>): boolean => rec.type === 'accept';
-
 export class FlatPacker {
   /** Bytes needed for the record with `seq` and `at` added; -1 when something in it needs msgpackr. */
   static bound(rec: Record<string, unknown>): number {
-    const b = isAccept(rec) ? knownBound(rec, ACCEPT_KEYS) : mapBound(rec);
+    const b = mapBound(rec);
     return b < 0 ? -1 : b + 2 * (4 + 9);
   }
 
@@ -37,7 +28,7 @@ export class FlatPacker {
     off = writeNumber(buf, off, seq);
     off = writeString(buf, off, 'at');
     off = writeNumber(buf, off, at);
-    return isAccept(rec) ? writeKnown(buf, start, off, rec, ACCEPT_KEYS, 2) : writeMap(buf, start, off, rec, 2, assigned);
+    return writeMap(buf, start, off, rec, 2, assigned);
   }
 }
 

@@ -479,7 +479,10 @@ export class JournalWriter {
 
   /** Encode the entries at the next seqs; an entry that cannot be encoded is refused alone. */
   private encode(group: Pending[]): { bytes: Buffer; ok: Array<{ p: Pending; seq: number }>; end: number } {
-    const batch = new RecordBatch(Math.min(1 << 20, group.length * 160 + 64));
+    // Sized by records, not entries: the router stages a whole read's sends as one entry.
+    let records = 0;
+    for (const p of group) records += p.recs.length;
+    const batch = new RecordBatch(Math.min(1 << 20, records * 160 + 64));
     const ok: Array<{ p: Pending; seq: number }> = [];
     let seq = this.nextSeq;
     for (const p of group) {
