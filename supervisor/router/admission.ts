@@ -3,7 +3,7 @@
 // class's share of the target's mailbox is taken (mailbox.ts, ADMIT_SHARE): a flood
 // of background work parks background senders and never keeps interactive out. Replies to a delivered request are always allowed (they
 // are no sends); nothing else is unless pledged (secure by default).
-import { RANK, type Envelope } from '../mailbox.js';
+import { rankOf, type Envelope } from '../mailbox.js';
 import type { Qos } from '../../protocol/header.js';
 import { SEND_WINDOW, fitsFrame } from '../../protocol/constants.js';
 import type { RouterEvents } from './events.js';
@@ -47,7 +47,7 @@ export class Admission {
       // Not accepted yet: it waits for room, unjournaled, and dies with its sender. It
       // queues behind every send of its class (and above) already waiting for this
       // target, from any sender, so a class's order and its senders' order hold.
-      target.waiting[RANK[env.qos]]!.push({ env, sender: from });
+      target.waiting[rankOf(env.qos)]!.push({ env, sender: from });
       from.parkedCount++;
       from.parkedAt.add(target);
     } else {
@@ -82,7 +82,7 @@ export class Admission {
    * takes room a waiting higher one could use).
    */
   private mustWait(target: Route, qos: Qos): boolean {
-    const rank = RANK[qos];
+    const rank = rankOf(qos);
     for (let r = 0; r <= rank; r++) if (target.waiting[r]!.length) return true;
     return !target.mailbox.admits(qos);
   }
