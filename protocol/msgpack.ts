@@ -61,38 +61,6 @@ export function writeMap(buf: Buffer, start: number, off: number, obj: Record<st
   return off + 2;
 }
 
-/**
- * mapBound and writeMap for a map whose keys are known: its type's, listed once
- * (checked against the type where the list is made). No for-in over the object,
- * which on the hot path (a delivered message's header, an accept record) cost more
- * than the writing itself.
- */
-export function knownBound(obj: object, keys: readonly string[]): number {
-  let n = 3;
-  for (const key of keys) {
-    const v = (obj as Record<string, unknown>)[key];
-    if (v === undefined) continue;
-    const b = valueBound(v);
-    if (b < 0) return -1;
-    n += 5 + key.length + b;
-  }
-  return n;
-}
-
-export function writeKnown(buf: Buffer, start: number, off: number, obj: object, keys: readonly string[], lead = 0): number {
-  let count = lead;
-  for (const key of keys) {
-    const v = (obj as Record<string, unknown>)[key];
-    if (v === undefined) continue;
-    off = writeString(buf, off, key);
-    off = writeValue(buf, off, v);
-    count++;
-  }
-  // Known keys are few: always a fixmap.
-  buf[start] = 0x80 | count;
-  return off;
-}
-
 export function writeValue(buf: Buffer, off: number, v: unknown): number {
   switch (typeof v) {
     case 'string': return writeString(buf, off, v);

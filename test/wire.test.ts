@@ -321,3 +321,19 @@ test('FrameReader: a large frame arriving in many chunks is reassembled byte for
   assert.equal(unpackValue(got[1]!), 7);
   assert.equal(reader.buffered, 0);
 });
+
+test('FrameWriter: a delivered message\'s header (written key by key) decodes to what was written, with and without its flags', async () => {
+  const headers = [
+    { t: 'msg', id: 1, from: 'a', kind: 'k', qos: 'user' },
+    { t: 'msg', id: 2 ** 32 + 5, from: 'producer-ü', kind: 'x'.repeat(128), qos: 'background', req: true },
+    { t: 'msg', id: 70000, from: 'b', kind: 'k', qos: 'interactive', req: true, redelivered: true },
+    { t: 'msg', id: 3, from: 'b', kind: 'k', qos: 'utility', redelivered: true },
+  ];
+  const got: { header: unknown; body: Buffer }[] = [];
+  const reader = new FrameReader(1 << 20, { frame: (h, b) => got.push({ header: unpackValue(h), body: Buffer.from(b) }) });
+  const writer = new FrameWriter({ write: (chunk: Buffer) => reader.push(chunk) });
+  headers.forEach((h, i) => writer.write(h, packValue({ i })));
+  writer.flush();
+  assert.deepEqual(got.map((g) => g.header), headers);
+  assert.deepEqual(got.map((g) => unpackValue(g.body)), headers.map((_, i) => ({ i })));
+});
