@@ -165,23 +165,18 @@ export function bytesAre(buf: Buffer, off: number, len: number, s: string): bool
 }
 
 /**
- * The last string read for one field, kept with its bytes: a stream names the same
- * target and kind frame after frame, and matching bytes then costs no new string.
+ * The last string read for one field: a stream names the same target and kind frame
+ * after frame, and matching its bytes against the string then costs no new string. It
+ * keeps the string only (ASCII: a char per byte), no bytes: a small buffer kept per
+ * link would pin a slab of Node's buffer pool per agent.
  */
 export class InternedField {
-  private bytes = Buffer.alloc(0);
   private str = '';
 
   /** The ASCII string of the `len` bytes at `off`. */
   read(buf: Buffer, off: number, len: number): string {
-    const last = this.bytes;
-    if (last.length === len) {
-      let same = true;
-      for (let i = 0; i < len; i++) if (last[i] !== buf[off + i]) { same = false; break; }
-      if (same) return this.str;
-    }
+    if (bytesAre(buf, off, len, this.str)) return this.str;
     this.str = buf.toString('latin1', off, off + len);
-    this.bytes = Buffer.from(buf.subarray(off, off + len));
     return this.str;
   }
 }
