@@ -94,6 +94,7 @@ export interface JournalWriterStats {
 }
 
 const defaultFsync = promisify(fsyncCb);
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Records per group at most (an entry bigger than this commits whole, alone). A
@@ -380,6 +381,11 @@ export class JournalWriter {
           break;
         }
         await this.commit(this.nextGroup());
+        // A turn of the event loop before the next group: what the last one's callbacks
+        // wrote (the deliveries it let go, flushed on nextTick) leaves first instead of
+        // after the next group's write (mostly the deliver record those deliveries
+        // queued), and what arrives meanwhile joins that group.
+        if (this.pending.length) await nextTurn();
       }
     } finally {
       this.inTurn = false;
