@@ -1,5 +1,5 @@
 // JournalWriter: appends records to the tail segment with group commit.
-// (About 500 lines, one state machine: the queued groups and tasks, the tail segment's
+// (About 600 lines, one state machine: the queued groups and tasks, the tail segment's
 // fd, its roll and its loss, the bytes on disk against the bound, and the failure
 // latch are read and changed together by every commit path; split, each part would
 // need all the others' state.)
