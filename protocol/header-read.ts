@@ -18,6 +18,8 @@ type T = (typeof TYPES)[number];
 const SEQ = 1, TO = 2, KIND = 4, QOS_ = 8, REQ = 16, CORR = 32, IDS = 64;
 const REQUIRED: Record<T, number> = { ready: 0, hb: 0, send: SEQ | TO | KIND, reply: CORR, ack: IDS, ckpt: SEQ };
 const OPTIONAL: Record<T, number> = { ready: 0, hb: 0, send: QOS_ | REQ, reply: 0, ack: 0, ckpt: 0 };
+const NONE = Buffer.alloc(0);
+
 /** The schema's bound on an ack's ids. */
 const MAX_IDS = 65536;
 
@@ -25,13 +27,20 @@ const MAX_IDS = 65536;
 export class AgentHeaderReader {
   private readonly to = new InternedField();
   private readonly kind = new InternedField();
-  private readonly r: Cursor = { buf: Buffer.alloc(0), off: 0, end: 0 };
+  private readonly r: Cursor = { buf: NONE, off: 0, end: 0 };
 
   /**
    * The header in bytes `start` to `end` of `bytes` (all of it by default), as
    * agentHeaderSchema would parse it; undefined when it is not one this path takes.
    */
   read(bytes: Buffer, start = 0, end = bytes.length): AgentHeader | undefined {
+    const h = this.parse(bytes, start, end);
+    // Let go of the read: an idle agent's link must not pin its last chunk.
+    this.r.buf = NONE;
+    return h;
+  }
+
+  private parse(bytes: Buffer, start: number, end: number): AgentHeader | undefined {
     const r = this.r;
     r.buf = bytes;
     r.end = end;

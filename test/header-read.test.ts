@@ -119,3 +119,11 @@ test('a stream to one target and kind reads them as the same strings, not new on
   assert.equal(c.to, 'consumes', 'a changed byte is a new string');
   assert.equal(b.kind, 'm');
 });
+
+test('the reader holds no reference to the bytes it read (an idle link pins no read chunk)', () => {
+  const reader = new AgentHeaderReader();
+  const chunk = packValue({ t: 'send', seq: 1, to: 'consumer', kind: 'm' });
+  reader.read(chunk);
+  const held = Object.values(reader).flatMap((v) => (v && typeof v === 'object' ? Object.values(v) : [v]));
+  assert.ok(!held.includes(chunk), 'the chunk is not kept');
+});
