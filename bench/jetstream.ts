@@ -109,28 +109,23 @@ export const jetstreamOrderedRate = (n: number, size: number): Promise<PeerRate>
 /** Core NATS pub/sub, no JetStream: at most once, nothing stored. */
 export const coreNatsRate = (n: number, size: number): Promise<PeerRate> => measure('core', n, size);
 
-export interface PeerOptions {
-  /** How outheis's rate was measured, for the row's label. */
-  how?: string;
-  /** The supervisor's CPU per routed message in µs, set beside nats-server's when known. */
-  supervisorCpuPerMsg?: number;
-}
+/** outheis's side of the peer rows: its routed rate, and the supervisor's CPU per message (µs). */
+export interface OutheisSide { rate: number; cpuPerMsg?: number }
 
 /**
  * outheis's routed one-way rate against JetStream's, and nats-server's CPU per
- * message. Without nats-server the rows are skipped, saying so (outheis's side is then
- * not measured either: pass it as a function to save that time).
+ * message beside the supervisor's. Without nats-server the rows are skipped, saying
+ * so (outheis's side is then not measured either: it is passed as a function).
  */
-export async function peerRows(outheis: number | (() => Promise<number>), n: number, size: number, opts: PeerOptions = {}): Promise<Row[]> {
+export async function peerRows(outheis: () => Promise<OutheisSide>, n: number, size: number): Promise<Row[]> {
   if (!natsServerPath()) {
     console.log('peer rows skipped: nats-server is not installed (Debian: apt-get install nats-server)\n');
     return [];
   }
-  const ours = typeof outheis === 'function' ? await outheis() : outheis;
+  const { rate: ours, cpuPerMsg: sup } = await outheis();
   const js = await jetstreamRate(n, size);
   const ordered = await jetstreamOrderedRate(n, size);
   const core = await coreNatsRate(n, size);
-  const sup = opts.supervisorCpuPerMsg;
   const cpuRow = (what: string, peer: PeerRate): Row => ({
     metric: `CPU per message: supervisor vs nats-server, ${what}`,
     ours: sup === undefined ? '-' : fmt.us(sup),
@@ -140,7 +135,7 @@ export async function peerRows(outheis: number | (() => Promise<number>), n: num
     pass: undefined,
   });
   return [
-    { metric: `outheis routed msgs/s (${opts.how ?? 'real start, journal batch'}) vs JetStream (file storage), ${n.toLocaleString('en-US')} x ${size} B`, ours: fmt.rate(ours), base: `${fmt.rate(js.rate)} JetStream`, ratio: fmt.x(ours / js.rate), target: 'reported', pass: undefined },
+    { metric: `outheis routed msgs/s (real start, journal batch) vs JetStream (file storage), ${n.toLocaleString('en-US')} x ${size} B`, ours: fmt.rate(ours), base: `${fmt.rate(js.rate)} JetStream`, ratio: fmt.x(ours / js.rate), target: 'reported', pass: undefined },
     { metric: 'the same against JetStream\'s ordered consumer (no consumer acks)', ours: fmt.rate(ours), base: `${fmt.rate(ordered.rate)} JetStream`, ratio: fmt.x(ours / ordered.rate), target: 'reported', pass: undefined },
     { metric: 'the same against core NATS pub/sub (no JetStream, at most once)', ours: fmt.rate(ours), base: `${fmt.rate(core.rate)} core NATS`, ratio: fmt.x(ours / core.rate), target: 'reported', pass: undefined },
     cpuRow('JetStream (file storage)', js),

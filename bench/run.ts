@@ -10,8 +10,8 @@ import { scheduleCost } from './schedules.js';
 import { printTable, type Row } from './lib.js';
 import { priorityUnderFlood } from './priority.js';
 import { peerRows } from './jetstream.js';
-import { journaledRate } from './core.js'; // outheis's side of the peer rows until bench/route.ts lands
 import { footprint } from './footprint.js';
+import { routedOneWayReal, routeRows } from './route.js';
 
 const quick = process.argv.includes('--quick');
 console.log(`outheis bench: node ${process.version}, ${cpus().length} cores${quick ? ' (quick)' : ''}\n`);
@@ -30,10 +30,10 @@ if (want('memory')) rows.push(...(await memory(100)));
 if (want('idle')) rows.push(...(await idleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));
 if (want('schedules')) rows.push(...(await scheduleCost(100, quick ? 5 : 40, quick ? 5000 : 60000)));
 if (want('priority')) rows.push(...(await priorityUnderFlood(quick ? 3 : 5, 200, quick ? 3 : 10)));
-// In-process until bench/route.ts (a real start) lands: then pass routedOneWayReal and drop `how`.
 const peerN = quick ? 20000 : 200000;
-if (want('jetstream')) rows.push(...(await peerRows(async () => (await journaledRate(peerN, 64)).rate, peerN, 64, { how: 'in-process, journal batch' })));
+if (want('jetstream')) rows.push(...(await peerRows(async () => { const s = await routedOneWayReal(peerN, 64); return { rate: s.rate, cpuPerMsg: s.cpuUsPerMsg }; }, peerN, 64)));
 // Through a real `outheis start`, settled: 1, 10, 100, 200 idle agents (a few minutes).
 if (want('footprint')) rows.push(...(await footprint()));
+if (want('route')) rows.push(...(await routeRows(quick ? 20_000 : 200_000, quick ? 2000 : 10_000, 64)));
 printTable(rows);
 process.exit(0);

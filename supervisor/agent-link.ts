@@ -3,8 +3,9 @@
 // reported as a fault (the agent gets killed and restarted by policy); it never
 // throws into the supervisor.
 import type { Socket } from 'node:net';
-import { FrameError, FrameReader, FrameWriter, packValue, unpackValue } from '../protocol/frame.js';
+import { FrameError, FrameReader, FrameWriter, encodeHeader, unpackValue } from '../protocol/frame.js';
 import { agentHeaderSchema, type AgentHeader, type SupervisorHeader } from '../protocol/header.js';
+import { AgentHeaderReader } from '../protocol/header-read.js';
 
 export interface LinkEvents {
   frame(header: AgentHeader, body: Buffer): void;
@@ -21,7 +22,28 @@ const STREAMING = 16 * 1024;
  * of them this is most of what an idle supervisor does: recognised by its bytes,
  * it skips decoding and validation (liveness was already noted on read).
  */
-const HEARTBEAT = packValue({ t: 'hb' });
+const HEARTBEAT = encodeHeader({ t: 'hb' });
+
+const EMPTY = Buffer.alloc(0);
+
+function isHeartbeat(buf: Buffer, start: number, end: number): boolean {
+  if (end - start !== HEARTBEAT.length) return false;
+  for (let i = 0; i < HEARTBEAT.length; i++) if (buf[start + i] !== HEARTBEAT[i]) return false;
+  return true;
+}
+
+/**
+ * A frame's body as the router gets it. What the router keeps (a send waits in a
+ * mailbox, a checkpoint for the journal) is copied out of the read once, here, so that
+ * it does not pin the whole read chunk; what it forwards at once (a reply) stays a view.
+ */
+function owned(h: AgentHeader, buf: Buffer, start: number, end: number): Buffer {
+  if (start === end) return EMPTY;
+  if (h.t !== 'send' && h.t !== 'ckpt') return buf.subarray(start, end);
+  const copy = Buffer.allocUnsafe(end - start);
+  buf.copy(copy, 0, start, end);
+  return copy;
+}
 
 /** Unread bytes we hold for an agent before calling it unresponsive. */
 export const MAX_BACKLOG = 32 << 20;
@@ -29,11 +51,15 @@ export const MAX_BACKLOG = 32 << 20;
 export class AgentLink {
   private readonly reader: FrameReader;
   private readonly writer: FrameWriter;
+  private readonly headers = new AgentHeaderReader();
   private faulted = false;
   lastSeen = Date.now();
 
   constructor(private readonly socket: Socket, maxFrame: number, private readonly events: LinkEvents) {
-    this.reader = new FrameReader(maxFrame, { frame: (h, b) => this.onFrame(h, b) });
+    this.reader = new FrameReader(maxFrame, {
+      frame: (h, b) => this.onFrame(h, 0, h.length, b),
+      frameAt: (buf, hstart, hend, end) => this.onFrame(buf, hstart, hend, buf, hend, end),
+    });
     this.writer = new FrameWriter(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined); // EPIPE after the agent died; the exit handler takes over
@@ -63,12 +89,15 @@ export class AgentLink {
     if (!this.faulted) this.socket.resume();
   };
 
-  private onFrame(rawHeader: Buffer, body: Buffer): void {
+  /** The header is bytes hstart..hend of `hbuf`, the body bytes bstart..bend of `bbuf` (views into the read: see owned). */
+  private onFrame(hbuf: Buffer, hstart: number, hend: number, bbuf: Buffer, bstart = 0, bend = bbuf.length): void {
     if (this.faulted) return;
-    if (body.length === 0 && rawHeader.equals(HEARTBEAT)) return;
+    if (bstart === bend && isHeartbeat(hbuf, hstart, hend)) return;
+    const fast = this.headers.read(hbuf, hstart, hend);
+    if (fast) return this.events.frame(fast, owned(fast, bbuf, bstart, bend));
     let decoded: unknown;
     try {
-      decoded = unpackValue(rawHeader);
+      decoded = unpackValue(hbuf.subarray(hstart, hend));
     } catch (err) {
       throw new FrameError(`header is not msgpack (${(err as Error).message})`, 'EFRAME');
     }
@@ -77,7 +106,7 @@ export class AgentLink {
       const issue = parsed.error.issues[0];
       throw new FrameError(`invalid header: ${issue?.path.join('.') || 't'}: ${issue?.message}`, 'EFRAME');
     }
-    this.events.frame(parsed.data, body);
+    this.events.frame(parsed.data, owned(parsed.data, bbuf, bstart, bend));
   }
 
   fault(reason: string): void {

@@ -8,7 +8,7 @@
 // and a flood of background work never keeps interactive work out.
 import { QOS, type Qos } from '../protocol/header.js';
 import { Fifo } from '../protocol/fifo.js';
-import { QOS_RANK as RANK } from '../protocol/constants.js';
+import { QOS_RANK as RANK, rankOf } from '../protocol/constants.js';
 
 export { Fifo };
 
@@ -33,7 +33,7 @@ export interface Envelope {
   done: boolean;
 }
 
-export { RANK };
+export { RANK, rankOf };
 
 /**
  * The share of a mailbox's capacity that a class and all classes below it may hold
@@ -60,12 +60,12 @@ export class Mailbox {
   get full(): boolean { return this.queued + this.reserved >= this.capacity; }
 
   /** Room for one message of class `qos` is held for it until its journal group lands (or fails). */
-  reserve(qos: Qos): void { this.reservedBy[RANK[qos]]!++; }
-  unreserve(qos: Qos): void { this.reservedBy[RANK[qos]]!--; }
+  reserve(qos: Qos): void { this.reservedBy[rankOf(qos)]!++; }
+  unreserve(qos: Qos): void { this.reservedBy[rankOf(qos)]!--; }
 
   /** Queued plus being journaled, of one class. */
   heldOf(qos: Qos): number {
-    const r = RANK[qos];
+    const r = rankOf(qos);
     return this.queues[r]!.length + this.reservedBy[r]!;
   }
 
@@ -75,14 +75,14 @@ export class Mailbox {
    * interactive message at least, from a capacity of 2) and always at least one.
    */
   limitOf(qos: Qos): number {
-    const r = RANK[qos];
+    const r = rankOf(qos);
     if (r === 0) return this.capacity;
     return Math.max(1, Math.min(this.capacity - 1, Math.floor(this.capacity * SHARES[r]!)));
   }
 
   /** Whether a message of class `qos` may come in now: the mailbox is not full, and its class with those below is under its share. */
   admits(qos: Qos): boolean {
-    const rank = RANK[qos];
+    const rank = rankOf(qos);
     let total = 0;
     let atOrBelow = 0;
     for (let r = 0; r < this.queues.length; r++) {
@@ -94,7 +94,7 @@ export class Mailbox {
   }
 
   put(env: Envelope): void {
-    this.queues[RANK[env.qos]]!.push(env);
+    this.queues[rankOf(env.qos)]!.push(env);
     this.queued++;
   }
 
@@ -146,7 +146,7 @@ export class Mailbox {
         continue;
       }
       env.redelivered = true;
-      byClass[RANK[env.qos]]!.push(env);
+      byClass[rankOf(env.qos)]!.push(env);
     }
     byClass.forEach((list, i) => { if (list.length) this.queues[i]!.unshiftAll(list); });
     this.queued += back.length - exhausted.length;

@@ -4,7 +4,7 @@
 // (Long because reader, writer and header schema are pinned against the same frames.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameError, FrameReader, FrameWriter, PREFIX, encodeFrame, frameBytes, packValue, unpackValue } from '../protocol/frame.js';
+import { FrameError, FrameReader, FrameWriter, PREFIX, encodeFrame, encodeHeader, frameBytes, packValue, unpackValue } from '../protocol/frame.js';
 import { agentHeaderSchema } from '../protocol/header.js';
 
 interface Got { header: Buffer; body: Buffer }
@@ -81,7 +81,7 @@ test('frames fed one byte at a time decode identically to one whole chunk', () =
 test('every split point of a two-frame stream into two chunks decodes identically', () => {
   const frames = sampleFrames().slice(0, 3);
   const stream = Buffer.concat(frames.map((f) => f.bytes));
-  const expected = frames.map((f) => ({ header: packValue(f.header), body: f.body }));
+  const expected = frames.map((f) => ({ header: encodeHeader(f.header), body: f.body }));
   for (let cut = 0; cut <= stream.length; cut++) {
     const { reader, got } = collector();
     reader.push(stream.subarray(0, cut));
@@ -320,4 +320,20 @@ test('FrameReader: a large frame arriving in many chunks is reassembled byte for
   assert.ok(got[0]!.equals(body));
   assert.equal(unpackValue(got[1]!), 7);
   assert.equal(reader.buffered, 0);
+});
+
+test('FrameWriter: a delivered message\'s header (written key by key) decodes to what was written, with and without its flags', async () => {
+  const headers = [
+    { t: 'msg', id: 1, from: 'a', kind: 'k', qos: 'user' },
+    { t: 'msg', id: 2 ** 32 + 5, from: 'producer-ü', kind: 'x'.repeat(128), qos: 'background', req: true },
+    { t: 'msg', id: 70000, from: 'b', kind: 'k', qos: 'interactive', req: true, redelivered: true },
+    { t: 'msg', id: 3, from: 'b', kind: 'k', qos: 'utility', redelivered: true },
+  ];
+  const got: { header: unknown; body: Buffer }[] = [];
+  const reader = new FrameReader(1 << 20, { frame: (h, b) => got.push({ header: unpackValue(h), body: Buffer.from(b) }) });
+  const writer = new FrameWriter({ write: (chunk: Buffer) => reader.push(chunk) });
+  headers.forEach((h, i) => writer.write(h, packValue({ i })));
+  writer.flush();
+  assert.deepEqual(got.map((g) => g.header), headers);
+  assert.deepEqual(got.map((g) => unpackValue(g.body)), headers.map((_, i) => ({ i })));
 });

@@ -169,8 +169,8 @@ export class Journal implements RouterJournal {
     }, urgent);
   }
 
-  note(rec: AnyNewRecord): void {
-    this.writer.enqueue([rec], this.noted);
+  note(rec: AnyNewRecord, lazy = false): void {
+    this.writer.enqueue([rec], this.noted, false, lazy);
   }
 
   private readonly noted = (err: Error | undefined, at: Committed | undefined): void => {

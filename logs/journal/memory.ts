@@ -16,7 +16,7 @@ export class MemoryJournal implements RouterJournal {
     done(undefined, -1);
   }
 
-  note(_rec: AnyNewRecord): void {}
+  note(_rec: AnyNewRecord, _lazy?: boolean): void {}
 
   release(_segment: number): void {}
 }

@@ -16,8 +16,11 @@ export interface RouterJournal {
    * `urgent`: a latency-bound group (interactive or user sends), committed ahead of a backlog.
    */
   stage(recs: AnyNewRecord[], live: number, done: (err: Error | undefined, segment: number) => void, urgent?: boolean): void;
-  /** Journal a record nobody waits for. */
-  note(rec: AnyNewRecord): void;
+  /**
+   * Journal a record nobody waits for. `lazy`: one whose loss in a crash costs only a
+   * redelivery (deliver, ack), so it needs no fsync of its own (writer.ts).
+   */
+  note(rec: AnyNewRecord, lazy?: boolean): void;
   /** A live message (or checkpoint) in `segment` is settled: retention may take the segment once none are left. */
   release(segment: number): void;
 }

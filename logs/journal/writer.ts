@@ -1,5 +1,5 @@
 // JournalWriter: appends records to the tail segment with group commit.
-// (About 500 lines, one state machine: the queued groups and tasks, the tail segment's
+// (About 600 lines, one state machine: the queued groups and tasks, the tail segment's
 // fd, its roll and its loss, the bytes on disk against the bound, and the failure
 // latch are read and changed together by every commit path; split, each part would
 // need all the others' state.)
@@ -8,7 +8,16 @@
 // for `always`), encodes it into one buffer, does one positional write and, per
 // the policy, one fsync, then resolves every append in it. Appends made while a
 // commit is in flight form the next group, so under load the fsync cost is
-// shared by everything that arrived meanwhile. All I/O is async on an fd.
+// shared by everything that arrived meanwhile. fsyncs are async on an fd; a
+// group's write (up to SYNC_WRITE_MAX bytes) is a synchronous pwrite: into the
+// page cache it costs a few µs, less than the thread-pool round trip an async one
+// takes, which was most of a request's latency under `interval` (bench/route.ts).
+//
+// Lazy entries (the router's deliver and ack records: losing the last few to a
+// crash means a redelivery, nothing more) need no fsync of their own under `batch`:
+// a group made only of them is written and not fsynced; the next fsync, of any
+// later group, a roll or close, covers them (`always` still fsyncs every record). A request's round trip then waits for its accept's fsync, not
+// also for those of the records its delivery and reply left behind.
 //
 // Two things keep a latency-bound append (an interactive or user send: `urgent`)
 // from waiting out a flood's commits: a group holds at most MAX_GROUP_RECORDS, so
@@ -32,7 +41,7 @@
 //   A lost tail is recreated (directory and segment), `lost` is told (the journal
 //   writes its record and carries forward what is still live), and the group is
 //   written again into the new tail: nothing accepted goes into a file nobody can read.
-import { promises as fsp, fsync as fsyncCb } from 'node:fs';
+import { promises as fsp, fsync as fsyncCb, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { RecordBatch, type JournalRecord, type NewRecord } from './record.js';
@@ -85,6 +94,7 @@ export interface JournalWriterStats {
 }
 
 const defaultFsync = promisify(fsyncCb);
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Records per group at most (an entry bigger than this commits whole, alone). A
@@ -93,6 +103,9 @@ const defaultFsync = promisify(fsyncCb);
  * in flight was what an interactive request's p99 waited for.
  */
 export const MAX_GROUP_RECORDS = 512;
+
+/** A group's bytes up to this are written synchronously (see the header); larger writes (carried copies) go async. */
+export const SYNC_WRITE_MAX = 256 << 10;
 
 /** Where a committed group landed: the seq of its first record and the segment holding all of it. */
 export interface Committed {
@@ -112,6 +125,8 @@ interface Pending {
   done: CommitCallback;
   /** Commits ahead of the non-urgent backlog (see the header). */
   urgent: boolean;
+  /** Needs no fsync of its own (see the header). */
+  lazy: boolean;
 }
 
 /** Work that must not interleave with commits (retention): run in the writer's turn. */
@@ -121,6 +136,7 @@ interface Task {
 
 type Entry = Pending | Task;
 const isTask = (e: Entry): e is Task => 'task' in e;
+const isLazy = (p: Pending): boolean => p.lazy;
 
 export class JournalWriter {
   readonly dir: string;
@@ -241,12 +257,12 @@ export class JournalWriter {
    * way in, which stages a whole read's worth of messages without a promise each.
    * The callback may run synchronously when the writer is closed or broken.
    */
-  enqueue(recs: NewRecord[], done: CommitCallback, urgent = false): void {
+  enqueue(recs: NewRecord[], done: CommitCallback, urgent = false, lazy = false): void {
     if (this.closed) return done(new Error('journal writer is closed'), undefined);
     if (this.broken) return done(this.broken, undefined);
     this.stats.appends += recs.length;
     if (urgent) this.urgent++;
-    this.pending.push({ recs, at: this.now(), since: performance.now(), done, urgent });
+    this.pending.push({ recs, at: this.now(), since: performance.now(), done, urgent, lazy });
     this.kick();
   }
 
@@ -365,6 +381,11 @@ export class JournalWriter {
           break;
         }
         await this.commit(this.nextGroup());
+        // A turn of the event loop before the next group: what the last one's callbacks
+        // wrote (the deliveries it let go, flushed on nextTick) leaves first instead of
+        // after the next group's write (mostly the deliver record those deliveries
+        // queued), and what arrives meanwhile joins that group.
+        if (this.pending.length) await nextTurn();
       }
     } finally {
       this.inTurn = false;
@@ -429,17 +450,22 @@ export class JournalWriter {
    * fsync per policy. On failure the tail is cut back to where it was (or the writer
    * latches broken when even that fails) and the error is thrown.
    */
-  private async put(bytes: Buffer): Promise<number> {
+  private async put(bytes: Buffer, lazy = false): Promise<number> {
     if (this.seg.size > 0 && this.seg.size + bytes.length > this.segmentBytes) await this.roll(this.nextSeq);
     const start = this.seg.size;
+    const sync = bytes.length <= SYNC_WRITE_MAX;
     try {
       let off = 0;
       while (off < bytes.length) {
-        const { bytesWritten } = await this.seg.handle.write(bytes, off, bytes.length - off, start + off);
-        off += bytesWritten;
+        off += sync
+          ? writeSync(this.seg.fd, bytes, off, bytes.length - off, start + off)
+          : (await this.seg.handle.write(bytes, off, bytes.length - off, start + off)).bytesWritten;
       }
       this.stats.writes++;
-      if (this.policy === 'always' || this.policy === 'batch') await this.doFsync();
+      if (this.policy === 'always' || (this.policy === 'batch' && !lazy)) {
+        await this.doFsync();
+        this.dirty = false;
+      }
     } catch (err) {
       // Put the file back to its last good end so no partial group survives.
       try { await this.seg.handle.truncate(start); } catch (terr) {
@@ -453,13 +479,16 @@ export class JournalWriter {
     this.seg.size = start + bytes.length;
     this.sizes.set(this.seg.info.firstSeq, this.seg.size);
     this.stats.bytesWritten += bytes.length;
-    if (this.policy === 'interval' || this.policy === 'none') this.dirty = true;
+    if (this.policy === 'interval' || this.policy === 'none' || (this.policy === 'batch' && lazy)) this.dirty = true;
     return this.seg.info.firstSeq;
   }
 
   /** Encode the entries at the next seqs; an entry that cannot be encoded is refused alone. */
   private encode(group: Pending[]): { bytes: Buffer; ok: Array<{ p: Pending; seq: number }>; end: number } {
-    const batch = new RecordBatch(Math.min(1 << 20, group.length * 160 + 64));
+    // Sized by records, not entries: the router stages a whole read's sends as one entry.
+    let records = 0;
+    for (const p of group) records += p.recs.length;
+    const batch = new RecordBatch(Math.min(1 << 20, records * 160 + 64));
     const ok: Array<{ p: Pending; seq: number }> = [];
     let seq = this.nextSeq;
     for (const p of group) {
@@ -509,7 +538,7 @@ export class JournalWriter {
       }
       const tail = this.seg;
       let failed: unknown;
-      try { await this.put(bytes); } catch (err) { failed = err; }
+      try { await this.put(bytes, group.every(isLazy)); } catch (err) { failed = err; }
       // After the write, so that a loss during it counts too: see the header.
       const before = tailLost(tail);
       // After a roll the group went to a new tail: that is the file it must be in.

@@ -3,7 +3,7 @@
 // class's share of the target's mailbox is taken (mailbox.ts, ADMIT_SHARE): a flood
 // of background work parks background senders and never keeps interactive out. Replies to a delivered request are always allowed (they
 // are no sends); nothing else is unless pledged (secure by default).
-import { RANK, type Envelope } from '../mailbox.js';
+import { rankOf, type Envelope } from '../mailbox.js';
 import type { Qos } from '../../protocol/header.js';
 import { SEND_WINDOW, fitsFrame } from '../../protocol/constants.js';
 import type { RouterEvents } from './events.js';
@@ -39,15 +39,15 @@ export class Admission {
     if (!fitsFrame(body.length, target.spec.maxFrame)) return refuse(from, seq, 'ETOOBIG', `a body of ${body.length} bytes exceeds ${to}'s frame limit of ${target.spec.maxFrame}`);
     const env: Envelope = {
       id: ++this.nextId, from: from.spec.name, to, kind, qos: qos ?? from.spec.qos, req, seq,
-      // A copy: a view would pin the whole read chunk for as long as the message waits.
-      fromEpoch: from.epoch, body: Buffer.from(body), redelivered: false, attempts: 0, segment: -1, done: false,
+      // Kept as given: the link copied it out of its read (agent-link.ts, owned), so it pins no read chunk.
+      fromEpoch: from.epoch, body, redelivered: false, attempts: 0, segment: -1, done: false,
     };
     from.owed.add(seq);
     if (this.mustWait(target, env.qos)) {
       // Not accepted yet: it waits for room, unjournaled, and dies with its sender. It
       // queues behind every send of its class (and above) already waiting for this
       // target, from any sender, so a class's order and its senders' order hold.
-      target.waiting[RANK[env.qos]]!.push({ env, sender: from });
+      target.waiting[rankOf(env.qos)]!.push({ env, sender: from });
       from.parkedCount++;
       from.parkedAt.add(target);
     } else {
@@ -82,7 +82,7 @@ export class Admission {
    * takes room a waiting higher one could use).
    */
   private mustWait(target: Route, qos: Qos): boolean {
-    const rank = RANK[qos];
+    const rank = rankOf(qos);
     for (let r = 0; r <= rank; r++) if (target.waiting[r]!.length) return true;
     return !target.mailbox.admits(qos);
   }

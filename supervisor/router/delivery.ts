@@ -40,7 +40,7 @@ export class Delivery {
           ids.push(env.id);
           out.write(h, env.body);
         }
-        if (ids.length) this.journal.note({ type: 'deliver', agent: route.spec.name, ids });
+        if (ids.length) this.journal.note({ type: 'deliver', agent: route.spec.name, ids }, true);
         if (!this.unpark(route)) return;
       }
     } finally {

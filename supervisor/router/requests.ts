@@ -14,12 +14,12 @@ export class Requests {
   acked(route: Route, ids: readonly number[]): void {
     const done: number[] = [];
     for (const id of ids) if (this.finished(route, id, undefined, undefined)) done.push(id);
-    if (done.length) this.journal.note({ type: 'ack', agent: route.spec.name, ids: done });
+    if (done.length) this.journal.note({ type: 'ack', agent: route.spec.name, ids: done }, true);
   }
 
   /** A reply also acks the request it answers. */
   replied(route: Route, corr: number, err: WireError | undefined, body: Buffer): void {
-    if (this.finished(route, corr, err, body)) this.journal.note({ type: 'ack', agent: route.spec.name, ids: [corr] });
+    if (this.finished(route, corr, err, body)) this.journal.note({ type: 'ack', agent: route.spec.name, ids: [corr] }, true);
   }
 
   /** A handler finished (ack), or a request was answered (reply). Whether it was in flight. */

@@ -51,7 +51,7 @@ export class Router {
     return this.routes.get(OPERATOR)!;
   }
 
-  /** A frame from agent `from` (already validated). */
+  /** A frame from agent `from` (already validated). A send's body is kept as given, not copied: the caller hands it over. */
   frame(from: Route, h: AgentHeader, body: Buffer): void {
     switch (h.t) {
       case 'send': return this.admission.send(from, h.seq, h.to, h.kind, h.qos, h.req === true, body);
@@ -86,6 +86,7 @@ export class Router {
     this.delivery.restore(this.routes.get(env.to), env);
   }
 
+  /** `body` is kept as given, not copied: the caller hands it over and must not reuse its memory. */
   send(from: Route, seq: number, to: string, kind: string, qos: Qos | undefined, req: boolean, body: Buffer): void {
     this.admission.send(from, seq, to, kind, qos, req, body);
   }

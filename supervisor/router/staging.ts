@@ -4,7 +4,7 @@
 // sender per read, not one per send). A failed group is refused (`rej`) instead.
 import type { AnyNewRecord, NewRecordOf } from '../../logs/journal/schema.js';
 import type { RouterJournal } from '../../logs/journal/port.js';
-import { RANK, type Envelope } from '../mailbox.js';
+import { RANK, rankOf, type Envelope } from '../mailbox.js';
 import type { ErrorCode } from '../../protocol/header.js';
 import type { RouterEvents } from './events.js';
 import type { Route } from './route.js';
@@ -33,21 +33,24 @@ const toRecord = (s: Staged): AnyNewRecord => (s.t === 'ckpt' ? { type: 'checkpo
 
 /** Interactive and user sends: what the journal commits ahead of a backlog (see writer.ts). */
 const URGENT_BELOW = RANK.utility;
-const isUrgent = (s: Staged): boolean => s.t === 'msg' && RANK[s.env.qos] < URGENT_BELOW;
+const isUrgent = (s: Staged): boolean => s.t === 'msg' && rankOf(s.env.qos) < URGENT_BELOW;
 
 /**
- * A read's sends split by urgency, each part in its order (a sender's sends of one
- * class stay in order; across classes the mailbox orders them anyway). Mostly a read
- * is all of one class: then the group is passed on whole, no copy made.
+ * A read's sends split by urgency (`urgent` of them are), each part in its order (a
+ * sender's sends of one class stay in order; across classes the mailbox orders them
+ * anyway). Mostly a read is all of one class: then the group is passed on whole, no
+ * copy made, and without looking at its sends again.
  */
-function byUrgency(group: Staged[]): [Staged[] | undefined, Staged[] | undefined] {
-  const first = isUrgent(group[0]!);
-  if (group.every((s) => isUrgent(s) === first)) return first ? [group, undefined] : [undefined, group];
+function byUrgency(group: Staged[], urgent: number): [Staged[] | undefined, Staged[] | undefined] {
+  if (urgent === 0) return [undefined, group];
+  if (urgent === group.length) return [group, undefined];
   return [group.filter(isUrgent), group.filter((s) => !isUrgent(s))];
 }
 
 export class Staging {
   private staging: Staged[] = [];
+  /** How many of `staging` are urgent (isUrgent), counted as they come. */
+  private urgentStaged = 0;
   /** Groups handed to the journal and not yet committed. */
   private inJournal = 0;
   /** Inside handOver's loop: what is staged meanwhile joins that loop, not a nested one. */
@@ -72,6 +75,7 @@ export class Staging {
   stage(env: Envelope, sender: Route, target: Route): void {
     target.mailbox.reserve(env.qos);
     this.staging.push({ t: 'msg', env, sender, target });
+    if (rankOf(env.qos) < URGENT_BELOW) this.urgentStaged++;
   }
 
   stageCheckpoint(from: Route, seq: number, state: Buffer): void {
@@ -96,6 +100,7 @@ export class Staging {
           // Committed before stage returns, one send at a time: one callback and two arrays, taking
           // turns, serve every group, so that the hot path allocates no group and no closure per send.
           this.staging = this.spare;
+          this.urgentStaged = 0;
           this.landing = group;
           this.journal.stage(NO_RECORDS, 0, this.landedAtOnce);
           while (group.length) group.pop(); // cheaper than setting length, for the one or few items here
@@ -103,7 +108,8 @@ export class Staging {
           continue;
         }
         this.staging = [];
-        const [urgent, rest] = byUrgency(group);
+        const [urgent, rest] = byUrgency(group, this.urgentStaged);
+        this.urgentStaged = 0;
         if (urgent) this.toJournal(urgent, true);
         if (rest) {
           if (urgent) this.inJournal++;

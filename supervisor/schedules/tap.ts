@@ -87,12 +87,12 @@ export class ScheduleTap implements RouterJournal {
     });
   }
 
-  note(rec: AnyNewRecord): void {
+  note(rec: AnyNewRecord, lazy?: boolean): void {
     if (this.events?.owing()) {
       if (rec.type === 'ack') for (const id of rec.ids) this.events.settled(id);
       else if (rec.type === 'deadletter') this.events.settled(rec.id);
     }
-    this.journal.note(rec);
+    this.journal.note(rec, lazy);
   }
 
   release(segment: number): void {
