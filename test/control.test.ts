@@ -39,7 +39,8 @@ test('the state directory is 0700 and the socket and pidfile 0600, even when the
   assert.equal(statSync(join(d.stateDir, 'outheis.sock')).mode & 0o777, 0o600);
   assert.equal(statSync(join(d.stateDir, 'outheis.pid')).mode & 0o777, 0o600);
   assert.equal(readFileSync(join(d.stateDir, 'outheis.pid'), 'utf8').split('\n')[0], String(d.proc.pid));
-  await stop(d, 'SIGTERM');
+  assert.equal(await stop(d, 'SIGTERM'), 0, `a SIGTERM stop exits 0:\n${d.out()}`);
+  assert.equal(existsSync(join(d.stateDir, 'outheis.sock')), false, 'the socket goes with the supervisor');
   // A directory left 0755 (by hand, or an older tool) is tightened on start, and the fix is logged.
   chmodSync(d.stateDir, 0o755);
   const again = await startDaemon(config(), { dir: d.dir });

@@ -67,6 +67,8 @@ export function emptyGroup(dir: string, deadlineMs = 3000): number[] {
   for (;;) {
     const pids = procsOf(dir);
     if (!pids.length || Date.now() > until) return [...killed];
+    // The supervisor moves itself into a group of its own (SUPERVISOR_GROUP): never a pid to kill, whatever group it is found in.
+    if (pids.includes(process.pid)) throw new Error(`${dir} still holds this supervisor (pid ${process.pid}): not emptying it`);
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
