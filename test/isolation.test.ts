@@ -491,8 +491,8 @@ for (const mode of MODES) test(`8. fork bomb: nproc stops it (EAGAIN), and the s
   const d = s.d;
   const bomber = agentOf(d, 'bomber').pid!;
   const bomb = attackLater(d, 'bomber', 'forkbomb', { n: 200, hold: 3000 });
-  await until('the bomber\'s children to be there', () => (processesMatching('setInterval', { below: bomber }).length > 0 ? true : undefined));
-  // While its children are held alive: the supervisor answers and the bystander carries on.
+  await until('the bomber to hold its children', () => (processesMatching('outheis-forkbomb-holding').some((l) => Number(l.trim().split(/\s+/)[0]) === bomber) ? true : undefined));
+  // While it holds what it started: the supervisor answers and the bystander carries on.
   const during = status(d);
   assert.ok(isAlive(during.supervisor.pid));
   allowed(attack(d, 'bystander', 'ping'), 'bystander ping during the bomb');
