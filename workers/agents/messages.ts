@@ -91,6 +91,30 @@ export type AskRes = z.infer<typeof askRes>;
 /** Parse a handler's body: a bad body names what was wrong, for the caller's EHANDLER. */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown, what: string): z.infer<S> {
   const r = schema.safeParse(body ?? {});
-  if (!r.success) throw new Error(`${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+  if (!r.success) throw agentError('EBADREQ', `${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
   return r.data;
+}
+
+/**
+ * The agents' own refusals (ENOMODEL, EBUDGET, EPATH, ...). The wire's error codes are
+ * the kernel's (protocol/constants.ts); an agent's refusal travels as EHANDLER whose
+ * message starts with its own code, so the wire stays as it is and callers can still
+ * tell a missing model from a broken handler.
+ */
+export const AGENT_CODES = ['ENOMODEL', 'EBUDGET', 'EPATH', 'ENOTFOUND', 'EPROVIDER', 'EBADREQ'] as const;
+export type AgentCode = (typeof AGENT_CODES)[number];
+
+export function agentError(code: AgentCode, message: string): Error {
+  const err = new Error(`${code}: ${message}`) as Error & { code: AgentCode };
+  err.code = code;
+  return err;
+}
+
+/** The agent code carried by an error a request rejected with, if it carries one. */
+export function agentCodeOf(err: unknown): AgentCode | undefined {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  if (typeof e?.code === 'string' && (AGENT_CODES as readonly string[]).includes(e.code)) return e.code as AgentCode;
+  if (e?.code !== 'EHANDLER' || typeof e.message !== 'string') return undefined;
+  const head = /^(E[A-Z]+):/.exec(e.message)?.[1];
+  return head && (AGENT_CODES as readonly string[]).includes(head) ? (head as AgentCode) : undefined;
 }
