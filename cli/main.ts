@@ -19,6 +19,8 @@ import { replay } from './commands/replay.js';
 import { redrive } from './commands/redrive.js';
 import { doctor } from './commands/doctor.js';
 import { service } from './commands/service.js';
+import { init } from './commands/init.js';
+import { chat } from './commands/chat.js';
 import { shieldBody } from './body.js';
 import { ClientError } from './client.js';
 import { EXIT, UsageError } from './errors.js';
@@ -67,6 +69,8 @@ try {
     .command(check)
     .command(doctor)
     .command(service)
+    .command(init)
+    .command(chat)
     .demandCommand(1, 'name a command')
     .strict()
     .fail((msg, err) => {

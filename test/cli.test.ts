@@ -9,7 +9,7 @@ import { startDaemon, stop } from './helpers/daemon.js';
 import { CLI, ROOT, fixture, processesMatching, tempDir, until } from './helpers/harness.js';
 
 test('check: a valid file exits 0', () => {
-  const r = spawnSync(process.execPath, [CLI, 'check', '-c', join(ROOT, 'examples/outheis.yaml')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [CLI, 'check', '-c', join(ROOT, 'examples/basics/outheis.yaml')], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /ok \(4 agents/);
 });
