@@ -22,8 +22,15 @@ export function localDate(d = new Date()): string {
 /** The sample vault, copied, with today's note. */
 export function writeSampleVault(vault: string, today = localDate()): void {
   cpSync(SAMPLE, vault, { recursive: true, errorOnExist: false, force: false });
+  writeTodayNote(vault, today);
+}
+
+/** The sample's note dated today: written once a day, so that a kept demo's agenda has today in it. */
+function writeTodayNote(vault: string, today: string): void {
   mkdirSync(join(vault, 'daily'), { recursive: true });
-  writeFileSync(join(vault, 'daily', `${today}.md`), [
+  const file = join(vault, 'daily', `${today}.md`);
+  if (existsSync(file)) return;
+  writeFileSync(file, [
     `# ${today}`,
     '',
     `- Call Mira about borrowing the van for the polycarbonate #date-${today} #time-10:00 #gardening`,
@@ -53,6 +60,8 @@ export const init: CommandModule<object, Args> = {
     const next = [`outheis start -c ${shown}`, `outheis chat -c ${shown}`];
     if (existsSync(file) && !argv.force) {
       if (argv.keep) {
+        const sampleDaily = join(dir, 'vault', 'daily');
+        if (existsSync(sampleDaily)) writeTodayNote(join(dir, 'vault'), localDate());
         if (argv.json) process.stdout.write(JSON.stringify({ ok: true, config: file, kept: true }) + '\n');
         else console.log(`outheis: ${file} is there already; keeping it`);
         return;

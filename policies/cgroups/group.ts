@@ -27,7 +27,9 @@ export interface GroupSpec {
  * system gives a background agent all it asks for, within its quota.
  */
 export const CPU_WEIGHT: Record<Qos, number> = { interactive: 400, user: 200, utility: 100, background: 25 };
-export const sharesOf = (qos: Qos): number => Math.round((CPU_WEIGHT[qos] * 1024) / 100);
+/** v1's cpu.shares for a v2 cpu.weight: the same ratio to the default (1024 against 100). */
+export const sharesOfWeight = (weight: number): number => Math.round((weight * 1024) / 100);
+export const sharesOf = (qos: Qos): number => sharesOfWeight(CPU_WEIGHT[qos]);
 
 /**
  * The supervisor's own CPU weight, beside its agents' groups: every message, an

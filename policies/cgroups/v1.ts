@@ -4,7 +4,7 @@
 import { existsSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { counter, emptyGroup, ensureDir, procsOf, put, readText, removeDir, subdirs } from './files.js';
-import { CFS_PERIOD_US, quotaOf, sharesOf, SUPERVISOR_GROUP, SUPERVISOR_WEIGHT, type AgentGroup, type CgroupDriver, type GroupSpec } from './group.js';
+import { CFS_PERIOD_US, quotaOf, sharesOf, sharesOfWeight, SUPERVISOR_GROUP, SUPERVISOR_WEIGHT, type AgentGroup, type CgroupDriver, type GroupSpec } from './group.js';
 
 export const V1_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 export type V1Controller = (typeof V1_CONTROLLERS)[number];
@@ -50,7 +50,7 @@ export class V1Cgroups implements CgroupDriver {
     if (!own) return; // no cpu hierarchy line: stay where we are
     const dir = this.dir('cpu', SUPERVISOR_GROUP);
     ensureDir(dir);
-    put(join(dir, 'cpu.shares'), Math.round((SUPERVISOR_WEIGHT * 1024) / 100));
+    put(join(dir, 'cpu.shares'), sharesOfWeight(SUPERVISOR_WEIGHT));
     put(join(dir, 'cgroup.procs'), process.pid);
     this.cameFrom ??= join(this.cpuMount, own.slice(2).join(':'));
   }
