@@ -138,7 +138,7 @@ export function resolvePaths<M extends { run: string; owns: string[]; unveil: Re
     ...rest,
     run: bundled === undefined ? abs(m.run) : bundledEntry(bundled),
     // `outheis:<name>` as written, for check and status to show; `run` is the file that runs.
-    bundled,
+    ...(bundled === undefined ? {} : { bundled }),
     // Named as the code names things; messages about it quote `env_file`.
     ...(env_file === undefined ? {} : { envFile: abs(env_file) }),
     owns: m.owns.map(abs),
