@@ -1,6 +1,6 @@
 // The SDK inside a sandbox: where its files are, where they are bound, and whether
 // an agent's own uid can reach them at all.
-import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -59,6 +59,8 @@ export function stagedCopies(files: readonly (readonly [string, string])[]): (sr
     const dir = mkdtempSync(join(tmpdir(), 'outheis-sdk-'));
     chmodSync(dir, 0o755);
     stage = { dir, copies: new Map() };
+    // The agents that read it are gone when the supervisor exits.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
   const { dir, copies } = stage;
   for (const [src, rel] of files) {

@@ -122,7 +122,10 @@ test('an edit made outside outheis is found: a plain write, a new note, and an e
   assert.deepEqual(await found('roadmap'), []);
   assert.ok(!(await call<ListRes>('list', {})).notes.some((n) => n.path.includes('.swp')), 'the editor\'s temp file is no note');
 
-  unlinkSync(join(vault, 'journal', 'day.md'));
+  renameSync(join(vault, 'journal'), join(vault, 'diary'));
+  await until('a renamed directory\'s notes under their new path', async () => ((await found('aardvark')).join() === 'diary/day.md' ? true : undefined));
+
+  unlinkSync(join(vault, 'diary', 'day.md'));
   await until('a deleted note to leave the index', async () => ((await found('aardvark')).length === 0 ? true : undefined));
 });
 
@@ -141,6 +144,12 @@ test('a path escape is refused for read and write with EPATH, and nothing outsid
   assert.deepEqual(readdirSync(outside), ['secret.md']);
   assert.deepEqual(readdirSync(dir).sort(), before, 'no x.md beside the vault');
   assert.ok(!(await found('nobody')).length, 'a note behind a symlink out is not indexed either');
+  // Nor one a person links in while it runs: the note written after it is the sign the watcher got there.
+  symlinkSync(join(outside, 'secret.md'), join(vault, 'sneaky.md'));
+  writeFileSync(join(vault, 'sentinel.md'), 'platypus\n');
+  await until('the note written after the link', async () => ((await found('platypus')).length ? true : undefined));
+  assert.deepEqual(await found('nobody'), []);
+  assert.match((await refusal('read', { path: 'sneaky.md' })).message, /^EPATH: sneaky\.md: sneaky\.md is a symlink that leads out of the vault/);
 });
 
 test('write: the text is on disk, no temp file is left, and a search right after finds it', async () => {
