@@ -11,7 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import { ask, ClientError } from '../cli/client.js';
 import type { DetailResult } from '../supervisor/control/protocol.js';
 import type { ListRes, ReadRes, SearchRes, WriteRes } from '../workers/agents/messages.js';
+import { parseNote, snippetOf } from '../workers/agents/data/note.js';
 import { cleanPath, notePath, realPathIn } from '../workers/agents/data/paths.js';
+import { tokenize } from '../workers/agents/data/search-index.js';
 import { agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
 import { until } from './helpers/harness.js';
 
@@ -229,5 +231,42 @@ describe('path confinement, on its own', () => {
     assert.throws(() => realPathIn(v, 'dangling/n.md'), /leads out/);
     assert.ok(existsSync(join(v, 'relative-in')));
     assert.deepEqual(realPathIn(v, 'relative-in/n.md'), { real: join(v, 'd', 'n.md'), exists: false });
+  });
+});
+
+describe('a note, parsed', () => {
+  test('title: frontmatter, else the first "# " heading, else the file name', () => {
+    assert.equal(parseNote('a/x.md', '---\ntitle: T\n---\n# H\n', 0, 0).title, 'T');
+    assert.equal(parseNote('a/x.md', '## Sub\n# H\n', 0, 0).title, 'H');
+    assert.equal(parseNote('a/x.md', 'no heading', 0, 0).title, 'x');
+  });
+
+  test('tags: #tag in prose and tags: in frontmatter, not headings, URL fragments, entities or code', () => {
+    const text = '---\ntags: one, "#two"\n---\n# Head\n## Sub\nSee [x](page.md#part) &#35; and #three, (#four) #date-2026-01-02.\n```\n#include <x>\n```\n';
+    const n = parseNote('x.md', text, 0, 0);
+    assert.deepEqual(n.tags, ['one', 'two', 'three', 'four', 'date-2026-01-02']);
+    assert.deepEqual(n.headings, ['Head', 'Sub']);
+  });
+
+  test('frontmatter a person got wrong, or that is code, leaves the note as text and runs nothing', () => {
+    const broken = parseNote('x.md', '---\ntitle: [unclosed\n---\nbody words', 0, 0);
+    assert.deepEqual(broken.frontmatter, {});
+    assert.match(broken.body, /body words/);
+    const g = globalThis as { pwned?: boolean };
+    const js = parseNote('x.md', '---js\n{ title: (globalThis.pwned = true, "js") }\n---\nbody', 0, 0);
+    assert.equal(g.pwned, undefined, 'the frontmatter was not evaluated');
+    assert.notEqual(js.title, 'js');
+  });
+
+  test('a snippet is a window around the first match, cut at words', () => {
+    const body = `${'lorem '.repeat(60)}the needle is here ${'ipsum '.repeat(60)}`;
+    const s = snippetOf(body, ['needle']);
+    assert.match(s, /^….*needle.*…$/);
+    assert.ok(s.length <= 162, `${s.length}`);
+    assert.equal(snippetOf('short body', ['x']), 'short body');
+  });
+
+  test('tokens: tags and dates whole and in parts', () => {
+    assert.deepEqual(tokenize('#date-2026-01-02 project/alpha'), ['date-2026-01-02', 'date', '2026', '01', '02', 'project/alpha', 'project', 'alpha']);
   });
 });

@@ -12,14 +12,23 @@ import { VaultWatcher } from './data/watch.js';
 
 function options(): { vault: string; rescanMs: number } {
   const { values } = parseArgs({ options: { vault: { type: 'string' }, rescan: { type: 'string', default: '60s' } }, strict: true });
-  if (!values.vault) throw new Error('data: --vault PATH is required (the directory of Markdown notes this agent owns)');
+  if (!values.vault) throw new Error('--vault PATH is required (the directory of Markdown notes this agent owns)');
   const m = /^(\d+)(ms|s|m)?$/.exec(values.rescan!);
-  if (!m) throw new Error(`data: --rescan expects a duration such as 60s, 500ms or 0 (off), got ${JSON.stringify(values.rescan)}`);
+  if (!m) throw new Error(`--rescan expects a duration such as 60s, 500ms or 0 (off), got ${JSON.stringify(values.rescan)}`);
   return { vault: values.vault, rescanMs: Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 'ms'] ?? 1) };
 }
 
-const opts = options();
-const vault = new Vault(vaultRoot(opts.vault));
+let opts: ReturnType<typeof options>;
+let root: string;
+try {
+  opts = options();
+  root = vaultRoot(opts.vault);
+} catch (err) {
+  // The operator's mistake in args: one clear line in the agent's log, not a stack.
+  process.stderr.write(`data: ${(err as Error).message}\n`);
+  process.exit(64);
+}
+const vault = new Vault(root);
 vault.refresh();
 const watcher = new VaultWatcher(vault.root, (rel) => vault.refresh(rel), {
   rescanMs: opts.rescanMs,

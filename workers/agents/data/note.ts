@@ -1,5 +1,7 @@
 // One Markdown note as the index and the replies see it: its frontmatter (parsed
-// by gray-matter, never by hand), title, headings, body and tags.
+// by gray-matter, never by hand), title, headings, body and tags. 11ty's fork of
+// gray-matter: maintained, on js-yaml 5, and it refuses `---js` frontmatter that
+// the original evaluates, which in a vault anyone can write to would be code.
 import matter from '@11ty/gray-matter';
 
 export interface Note {
@@ -42,7 +44,7 @@ function frontmatterOf(text: string): { data: Record<string, unknown>; body: str
 function frontmatterTags(value: unknown): string[] {
   const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(/[\s,]+/) : [];
   return items.filter((t): t is string | number => typeof t === 'string' || typeof t === 'number')
-    .map((t) => String(t).trim().replace(/^#/, '')).filter((t) => t !== '');
+    .map((t) => String(t).trim().replace(/^["']|["']$/g, '').replace(/^#/, '')).filter((t) => t !== '');
 }
 
 const stem = (path: string): string => path.slice(path.lastIndexOf('/') + 1).replace(/\.md$/i, '');

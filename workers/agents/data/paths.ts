@@ -71,7 +71,12 @@ export function realPathIn(vault: string, rel: string): { real: string; exists: 
 
 /** The vault's real path, from `--vault`: it must exist and be a directory. */
 export function vaultRoot(path: string): string {
-  const real = realpathSync(resolve(path));
+  let real: string;
+  try {
+    real = realpathSync(resolve(path));
+  } catch (err) {
+    throw new Error(`--vault ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist (it is the agent\'s owns: domain, which the supervisor creates)' : (err as Error).message}`);
+  }
   if (!lstatSync(real).isDirectory()) throw new Error(`--vault ${path} is not a directory`);
   return real;
 }
