@@ -4,7 +4,7 @@
 // runs, paths that try to leave the vault, atomic writes, list, and bad bodies.
 // Path confinement on its own, without a supervisor, at the end.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,10 +17,13 @@ import { tokenize } from '../workers/agents/data/search-index.js';
 import { agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
 import { until } from './helpers/harness.js';
 
-/** World-traversable (mkdtemp makes 0700, which the agent's own uid cannot enter). */
-function worldDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+const made: string[] = [];
+
+/** World-traversable (mkdtemp makes 0700, which the agent's own uid cannot enter); removed once the supervisor has stopped. */
+function worldDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'outheis-data-'));
   chmodSync(dir, 0o755);
+  made.push(dir);
   return dir;
 }
 
@@ -59,7 +62,7 @@ const search = (q: string, limit?: number) => call<SearchRes>('search', limit ==
 const found = async (q: string) => (await search(q)).hits.map((h) => h.path);
 
 before(async () => {
-  dir = worldDir('outheis-data-');
+  dir = worldDir();
   vault = join(dir, 'vault');
   outside = join(dir, 'outside');
   mkdirSync(join(vault, 'work'), { recursive: true, mode: 0o755 });
@@ -78,6 +81,7 @@ before(async () => {
 
 after(async () => {
   if (d) await stop(d);
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
 });
 
 test('it runs as outheis:data, sandboxed, and status shows the name it was given', () => {
@@ -216,7 +220,7 @@ describe('path confinement, on its own', () => {
   });
 
   test('realPathIn: a symlink at any component is followed only while it stays inside', () => {
-    const root = worldDir('outheis-confine-');
+    const root = worldDir();
     const v = join(root, 'v');
     mkdirSync(join(v, 'd'), { recursive: true });
     writeFileSync(join(root, 'out.md'), 'x');

@@ -11,14 +11,17 @@ import { codeOf } from '../policies/code.js';
 import type { Machine } from '../policies/machine.js';
 import { planSandbox, readableByOthers } from '../policies/sandbox.js';
 import { ConfigError, parseConfig } from '../supervisor/config/index.js';
-import { CLI, ROOT, tempDir } from './helpers/harness.js';
+import { CLI, ROOT } from './helpers/harness.js';
+import { scratchDirs } from './helpers/scratch.js';
+
+const tempDir = scratchDirs('outheis-bundled-');
 
 const FULL: Machine = { root: true, bwrap: '/usr/bin/bwrap', setpriv: '/usr/bin/setpriv', prlimit: '/usr/bin/prlimit', nice: '/usr/bin/nice', namespaces: true, namespacesWhy: undefined, permissionFlag: '--experimental-permission' };
 const NM = realpathSync(join(ROOT, 'node_modules'));
 const inside = (p: string, dir: string) => p === dir || p.startsWith(dir + '/');
 
 function config(agents: Record<string, unknown>) {
-  const dir = tempDir('outheis-bundled-');
+  const dir = tempDir();
   chmodSync(dir, 0o755);
   mkdirSync(join(dir, 'vault'), { mode: 0o755 });
   return parseConfig({ state_dir: join(dir, 'state'), agents }, join(dir, 'outheis.json'));
@@ -45,7 +48,7 @@ test('an unknown bundled name is a config error at its key, naming every known o
 });
 
 test('outheis check refuses outheis:nope and accepts outheis:data', () => {
-  const dir = tempDir('outheis-bundled-check-');
+  const dir = tempDir();
   mkdirSync(join(dir, 'vault'));
   const file = join(dir, 'outheis.yaml');
   writeFileSync(file, 'agents:\n  x: { run: "outheis:nope" }\n');
@@ -72,7 +75,7 @@ test('a bundled agent\'s code is no package: its packages are its imports and th
 });
 
 test('the closure follows node\'s resolution: nested copies first, then hoisted ones; a missing one is named', () => {
-  const root = tempDir('outheis-closure-');
+  const root = tempDir();
   const pkg = (dir: string, deps: Record<string, string> = {}) => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: dir, dependencies: deps }));
@@ -108,7 +111,7 @@ test('the sandbox binds the bundled agent\'s packages read-only at their real pa
 });
 
 test('packages out of other uids\' reach are staged to world-readable copies, bound at the real path; readable ones as they are', () => {
-  const hidden = tempDir('outheis-hidden-');
+  const hidden = tempDir();
   chmodSync(hidden, 0o700);
   const pkg = join(hidden, 'node_modules', 'lib');
   mkdirSync(pkg, { recursive: true });
@@ -121,7 +124,7 @@ test('packages out of other uids\' reach are staged to world-readable copies, bo
   assert.ok(readableByOthers(join(src, 'index.js')), `${src} is readable by another uid`);
   assert.equal(readFileSync(join(src, 'index.js'), 'utf8'), 'export default 42;\n');
   assert.deepEqual(packageMounts([pkg], false), [[pkg, pkg]], 'a supervisor that is not root binds what it can read itself');
-  const open = tempDir('outheis-open-');
+  const open = tempDir();
   chmodSync(open, 0o755);
   assert.deepEqual(packageMounts([open], true), [[open, open]], 'a readable install is bound as it is');
 });
