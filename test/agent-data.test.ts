@@ -13,8 +13,8 @@ import type { DetailResult } from '../supervisor/control/protocol.js';
 import type { ListRes, ReadRes, SearchRes, WriteRes } from '../workers/agents/messages.js';
 import { parseNote, snippetOf } from '../workers/agents/data/note.js';
 import { cleanPath, notePath, realPathIn } from '../workers/agents/data/paths.js';
-import { tokenize } from '../workers/agents/data/search-index.js';
-import { agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
+import { NoteIndex, tokenize } from '../workers/agents/data/search-index.js';
+import { agentOf, ROOTLESS_USER, startDaemon, stop, type Daemon } from './helpers/daemon.js';
 import { until } from './helpers/harness.js';
 
 const made: string[] = [];
@@ -270,7 +270,55 @@ describe('a note, parsed', () => {
     assert.equal(snippetOf('short body', ['x']), 'short body');
   });
 
+  test('the index: a title outranks a body, a replaced note loses its old words, a removed one is gone, punctuation finds nothing', () => {
+    const index = new NoteIndex();
+    index.put(parseNote('body.md', '# Other\n\nsomething about otters here', 1, 1));
+    index.put(parseNote('title.md', '# Otters\n\nriver animals', 1, 1));
+    assert.deepEqual(index.search('otters', 10).map((h) => h.path), ['title.md', 'body.md']);
+    assert.deepEqual(index.search('otter', 1).map((h) => h.path), ['title.md'], 'a prefix finds, and limit cuts');
+    index.put(parseNote('body.md', '# Other\n\nnow about beavers', 2, 2));
+    assert.deepEqual(index.search('otters', 10).map((h) => h.path), ['title.md']);
+    assert.ok(index.remove('title.md'));
+    assert.deepEqual(index.search('otters', 10), []);
+    assert.deepEqual(index.search('?!', 10), []);
+    assert.deepEqual(index.list('').map((n) => n.path), ['body.md']);
+  });
+
   test('tokens: tags and dates whole and in parts', () => {
     assert.deepEqual(tokenize('#date-2026-01-02 project/alpha'), ['date-2026-01-02', 'date', '2026', '01', '02', 'project/alpha', 'project', 'alpha']);
+  });
+});
+
+// As root, the supervisor is run as nobody (setpriv); a test run that is not root is rootless already.
+describe('rootless: the same agent under a supervisor run as an unprivileged user', () => {
+  let r: Daemon;
+  let rvault: string;
+  const send = <T>(kind: string, body: unknown): T => {
+    const out = r.cli(['send', 'data', kind, JSON.stringify(body), '--wait', '--json']);
+    assert.equal(out.code, 0, `${kind}: ${out.stderr}${out.stdout}`);
+    return (JSON.parse(out.stdout) as { reply: T }).reply;
+  };
+
+  before(async () => {
+    const rdir = worldDir();
+    rvault = join(rdir, 'vault');
+    mkdirSync(rvault, { mode: 0o755 });
+    writeFileSync(join(rvault, 'a.md'), '# Rootless\n\nA heron on the lake. #birds\n');
+    r = await startDaemon([
+      'agents:',
+      '  data: { run: "outheis:data", args: [--vault, vault, --rescan, "0"], owns: [vault], unveil: { vault: rw }, shutdown: 2s }',
+    ], { dir: rdir, user: process.getuid!() === 0 ? ROOTLESS_USER : undefined, waitReady: ['data'] });
+  });
+  after(async () => {
+    if (r) await stop(r);
+  });
+
+  test('search, write and a person\'s edit, as the supervisor\'s own user', async () => {
+    assert.deepEqual(send<SearchRes>('search', { q: '#birds' }).hits.map((h) => h.path), ['a.md']);
+    assert.deepEqual(send<WriteRes>('write', { path: 'b/c.md', text: 'a kingfisher' }), { path: 'b/c.md', bytes: 12 });
+    assert.equal(readFileSync(join(rvault, 'b/c.md'), 'utf8'), 'a kingfisher');
+    assert.deepEqual(send<SearchRes>('search', { q: 'kingfisher' }).hits.map((h) => h.path), ['b/c.md']);
+    writeFileSync(join(rvault, 'a.md'), '# Rootless\n\nA cormorant now. #birds\n');
+    await until('the edit', () => (send<SearchRes>('search', { q: 'cormorant' }).hits.length ? true : undefined));
   });
 });
