@@ -1,5 +1,7 @@
 // data: the vault's owner and its only writer (DESIGN, "The outheis agents").
 //   outheis:data --vault PATH [--rescan 60s]
+// A relative --vault is taken from the directory the agent starts in: the config's
+// when the vault lies inside it (the sandbox's rule); elsewhere, give it whole.
 // Owns the vault (its one rw path), answers search/read/write/list, and keeps a
 // full-text index current while people edit the notes in their own editors.
 // Start: resolve the vault's real path → index it all → watch it → ready.
