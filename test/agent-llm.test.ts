@@ -81,8 +81,9 @@ for (const provider of ['openai', 'anthropic'] as const) {
         `  llm: ${llm(['--retries', '1'])}`,
         `  streaming: ${llm(['--retries', '1', '--stream'])}`,
         `  budgeted: ${llm(['--retries', '0', '--budget', '20'])}`,
+        `  impatient: ${llm(['--retries', '0', '--timeout', '300ms'])}`,
         `  nomodel: ${JSON.stringify({ run: LLM, env: [keyVar] })}`,
-      ], { dir, waitReady: ['llm', 'streaming', 'budgeted', 'nomodel'], env: { ...process.env, [keyVar]: SECRET } });
+      ], { dir, waitReady: ['llm', 'streaming', 'budgeted', 'impatient', 'nomodel'], env: { ...process.env, [keyVar]: SECRET } });
     });
 
     after(async () => {
@@ -96,6 +97,8 @@ for (const provider of ['openai', 'anthropic'] as const) {
       assert.deepEqual(res, { text: 'Paris.', tool_calls: [], usage: { input_tokens: 12, output_tokens: 3 } });
       const req = stub.requests.at(-1)!;
       assert.equal(req.provider, provider);
+      const isolation = agentOf(d, 'llm').isolation;
+      assert.ok(isolation.layers.includes('namespaces'), `llm ran sandboxed (${isolation.layers.join(', ')}), and reached the stub through pledge: [net]`);
       assert.equal(req.stream, false);
       assert.equal(req.body.model, 'stub-model-1');
       assert.equal(keyOf(req.headers), keyHeader, 'the key reached the provider in its header');
@@ -161,14 +164,21 @@ for (const provider of ['openai', 'anthropic'] as const) {
       const before = stub.requests.length;
       stub.fail(500, { message: 'upstream exploded' });
       stub.fail(500, { message: 'upstream exploded' });
-      await refused(ask('llm', 'complete', question), new RegExp(`EPROVIDER: ${provider}: 500 .*upstream exploded`));
+      await refused(ask('llm', 'complete', question), new RegExp(`EPROVIDER: ${provider}: 500 (server_error|api_error): upstream exploded`));
       assert.equal(stub.requests.length - before, 2, 'one attempt and one retry (--retries 1)');
       assert.equal(stub.pending(), 0);
     });
 
+    test('a provider that does not answer within --timeout: EPROVIDER saying so', async () => {
+      const before = stub.requests.length;
+      stub.stall();
+      await refused(ask('impatient', 'complete', question), new RegExp(`EPROVIDER: ${provider}: timed out: no answer within 300 ms \\(--timeout\\)`));
+      assert.equal(stub.requests.length - before, 1, 'the request was sent, and not retried (--retries 0)');
+    });
+
     test('a provider error that quotes the key is passed on without it', async () => {
       stub.fail(401, { message: `Incorrect API key provided: ${SECRET}. Another try: ...${SECRET.slice(-12)}` });
-      const error = await refused(ask('llm', 'complete', question), new RegExp(`EPROVIDER: ${provider}: 401 .*Incorrect API key provided`));
+      const error = await refused(ask('llm', 'complete', question), new RegExp(`EPROVIDER: ${provider}: 401 \\w+: Incorrect API key provided: \\[key\\]`));
       assert.ok(!error.includes(SECRET) && !error.includes(SECRET.slice(-12)), `the key shows in: ${error}`);
     });
 

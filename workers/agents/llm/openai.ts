@@ -1,7 +1,7 @@
 // Any OpenAI-compatible chat completions endpoint (OpenAI, Ollama, vLLM, llama.cpp's
 // server) through the official openai SDK: the neutral conversation of messages.ts
 // in that shape and back. Tool calls carry their arguments as JSON text both ways.
-import OpenAI from 'openai';
+import OpenAI, { APIConnectionTimeoutError } from 'openai';
 import type {
   ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionFunctionTool, ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions/completions.js';
@@ -29,7 +29,7 @@ export function openaiProvider(opts: ProviderOptions): Provider {
           : await client.chat.completions.create(params);
         return fromOpenAI(completion);
       } catch (err) {
-        throw providerError('openai', err, opts.apiKey);
+        throw providerError('openai', err, opts.apiKey, err instanceof APIConnectionTimeoutError ? opts.timeoutMs : undefined);
       }
     },
   };
