@@ -13,6 +13,7 @@ import type { CompleteRes, UsageRes } from '../workers/agents/messages.js';
 import { agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
 import { CLI, ROOT, tempDir, until } from './helpers/harness.js';
 import { startStubModel, type StubModel } from './helpers/stub-model.js';
+import { parseLlmArgs } from '../workers/agents/llm/args.js';
 
 /** A key that appears nowhere unless something leaked it. */
 const SECRET = `sk-test-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
@@ -103,8 +104,10 @@ for (const provider of ['openai', 'anthropic'] as const) {
       assert.equal(req.body.model, 'stub-model-1');
       assert.equal(keyOf(req.headers), keyHeader, 'the key reached the provider in its header');
       if (provider === 'openai') {
+        assert.equal(req.body.max_tokens, 1024, 'a compatible endpoint gets max_tokens, by default 1024');
         assert.deepEqual(req.body.messages, [{ role: 'system', content: 'Answer briefly.' }, { role: 'user', content: 'What is the capital of France?' }]);
       } else {
+        assert.equal(req.body.max_tokens, 1024, 'max_tokens, required by Anthropic, by default 1024');
         assert.equal(req.body.system, 'Answer briefly.');
         assert.deepEqual(req.body.messages, [{ role: 'user', content: [{ type: 'text', text: 'What is the capital of France?' }] }]);
       }
@@ -240,3 +243,15 @@ for (const provider of ['openai', 'anthropic'] as const) {
     });
   });
 }
+
+test('llm\'s arguments: defaults, and a bad one named with what was passed', () => {
+  assert.deepEqual(parseLlmArgs([]), { provider: 'none', model: undefined, baseURL: undefined, budget: undefined, timeoutMs: 60_000, retries: 2, stream: false });
+  assert.deepEqual(parseLlmArgs(['--provider=openai', '--base-url', 'http://localhost:11434/v1', '--model', 'llama3.2', '--budget', '50000', '--timeout', '2m', '--retries', '4', '--stream']),
+    { provider: 'openai', model: 'llama3.2', baseURL: 'http://localhost:11434/v1', budget: 50_000, timeoutMs: 120_000, retries: 4, stream: true });
+  assert.equal(parseLlmArgs(['--provider', 'anthropic']).model, 'claude-haiku-4-5', 'a provider without --model gets a small default model');
+  assert.throws(() => parseLlmArgs(['--provider', 'gemini']), /--provider: expected one of anthropic, openai, none, got "gemini"/);
+  assert.throws(() => parseLlmArgs(['--timeout', '60']), /--timeout: expected a duration like/);
+  assert.throws(() => parseLlmArgs(['--budget=-5']), /--budget: expected a whole number of at least 1, got "-5"/);
+  assert.throws(() => parseLlmArgs(['--base-url', 'localhost:11434']), /--base-url: expected a URL/);
+  assert.throws(() => parseLlmArgs(['--temperature', '0.2']), /temperature/);
+});

@@ -45,6 +45,8 @@ function turns(messages: ChatMessage[]): MessageParam[] {
   for (const m of messages) {
     const role = m.role === 'assistant' ? 'assistant' : 'user';
     const blocks = contentOf(m);
+    // An empty turn (an assistant that said nothing and called nothing) is refused by the API and carries nothing.
+    if (!blocks.length) continue;
     const last = out.at(-1);
     if (last && last.role === role) (last.content as ContentBlockParam[]).push(...blocks);
     else out.push({ role, content: blocks });

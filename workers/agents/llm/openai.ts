@@ -22,7 +22,7 @@ export function openaiProvider(opts: ProviderOptions): Provider {
     name: 'openai',
     model: opts.model,
     async complete(req) {
-      const params = toOpenAI(req, opts.model);
+      const params = toOpenAI(req, opts.model, opts.baseURL === undefined);
       try {
         const completion = opts.stream
           ? await client.chat.completions.stream({ ...params, stream: true, stream_options: { include_usage: true } }).finalChatCompletion()
@@ -35,11 +35,14 @@ export function openaiProvider(opts: ProviderOptions): Provider {
   };
 }
 
-export function toOpenAI(req: CompleteReq, model: string): ChatCompletionCreateParamsNonStreaming {
+/** `official`: OpenAI's own API (no --base-url), which refuses max_tokens for its reasoning models. */
+export function toOpenAI(req: CompleteReq, model: string, official: boolean): ChatCompletionCreateParamsNonStreaming {
   const messages: ChatCompletionMessageParam[] = req.system ? [{ role: 'system', content: req.system }] : [];
   messages.push(...req.messages.map(message));
-  // max_tokens, not max_completion_tokens: the compatible servers (Ollama, vLLM, llama.cpp) know only this one.
-  const params: ChatCompletionCreateParamsNonStreaming = { model, messages, max_tokens: req.max_tokens ?? DEFAULT_MAX_TOKENS };
+  const params: ChatCompletionCreateParamsNonStreaming = { model, messages };
+  // Compatible servers (Ollama, llama.cpp, older vLLM) know only the older name.
+  if (official) params.max_completion_tokens = req.max_tokens ?? DEFAULT_MAX_TOKENS;
+  else params.max_tokens = req.max_tokens ?? DEFAULT_MAX_TOKENS;
   if (req.tools?.length) params.tools = req.tools.map(tool);
   return params;
 }
