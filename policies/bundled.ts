@@ -21,7 +21,7 @@ export const BUNDLED: Readonly<Record<string, readonly string[]>> = {
   data: ['zod', 'minisearch', '@11ty/gray-matter'],
   agenda: ['zod'],
   pattern: ['zod'],
-  llm: ['zod'],
+  llm: ['zod', 'openai', '@anthropic-ai/sdk'],
 };
 
 export const BUNDLED_NAMES: readonly string[] = Object.keys(BUNDLED);
