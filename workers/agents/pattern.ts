@@ -11,6 +11,7 @@
 //
 // args: --data <agent> (data)  --llm <agent> (llm)  --out <dir> (insights)
 //       --stale-days <n> (14)  --relay-log <dir> (none: no "asked most")  --top <n> (10)
+//       --exclude <path> (Agenda.md; repeatable: derived pages whose words would count twice)
 import { parseArgs } from 'node:util';
 import { agent } from '../sdk.js';
 import { parseBody, runReq, type RunRes } from './messages.js';
@@ -30,6 +31,7 @@ const { values: opt } = parseArgs({
     'stale-days': { type: 'string', default: '14' },
     'relay-log': { type: 'string' },
     top: { type: 'string', default: '10' },
+    exclude: { type: 'string', multiple: true, default: ['Agenda.md'] },
   },
   strict: true,
 });
@@ -45,8 +47,9 @@ function wholeNumber(v: string, what: string): number {
 
 const request = agent.request as Request;
 const vault = dataVault(request, opt.data);
-// Its own pages are not material for insights.
-const notes = new NoteCache(vault, (path) => path === out || path.startsWith(`${out}/`));
+// Its own pages, and pages derived from other notes, are not material for insights.
+const excluded = new Set(opt.exclude);
+const notes = new NoteCache(vault, (path) => excluded.has(path) || path === out || path.startsWith(`${out}/`));
 const log = (line: string) => void process.stderr.write(`${line}\n`);
 
 async function run(): Promise<RunRes> {

@@ -10,6 +10,9 @@ export async function appendExchange(dir: string, day: string, e: Exchange): Pro
   await mkdir(dir, { recursive: true });
   const file = join(dir, `${day}.jsonl`);
   // One write per line (O_APPEND): a reader sees whole lines, or a torn last one it skips.
-  await appendFile(file, `${JSON.stringify(e)}\n`, { mode: 0o640 });
+  // Readable by others: pattern runs under a uid of its own and its `unveil: r` of this
+  // directory grants no ACL of its own; the sandbox's mount namespace, not the mode,
+  // keeps agents without that unveil from seeing it.
+  await appendFile(file, `${JSON.stringify(e)}\n`, { mode: 0o644 });
   return file;
 }
