@@ -16,7 +16,6 @@ import { startStubModel, type StubModel } from './helpers/stub-model.js';
 
 const TODAY = new Date().toISOString().slice(0, 10); // the agents run in UTC here (no TZ passed)
 
-type Outcome<T> = { ok: true; reply: T } | { ok: false; error: string };
 
 function send<T>(d: Daemon, to: string, kind: string, body: unknown): Promise<T> {
   return new Promise((resolve, reject) => {
