@@ -8,7 +8,10 @@
 //     stops below a home directory and /: a package.json there (`npm init` in ~)
 //     does not make the home a package;
 //   - without one: the entry's directory, unless that is a home directory or /,
-//     where it is the entry file alone.
+//     where it is the entry file alone;
+//   - an agent outheis ships (`run: outheis:data`, bundled.ts): no package at all.
+//     Its file is among the SDK's (dist/workers), and what it imports is the npm
+//     packages it names, each with its closure: never the whole outheis install.
 // The node_modules of the directories above the code are mounted too (hoisted
 // workspace dependencies, a project's own above its agents' directory): they are
 // dependencies, not secrets.
@@ -18,19 +21,22 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
+import { bundledAgentAt, bundledPackages } from './bundled.js';
 
 export interface Code {
   /** The entry file's real path: what node runs. */
   entry: string;
   /** What is bound read-only: the package, the entry's directory, or the entry file alone. */
   root: string;
-  kind: 'package' | 'directory' | 'file';
+  kind: 'package' | 'directory' | 'file' | 'bundled';
   /** Credential-looking entries inside `root`, each hidden behind an unreadable stand-in. */
   masks: { path: string; dir: boolean }[];
   /** node_modules of the directories above a package: hoisted dependencies. */
   nodeModules: string[];
   /** The entry's directory, when that is a home directory. */
   home: string | undefined;
+  /** A bundled agent's npm packages (real directories, dependency closure included); none for other code. */
+  packages: string[];
 }
 
 /** Directories that hold keys and tokens by convention. */
@@ -121,12 +127,14 @@ export function codeOf(run: string, configDir?: string, scanned = new Map<string
   const secretsIn = (root: string) => scanned.get(root) ?? scanned.set(root, scan(root)).get(root)!;
   const entry = realpathSync(run);
   const dir = dirname(entry);
+  const bundled = bundledAgentAt(entry);
+  if (bundled) return { entry, root: dir, kind: 'bundled', masks: [], nodeModules: [], home: undefined, packages: bundledPackages(bundled) };
   const home = isHome(dir) ? dir : undefined;
   const top = configDir !== undefined && under(entry, realOr(configDir)) ? realOr(configDir) : undefined;
   const pkg = packageOf(dir, top);
-  if (pkg) return { entry, root: pkg, kind: 'package', masks: secretsIn(pkg), nodeModules: nodeModulesAbove(pkg), home };
-  if (home || dir === '/') return { entry, root: entry, kind: 'file', masks: [], nodeModules: [], home };
-  return { entry, root: dir, kind: 'directory', masks: secretsIn(dir), nodeModules: nodeModulesAbove(dir), home };
+  if (pkg) return { entry, root: pkg, kind: 'package', masks: secretsIn(pkg), nodeModules: nodeModulesAbove(pkg), home, packages: [] };
+  if (home || dir === '/') return { entry, root: entry, kind: 'file', masks: [], nodeModules: [], home, packages: [] };
+  return { entry, root: dir, kind: 'directory', masks: secretsIn(dir), nodeModules: nodeModulesAbove(dir), home, packages: [] };
 }
 
 /** What `check` warns about an agent's code: it runs, but its neighbourhood deserves a look. */
@@ -143,7 +151,8 @@ export function codeWarnings(code: Code): string[] {
   return out;
 }
 
-export const insideCode = (path: string, code: Code): boolean => code.kind !== 'file' && under(path, code.root);
+/** A bundled agent's code is the SDK's, which holds nothing of a deployment's. */
+export const insideCode = (path: string, code: Code): boolean => code.kind !== 'file' && code.kind !== 'bundled' && under(path, code.root);
 
 let stand: { file: string; dir: string } | undefined;
 

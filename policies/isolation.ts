@@ -37,6 +37,8 @@ export const grantsRecord = (stateDir: string): string => join(stateDir, 'acl-gr
 
 /** With a dropped uid the agent must be able to read its own code, and bubblewrap (as that uid) reach it. */
 function codeReadable(code: Code): string | undefined {
+  // Staged where the install is out of the agent's reach (sdk.ts, bundled.ts).
+  if (code.kind === 'bundled') return undefined;
   const dir = code.kind === 'file' ? undefined : code.root;
   const d = dir ? statSync(dir, { throwIfNoEntry: false }) : undefined;
   if (dir && d && (d.mode & 0o005) !== 0o005) return `code: ${dir} is mode 0${(d.mode & 0o777).toString(8)}; an agent's own uid needs o+rx on its code directory`;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ENV, QOS } from '../protocol/constants.js';
 import { describeValue, percentSchema, sizeSchema } from '../protocol/units.js';
+import { bundledEntry, bundledNameOf, bundledProblem } from './bundled.js';
 
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 /** The wire's QoS classes: config and frames share one list. */
@@ -108,7 +109,11 @@ const limitsSchema = strict({
 
 /** The manifest's keys, each with its rule and default; the config's agent schema picks them in its own key order. */
 export const manifestShape = {
-  run: nonEmpty('the path of the agent\'s entry file'),
+  // A path, or `outheis:<name>` for an agent outheis ships (bundled.ts).
+  run: nonEmpty('the path of the agent\'s entry file').superRefine((run, ctx) => {
+    const problem = bundledProblem(run);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   args: z.array(z.string()).default(() => []),
   qos: z.enum(QOS_CLASSES).default('user'),
   owns: z.array(nonEmpty('a path')).default(() => []),
@@ -128,9 +133,12 @@ export const manifestShape = {
 export function resolvePaths<M extends { run: string; owns: string[]; unveil: Record<string, UnveilMode>; env_file?: string | undefined }>(m: M, dir: string) {
   const abs = (p: string) => path.resolve(dir, p);
   const { env_file, ...rest } = m;
+  const bundled = bundledNameOf(m.run);
   return {
     ...rest,
-    run: abs(m.run),
+    run: bundled === undefined ? abs(m.run) : bundledEntry(bundled),
+    // `outheis:<name>` as written, for check and status to show; `run` is the file that runs.
+    ...(bundled === undefined ? {} : { bundled }),
     // Named as the code names things; messages about it quote `env_file`.
     ...(env_file === undefined ? {} : { envFile: abs(env_file) }),
     owns: m.owns.map(abs),

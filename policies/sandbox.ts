@@ -2,7 +2,7 @@
 // through, in order, and which layers are in force. Reads as a list:
 //   cgroup (enter its own cgroup: policies/cgroups/) → nice → setpriv (own uid/gid, no groups, no_new_privs, no capabilities)
 //        → bwrap (namespaces; only the runtime, its code (code.ts: its package,
-//        credentials masked), the SDK and its unveiled paths) → prlimit (nofile, nproc) → node (permission model, heap cap).
+//        credentials masked; a bundled agent's npm packages, bundled.ts), the SDK and its unveiled paths) → prlimit (nofile, nproc) → node (permission model, heap cap).
 // The plan is data (chain.ts); its command line is rendered from it in one place.
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, sep } from 'node:path';
@@ -11,6 +11,7 @@ import { commandLine, heapArgv, LAYERS, stepsOf, type Chain, type HeapCap, type 
 import { which, type Machine } from './machine.js';
 import type { AgentManifest, Manifests, Qos } from './manifest.js';
 import { sdkPaths } from './sdk.js';
+import { packageMounts } from './bundled.js';
 import type { Account } from './users.js';
 import type { AgentGroup } from './cgroups/group.js';
 
@@ -106,7 +107,7 @@ export interface PlanContext {
 }
 
 /** What exists in the sandbox, in bubblewrap's order: a later mount lies over an earlier one. */
-function mountsOf(agent: AgentManifest, code: Code, config: PlanContext['config'], sdk: ReturnType<typeof sdkPaths>, net: boolean): Mount[] {
+function mountsOf(agent: AgentManifest, code: Code, config: PlanContext['config'], sdk: ReturnType<typeof sdkPaths>, net: boolean, forOthers: boolean): Mount[] {
   const ro = (path: string, why: Mount['why'], dest = path): Mount => ({ type: 'bind', source: path, dest, writable: false, why });
   const mounts: Mount[] = [];
   if (net) {
@@ -118,7 +119,9 @@ function mountsOf(agent: AgentManifest, code: Code, config: PlanContext['config'
     { type: 'dev', dest: '/dev', writable: false, why: 'system' },
     { type: 'tmpfs', dest: '/tmp', writable: true, why: 'system' },
   );
-  mounts.push(ro(code.root, 'code'), ...code.nodeModules.map((nm) => ro(nm, 'code')));
+  // A bundled agent's file comes with the SDK (below), its libraries one by one.
+  if (code.kind === 'bundled') mounts.push(...packageMounts(code.packages, forOthers).map(([src, dst]) => ro(src, 'code', dst)));
+  else mounts.push(ro(code.root, 'code'), ...code.nodeModules.map((nm) => ro(nm, 'code')));
   // Inside its code, what is not this agent's stays out of reach: credentials are
   // replaced by unreadable stand-ins, other agents' domains and the state directory
   // become empty.
@@ -145,7 +148,7 @@ export function planSandbox(agent: AgentManifest, ctx: PlanContext): SandboxPlan
   const pledged = (p: string) => agent.pledge.includes(p);
   const code = ctx.code ?? codeOf(agent.run, config.dir);
   const sdk = sdkPaths(machine.root);
-  const readable = [code.root, ...code.nodeModules, ...sdk.real, '/node_modules'];
+  const readable = [code.root, ...code.nodeModules, ...code.packages, ...sdk.real, '/node_modules'];
   const writable: string[] = [];
   for (const u of agent.unveilResolved) (u.mode === 'rw' ? writable : readable).push(u.path);
   const { nofile, nproc, memory } = agent.limits;
@@ -190,7 +193,7 @@ export function planSandbox(agent: AgentManifest, ctx: PlanContext): SandboxPlan
   if (machine.bwrap && machine.namespaces) {
     const codeDir = code.kind === 'file' ? dirname(code.entry) : code.root;
     const chdirable = existsSync(config.dir) && [codeDir, ...agent.unveilResolved.map((u) => u.path)].some((p) => inside(p, config.dir));
-    chain.bwrap = { tool: machine.bwrap, shareNet: pledged('net'), mounts: mountsOf(agent, code, config, sdk, pledged('net')), chdir: chdirable ? config.dir : codeDir };
+    chain.bwrap = { tool: machine.bwrap, shareNet: pledged('net'), mounts: mountsOf(agent, code, config, sdk, pledged('net'), machine.root), chdir: chdirable ? config.dir : codeDir };
   } else {
     gaps.push({ layer: LAYERS.namespaces, why: machine.namespacesWhy ?? 'bubblewrap is not available', fix: namespacesFix(machine) });
   }

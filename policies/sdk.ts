@@ -1,6 +1,6 @@
 // The SDK inside a sandbox: where its files are, where they are bound, and whether
 // an agent's own uid can reach them at all.
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -23,7 +23,7 @@ export function sdkPaths(forOthers = false): { real: string[]; mounts: [string, 
   ];
   // bubblewrap runs as the agent's uid, so it must reach what it binds: an install
   // under /root is out of reach, and is then staged (once) to a world-readable copy.
-  const source = forOthers && !files.every(([src]) => readableByOthers(src)) ? stagedSdk(files) : (src: string) => src;
+  const source = forOthers && !files.every(([src]) => readableByOthers(src)) ? stagedCopies(files) : (src: string) => src;
   // At their real paths (for agents inside this package: self-reference) and as
   // /node_modules/outheis (for agents anywhere else: `import 'outheis/worker'` walks up to /).
   const mounts: [string, string][] = [
@@ -47,27 +47,37 @@ export function readableByOthers(path: string): boolean {
   }
 }
 
-let staged: Map<string, string> | undefined;
+let stage: { dir: string; copies: Map<string, string> } | undefined;
 
-/** A private, root-owned, world-readable copy of the SDK files (mkdtemp: nobody can plant one first). */
-function stagedSdk(files: [string, string][]): (src: string) => string {
-  if (!staged) {
+/**
+ * World-readable copies of `files` (source, and where under the stage it goes), in
+ * one private root-owned directory (mkdtemp: nobody can plant one first), each
+ * copied once: the SDK, and the bundled agents' packages (bundled.ts).
+ */
+export function stagedCopies(files: readonly (readonly [string, string])[]): (src: string) => string {
+  if (!stage) {
     const dir = mkdtempSync(join(tmpdir(), 'outheis-sdk-'));
     chmodSync(dir, 0o755);
-    staged = new Map();
-    for (const [src, rel] of files) {
-      const dst = join(dir, rel);
-      cpSync(src, dst, { recursive: true });
-      openUp(join(dir, rel.split('/')[0]!));
-      staged.set(src, dst);
-    }
+    stage = { dir, copies: new Map() };
+    // The agents that read it are gone when the supervisor exits.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
-  const map = staged;
-  return (src) => map.get(src) ?? src;
+  const { dir, copies } = stage;
+  for (const [src, rel] of files) {
+    if (copies.has(src)) continue;
+    const dst = join(dir, rel);
+    cpSync(src, dst, { recursive: true });
+    openUp(dst);
+    for (let d = dirname(dst); d !== dir && d.startsWith(dir); d = dirname(d)) chmodSync(d, 0o755);
+    copies.set(src, dst);
+  }
+  return (src) => copies.get(src) ?? src;
 }
 
+/** Symlinks are left alone: cpSync makes their targets absolute, so following one would chmod the original. */
 function openUp(path: string): void {
-  const st = statSync(path);
+  const st = lstatSync(path);
+  if (st.isSymbolicLink()) return;
   chmodSync(path, st.isDirectory() ? 0o755 : 0o644);
   if (st.isDirectory()) for (const entry of readdirSync(path)) openUp(join(path, entry));
 }

@@ -32,8 +32,16 @@ export function preflight(cfg: Config): ConfigIssue[] {
   for (const name of cfg.order) {
     const agent = cfg.agents[name]!;
     const what = entryProblem(agent.run);
-    if (what) issues.push({ path: `agents.${name}.run`, message: `entry file ${agent.run} ${what}` });
-    else for (const message of codeWarnings(codeOf(agent.run, cfg.dir, scanned))) warnings.push({ path: `agents.${name}.run`, message });
+    // A bundled agent is named as written; its file is missing only from an unbuilt checkout.
+    const shown = agent.bundled === undefined ? `entry file ${agent.run}` : `outheis:${agent.bundled} (${agent.run})`;
+    if (what) issues.push({ path: `agents.${name}.run`, message: `${shown} ${what}${agent.bundled === undefined ? '' : ': is outheis built (npm run build)?'}` });
+    else {
+      try {
+        for (const message of codeWarnings(codeOf(agent.run, cfg.dir, scanned))) warnings.push({ path: `agents.${name}.run`, message });
+      } catch (err) {
+        issues.push({ path: `agents.${name}.run`, message: `${shown}: ${(err as Error).message}` });
+      }
+    }
     for (const [key, message] of limitsAboveHost(agent.limits, hard)) issues.push({ path: `agents.${name}.limits.${key}`, message });
   }
   issues.push(...envFileIssues(cfg));

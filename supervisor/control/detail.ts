@@ -29,7 +29,7 @@ function envNames(env: unknown): string[] {
 function manifestOf(cfg: AgentConfig): ManifestJson {
   const l = cfg.limits;
   return {
-    run: cfg.run, args: cfg.args, group: cfg.group ?? null, after: cfg.after, restart: cfg.restart, qos: cfg.qos,
+    run: cfg.bundled === undefined ? cfg.run : `outheis:${cfg.bundled}`, args: cfg.args, group: cfg.group ?? null, after: cfg.after, restart: cfg.restart, qos: cfg.qos,
     owns: cfg.owns, unveil: { ...cfg.unveil }, pledge: cfg.pledge, env: envNames(cfg.env),
     limits: { memory: l.memory ?? null, cpu: l.cpu ?? null, nofile: l.nofile ?? null, nproc: l.nproc ?? null, frame: l.frame, mailbox: l.mailbox },
     heartbeatMs: cfg.heartbeat, shutdownMs: cfg.shutdown, startTimeoutMs: cfg.startTimeout, user: cfg.user ?? null,
