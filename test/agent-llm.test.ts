@@ -13,6 +13,7 @@ import type { CompleteRes, UsageRes } from '../workers/agents/messages.js';
 import { agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
 import { CLI, ROOT, tempDir, until } from './helpers/harness.js';
 import { startStubModel, type StubModel } from './helpers/stub-model.js';
+import { parseLlmArgs } from '../workers/agents/llm/args.js';
 
 /** A key that appears nowhere unless something leaked it. */
 const SECRET = `sk-test-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
@@ -81,8 +82,9 @@ for (const provider of ['openai', 'anthropic'] as const) {
         `  llm: ${llm(['--retries', '1'])}`,
         `  streaming: ${llm(['--retries', '1', '--stream'])}`,
         `  budgeted: ${llm(['--retries', '0', '--budget', '20'])}`,
+        `  impatient: ${llm(['--retries', '0', '--timeout', '300ms'])}`,
         `  nomodel: ${JSON.stringify({ run: LLM, env: [keyVar] })}`,
-      ], { dir, waitReady: ['llm', 'streaming', 'budgeted', 'nomodel'], env: { ...process.env, [keyVar]: SECRET } });
+      ], { dir, waitReady: ['llm', 'streaming', 'budgeted', 'impatient', 'nomodel'], env: { ...process.env, [keyVar]: SECRET } });
     });
 
     after(async () => {
@@ -96,12 +98,16 @@ for (const provider of ['openai', 'anthropic'] as const) {
       assert.deepEqual(res, { text: 'Paris.', tool_calls: [], usage: { input_tokens: 12, output_tokens: 3 } });
       const req = stub.requests.at(-1)!;
       assert.equal(req.provider, provider);
+      const isolation = agentOf(d, 'llm').isolation;
+      assert.ok(isolation.layers.includes('namespaces'), `llm ran sandboxed (${isolation.layers.join(', ')}), and reached the stub through pledge: [net]`);
       assert.equal(req.stream, false);
       assert.equal(req.body.model, 'stub-model-1');
       assert.equal(keyOf(req.headers), keyHeader, 'the key reached the provider in its header');
       if (provider === 'openai') {
+        assert.equal(req.body.max_tokens, 1024, 'a compatible endpoint gets max_tokens, by default 1024');
         assert.deepEqual(req.body.messages, [{ role: 'system', content: 'Answer briefly.' }, { role: 'user', content: 'What is the capital of France?' }]);
       } else {
+        assert.equal(req.body.max_tokens, 1024, 'max_tokens, required by Anthropic, by default 1024');
         assert.equal(req.body.system, 'Answer briefly.');
         assert.deepEqual(req.body.messages, [{ role: 'user', content: [{ type: 'text', text: 'What is the capital of France?' }] }]);
       }
@@ -161,14 +167,21 @@ for (const provider of ['openai', 'anthropic'] as const) {
       const before = stub.requests.length;
       stub.fail(500, { message: 'upstream exploded' });
       stub.fail(500, { message: 'upstream exploded' });
-      await refused(ask('llm', 'complete', question), new RegExp(`EPROVIDER: ${provider}: 500 .*upstream exploded`));
+      await refused(ask('llm', 'complete', question), new RegExp(`EPROVIDER: ${provider}: 500 (server_error|api_error): upstream exploded`));
       assert.equal(stub.requests.length - before, 2, 'one attempt and one retry (--retries 1)');
       assert.equal(stub.pending(), 0);
     });
 
+    test('a provider that does not answer within --timeout: EPROVIDER saying so', async () => {
+      const before = stub.requests.length;
+      stub.stall();
+      await refused(ask('impatient', 'complete', question), new RegExp(`EPROVIDER: ${provider}: timed out: no answer within 300 ms \\(--timeout\\)`));
+      assert.equal(stub.requests.length - before, 1, 'the request was sent, and not retried (--retries 0)');
+    });
+
     test('a provider error that quotes the key is passed on without it', async () => {
       stub.fail(401, { message: `Incorrect API key provided: ${SECRET}. Another try: ...${SECRET.slice(-12)}` });
-      const error = await refused(ask('llm', 'complete', question), new RegExp(`EPROVIDER: ${provider}: 401 .*Incorrect API key provided`));
+      const error = await refused(ask('llm', 'complete', question), new RegExp(`EPROVIDER: ${provider}: 401 \\w+: Incorrect API key provided: \\[key\\]`));
       assert.ok(!error.includes(SECRET) && !error.includes(SECRET.slice(-12)), `the key shows in: ${error}`);
     });
 
@@ -230,3 +243,15 @@ for (const provider of ['openai', 'anthropic'] as const) {
     });
   });
 }
+
+test('llm\'s arguments: defaults, and a bad one named with what was passed', () => {
+  assert.deepEqual(parseLlmArgs([]), { provider: 'none', model: undefined, baseURL: undefined, budget: undefined, timeoutMs: 60_000, retries: 2, stream: false });
+  assert.deepEqual(parseLlmArgs(['--provider=openai', '--base-url', 'http://localhost:11434/v1', '--model', 'llama3.2', '--budget', '50000', '--timeout', '2m', '--retries', '4', '--stream']),
+    { provider: 'openai', model: 'llama3.2', baseURL: 'http://localhost:11434/v1', budget: 50_000, timeoutMs: 120_000, retries: 4, stream: true });
+  assert.equal(parseLlmArgs(['--provider', 'anthropic']).model, 'claude-haiku-4-5', 'a provider without --model gets a small default model');
+  assert.throws(() => parseLlmArgs(['--provider', 'gemini']), /--provider: expected one of anthropic, openai, none, got "gemini"/);
+  assert.throws(() => parseLlmArgs(['--timeout', '60']), /--timeout: expected a duration like/);
+  assert.throws(() => parseLlmArgs(['--budget=-5']), /--budget: expected a whole number of at least 1, got "-5"/);
+  assert.throws(() => parseLlmArgs(['--base-url', 'localhost:11434']), /--base-url: expected a URL/);
+  assert.throws(() => parseLlmArgs(['--temperature', '0.2']), /temperature/);
+});

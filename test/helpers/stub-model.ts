@@ -6,6 +6,7 @@
 //   stub.reply({ toolCalls: [{ name: 'search', arguments: { q: 'x' } }] });
 //   stub.fail(429);                                                  // retry-after: 0
 //   stub.fail(500, { message: 'upstream exploded' });
+//   stub.stall();                                                    // never answers (timeouts)
 //   ... point the client at stub.baseUrl('openai') (= `${stub.url}/v1`) or
 //       stub.baseUrl('anthropic') (= stub.url) ...
 //   stub.requests;   // every request: { provider, path, headers, body, stream }
@@ -50,13 +51,15 @@ export interface StubModel {
   reply(r: StubReply): void;
   /** An HTTP error; `retryAfter` (seconds) defaults to 0 for 429 and is absent otherwise. */
   fail(status: number, opts?: { message?: string; retryAfter?: number }): void;
+  /** The next request is read and recorded, then held open without an answer until the client gives up or close(). */
+  stall(): void;
   readonly requests: StubRequest[];
   /** What is still queued. */
   pending(): number;
   close(): Promise<void>;
 }
 
-type Scripted = { reply: StubReply } | { fail: StubFailure };
+type Scripted = { reply: StubReply } | { fail: StubFailure } | { stall: true };
 
 export async function startStubModel(): Promise<StubModel> {
   const queue: Scripted[] = [];
@@ -78,6 +81,7 @@ export async function startStubModel(): Promise<StubModel> {
     requests.push({ provider, path: req.url!, headers: { ...req.headers }, body, stream });
     const next = queue.shift();
     if (!next) return json(res, 400, errorBody(provider, 400, 'stub-model: no reply scripted for this request'));
+    if ('stall' in next) return;
     if ('fail' in next) {
       const { status, message = `stub-model: scripted ${status}`, retryAfter } = next.fail;
       if (retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
@@ -95,6 +99,7 @@ export async function startStubModel(): Promise<StubModel> {
     baseUrl: (p) => (p === 'openai' ? `${url}/v1` : url),
     reply: (r) => void queue.push({ reply: r }),
     fail: (status, opts = {}) => void queue.push({ fail: { status, message: opts.message, retryAfter: opts.retryAfter ?? (status === 429 ? 0 : undefined) } }),
+    stall: () => void queue.push({ stall: true }),
     requests,
     pending: () => queue.length,
     close: () => new Promise<void>((resolve) => {

@@ -1,7 +1,7 @@
 // The Anthropic Messages API through its official SDK: the neutral conversation of
 // messages.ts in Anthropic's shape and back. Tool results travel as tool_result
 // blocks in a user turn; tool calls come back as tool_use blocks.
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, { APIConnectionTimeoutError } from '@anthropic-ai/sdk';
 import type { ContentBlockParam, Message, MessageCreateParamsNonStreaming, MessageParam, Tool as AnthropicTool } from '@anthropic-ai/sdk/resources/messages/messages.js';
 import type { ChatMessage, CompleteReq, CompleteRes, Tool } from '../messages.js';
 import { DEFAULT_MAX_TOKENS, providerError, type Provider, type ProviderOptions } from './provider.js';
@@ -26,7 +26,7 @@ export function anthropicProvider(opts: ProviderOptions): Provider {
         const message = opts.stream ? await client.messages.stream(params).finalMessage() : await client.messages.create(params);
         return fromAnthropic(message);
       } catch (err) {
-        throw providerError('anthropic', err, opts.apiKey);
+        throw providerError('anthropic', err, opts.apiKey, err instanceof APIConnectionTimeoutError ? opts.timeoutMs : undefined);
       }
     },
   };
@@ -45,6 +45,8 @@ function turns(messages: ChatMessage[]): MessageParam[] {
   for (const m of messages) {
     const role = m.role === 'assistant' ? 'assistant' : 'user';
     const blocks = contentOf(m);
+    // An empty turn (an assistant that said nothing and called nothing) is refused by the API and carries nothing.
+    if (!blocks.length) continue;
     const last = out.at(-1);
     if (last && last.role === role) (last.content as ContentBlockParam[]).push(...blocks);
     else out.push({ role, content: blocks });

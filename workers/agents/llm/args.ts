@@ -40,7 +40,8 @@ export function parseLlmArgs(argv: string[]): LlmArgs {
   });
   const provider = values.provider as ProviderName;
   if (!PROVIDERS.includes(provider)) throw new Error(`--provider: expected one of ${PROVIDERS.join(', ')}, got ${JSON.stringify(values.provider)}`);
-  if (values['base-url'] !== undefined && !URL.canParse(values['base-url'])) {
+  // URL.canParse alone takes "localhost:11434" (scheme "localhost:"), the usual slip.
+  if (values['base-url'] !== undefined && !(/^https?:\/\/./.test(values['base-url']) && URL.canParse(values['base-url']))) {
     throw new Error(`--base-url: expected a URL like http://localhost:11434/v1, got ${JSON.stringify(values['base-url'])}`);
   }
   return {

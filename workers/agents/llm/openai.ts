@@ -1,7 +1,7 @@
 // Any OpenAI-compatible chat completions endpoint (OpenAI, Ollama, vLLM, llama.cpp's
 // server) through the official openai SDK: the neutral conversation of messages.ts
 // in that shape and back. Tool calls carry their arguments as JSON text both ways.
-import OpenAI from 'openai';
+import OpenAI, { APIConnectionTimeoutError } from 'openai';
 import type {
   ChatCompletion, ChatCompletionCreateParamsNonStreaming, ChatCompletionFunctionTool, ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions/completions.js';
@@ -22,24 +22,27 @@ export function openaiProvider(opts: ProviderOptions): Provider {
     name: 'openai',
     model: opts.model,
     async complete(req) {
-      const params = toOpenAI(req, opts.model);
+      const params = toOpenAI(req, opts.model, opts.baseURL === undefined);
       try {
         const completion = opts.stream
           ? await client.chat.completions.stream({ ...params, stream: true, stream_options: { include_usage: true } }).finalChatCompletion()
           : await client.chat.completions.create(params);
         return fromOpenAI(completion);
       } catch (err) {
-        throw providerError('openai', err, opts.apiKey);
+        throw providerError('openai', err, opts.apiKey, err instanceof APIConnectionTimeoutError ? opts.timeoutMs : undefined);
       }
     },
   };
 }
 
-export function toOpenAI(req: CompleteReq, model: string): ChatCompletionCreateParamsNonStreaming {
+/** `official`: OpenAI's own API (no --base-url), which refuses max_tokens for its reasoning models. */
+export function toOpenAI(req: CompleteReq, model: string, official: boolean): ChatCompletionCreateParamsNonStreaming {
   const messages: ChatCompletionMessageParam[] = req.system ? [{ role: 'system', content: req.system }] : [];
   messages.push(...req.messages.map(message));
-  // max_tokens, not max_completion_tokens: the compatible servers (Ollama, vLLM, llama.cpp) know only this one.
-  const params: ChatCompletionCreateParamsNonStreaming = { model, messages, max_tokens: req.max_tokens ?? DEFAULT_MAX_TOKENS };
+  const params: ChatCompletionCreateParamsNonStreaming = { model, messages };
+  // Compatible servers (Ollama, llama.cpp, older vLLM) know only the older name.
+  if (official) params.max_completion_tokens = req.max_tokens ?? DEFAULT_MAX_TOKENS;
+  else params.max_tokens = req.max_tokens ?? DEFAULT_MAX_TOKENS;
   if (req.tools?.length) params.tools = req.tools.map(tool);
   return params;
 }

@@ -27,14 +27,28 @@ export const DEFAULT_MAX_TOKENS = 1024;
  * status and the provider's own message. Providers echo a key back in some errors
  * (a wrong key, quoted partly or whole), so every trace of it is cut out here.
  */
-export function providerError(provider: string, err: unknown, apiKey: string | undefined): Error {
-  const e = err as { status?: unknown; message?: unknown; name?: unknown };
+export function providerError(provider: string, err: unknown, apiKey: string | undefined, timedOutAfterMs?: number): Error {
+  const e = err as { status?: unknown; message?: unknown; error?: unknown };
   const status = typeof e?.status === 'number' ? e.status : undefined;
   let message = typeof e?.message === 'string' ? e.message : String(err);
+  const said = statedByProvider(e?.error);
+  if (status !== undefined && said) message = `${status} ${said}`;
   // The SDKs start their message with the status already ("429 rate limited").
-  if (status !== undefined && !message.startsWith(String(status))) message = `${status} ${message}`;
-  if (status === undefined && e?.name === 'APIConnectionTimeoutError') message = `timed out: ${message}`;
+  else if (status !== undefined && !message.startsWith(String(status))) message = `${status} ${message}`;
+  if (timedOutAfterMs !== undefined) message = `timed out: no answer within ${timedOutAfterMs} ms (--timeout), after every retry`;
   return agentError('EPROVIDER', `${provider}: ${redact(message, apiKey).slice(0, 2000)}`);
+}
+
+/**
+ * The provider's own words from its error body: OpenAI's SDK hands over
+ * `{message, type}`, Anthropic's the whole `{type: 'error', error: {type, message}}`,
+ * which its SDK would otherwise quote as raw JSON.
+ */
+function statedByProvider(body: unknown): string | undefined {
+  const b = body as { error?: unknown; message?: unknown; type?: unknown } | undefined;
+  const inner = (b && typeof b.error === 'object' && b.error !== null ? b.error : b) as { message?: unknown; type?: unknown } | undefined;
+  if (typeof inner?.message !== 'string') return undefined;
+  return typeof inner.type === 'string' && inner.type ? `${inner.type}: ${inner.message}` : inner.message;
 }
 
 /** The key, and any 8 characters or more of its tail or head (how providers quote keys), replaced. */
