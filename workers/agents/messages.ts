@@ -38,6 +38,9 @@ export const todayRes = z.object({ date: isoDate, items: z.array(agendaItem) });
 
 export const addReq = z.object({ text: z.string().min(1).max(2000), date: isoDate, time: hhmm.optional() });
 export const addRes = z.object({ path: z.string(), date: isoDate });
+/** `refresh`: rewrite Agenda.md now (a config's `schedules:` sends it); `changed` is false when the page was already current. */
+export const refreshReq = z.object({}).passthrough();
+export const refreshRes = z.object({ path: z.string(), changed: z.boolean(), items: z.number() });
 
 // ---- pattern -----------------------------------------------------------------------
 
@@ -79,6 +82,7 @@ export type ListRes = z.infer<typeof listRes>;
 export type TodayRes = z.infer<typeof todayRes>;
 export type AddReq = z.infer<typeof addReq>;
 export type AgendaItem = z.infer<typeof agendaItem>;
+export type RefreshRes = z.infer<typeof refreshRes>;
 export type RunRes = z.infer<typeof runRes>;
 export type Tool = z.infer<typeof tool>;
 export type ToolCall = z.infer<typeof toolCall>;
