@@ -4,9 +4,10 @@
 // the npm packages they import, each with its dependency closure and nothing else
 // of the install: one agent's libraries are not another's, and outheis's own
 // dependencies (the journal, the CLI) are not an agent's at all.
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { realOr } from './paths.js';
 import { readableByOthers, stagedCopies } from './sdk.js';
 
 export const BUNDLED_PREFIX = 'outheis:';
@@ -43,14 +44,6 @@ export function bundledProblem(run: string): string | undefined {
 
 /** Where a bundled agent's entry file is in this install (the config's `outheis:<name>`). */
 export const bundledEntry = (name: string): string => join(AGENTS_DIR, `${name}.js`);
-
-const realOr = (p: string): string => {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
-  }
-};
 
 /** The bundled agent an entry file is, by where it lies: `run: outheis:data` and its path alike. */
 export function bundledAgentAt(entry: string): string | undefined {

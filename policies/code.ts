@@ -20,8 +20,9 @@
 // expose them; `check` warns about them and about code in a home directory.
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { bundledAgentAt, bundledPackages } from './bundled.js';
+import { realOr, under } from './paths.js';
 
 export interface Code {
   /** The entry file's real path: what node runs. */
@@ -49,8 +50,6 @@ const SECRET_FILES = [
 /** Not scanned: published dependencies and version control are not where an operator leaves secrets, and they are large. */
 const UNSCANNED = new Set(['node_modules', '.git']);
 
-const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
-
 /** /root, /home/<user> and $HOME: never a package, never mounted whole. */
 export function isHome(dir: string): boolean {
   const homes = ['/root', process.env.HOME, safeHomedir()].filter((h): h is string => !!h && h !== '/');
@@ -62,14 +61,6 @@ function safeHomedir(): string | undefined {
     return homedir();
   } catch {
     return undefined;
-  }
-}
-
-function realOr(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
   }
 }
 

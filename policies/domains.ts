@@ -16,6 +16,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSy
 import { dirname } from 'node:path';
 import { ACL_FIX, AclError, aclTools, grant, revoke, type AclPerms, type AclTools, type Grant } from './acl.js';
 import type { AgentManifest, Manifests } from './manifest.js';
+import { realOr, under } from './paths.js';
 import { readableByOthers } from './sdk.js';
 import type { Account } from './users.js';
 
@@ -138,6 +139,15 @@ function createMissing(agents: readonly AgentManifest[], accounts: Map<string, A
   return created;
 }
 
+/** Whether `path` is in, or holds, one of the owned domains (by real path). */
+function overlapsDomain(path: string, owned: readonly string[]): boolean {
+  return owned.some((o) => {
+    const real = realOr(o);
+    return under(path, real) || under(real, path);
+  });
+}
+const ownedOf = (agents: readonly AgentManifest[]): string[] => agents.flatMap((a) => a.owns);
+
 const sameGrant = (a: Omit<Grant, 'extended'>, b: Omit<Grant, 'extended'>): boolean => a.path === b.path && a.uid === b.uid && a.perms === b.perms;
 
 /**
@@ -145,7 +155,7 @@ const sameGrant = (a: Omit<Grant, 'extended'>, b: Omit<Grant, 'extended'>): bool
  * recorded as they stand; one already standing (an agent a reload restarts) is
  * reused, not granted twice. On failure what this call granted is taken back.
  */
-function grantAll(agents: readonly AgentManifest[], accounts: Map<string, Account>, standing: Grant[], tools: AclTools, record: string | undefined): Grant[] {
+function grantAll(agents: readonly AgentManifest[], accounts: Map<string, Account>, standing: Grant[], tools: AclTools, record: string | undefined, owned: readonly string[]): Grant[] {
   const needed: Grant[] = [];
   const fresh: Grant[] = [];
   try {
@@ -158,7 +168,10 @@ function grantAll(agents: readonly AgentManifest[], accounts: Map<string, Accoun
         if (blocked) throw new DomainError(`${key}: the agent's uid ${acct.uid} cannot reach ${path}: ${blocked}; give others search permission on it (chmod o+x) or unveil a path elsewhere`);
         const st = statSync(path);
         if (st.uid === acct.uid) continue;
-        if (u.mode === 'r' && treeReadableByOthers(path)) continue;
+        // Readable by everyone now is enough only where nobody writes: in another agent's
+        // domain its owner creates files later, with its own modes (0640 say), which
+        // only the default ACL a grant sets lets this reader open.
+        if (u.mode === 'r' && !overlapsDomain(path, owned) && treeReadableByOthers(path)) continue;
         const perms: AclPerms = u.mode === 'rw' ? 'rwX' : 'rX';
         const want = { agent: a.name, key, path, uid: acct.uid, perms };
         const already = standing.find((g) => sameGrant(g, want));
@@ -212,7 +225,7 @@ export function prepareDomains(config: Manifests, accounts: Map<string, Account>
       if (nextAccounts) checkWriters(next);
       const created = createMissing(agents, nextAccounts);
       domains.created.push(...created);
-      const needed = nextAccounts ? grantAll(agents, nextAccounts, domains.grants, tools, opts.record) : [];
+      const needed = nextAccounts ? grantAll(agents, nextAccounts, domains.grants, tools, opts.record, ownedOf(Object.values(next.agents))) : [];
       return { created, needed };
     },
     releaseOf: (names, keep) => {
@@ -233,6 +246,6 @@ export function prepareDomains(config: Manifests, accounts: Map<string, Account>
   };
   // 2. what is missing is created; 3. what belongs to someone else: an ACL for the agent's uid
   domains.created = createMissing(all(), accounts);
-  if (accounts) grantAll(all(), accounts, domains.grants, tools, opts.record);
+  if (accounts) grantAll(all(), accounts, domains.grants, tools, opts.record, ownedOf(all()));
   return domains;
 }

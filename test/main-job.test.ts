@@ -3,7 +3,7 @@
 // asks relay (send --wait, and `outheis chat` on a pipe) with no model at all.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { localDate } from '../cli/commands/init.js';
@@ -17,7 +17,10 @@ let dir: string;
 let d: Daemon | undefined;
 
 before(() => {
-  dir = join(tempDir('outheis-main-'), 'assistant');
+  // As a user's home or /srv would be: the agents' own uids pass through it to the vault.
+  const top = tempDir('outheis-main-');
+  chmodSync(top, 0o755);
+  dir = join(top, 'assistant');
 });
 after(async () => {
   if (d) await stop(d);

@@ -55,7 +55,7 @@ agents:
   # stale open items, what was asked most (it reads relay's conversation log, read-only).
   pattern:
     run: outheis:pattern
-    args: [--log, ${q(p.conversations)}]
+    args: [--relay-log, ${q(p.conversations)}]
     after: [data]
     qos: background
     unveil: { ${q(p.conversations)}: r }

@@ -10,9 +10,9 @@ export async function appendExchange(dir: string, day: string, e: Exchange): Pro
   await mkdir(dir, { recursive: true });
   const file = join(dir, `${day}.jsonl`);
   // One write per line (O_APPEND): a reader sees whole lines, or a torn last one it skips.
-  // Readable by others: pattern runs under a uid of its own and its `unveil: r` of this
-  // directory grants no ACL of its own; the sandbox's mount namespace, not the mode,
-  // keeps agents without that unveil from seeing it.
-  await appendFile(file, `${JSON.stringify(e)}\n`, { mode: 0o644 });
+  // Not world-readable. The group bits are what a POSIX ACL's mask becomes for a new
+  // file: 0640 lets the default ACL the supervisor sets for pattern's `unveil: r`
+  // (policies/domains.ts) give pattern's uid read access, and nobody else.
+  await appendFile(file, `${JSON.stringify(e)}\n`, { mode: 0o640 });
   return file;
 }
