@@ -29,6 +29,11 @@ test('a topic is a word found in at least two notes', () => {
   assert.deepEqual(words('Visit https://example.com [link](x/y.md) #tag with them'), ['visit', 'link']);
 });
 
+test('frontmatter keys are no topics, also beside a title', () => {
+  const fm = (title: string) => ({ ...note(`${title}.md`, `---\ntitle: ${title}\ntags: [x]\n---\n# ${title}\nbeans`), title });
+  assert.deepEqual(topicCounts([fm('Greenhouse'), fm('Compost')]), [{ name: 'beans', notes: 2 }]);
+});
+
 test('stale open items: open tasks in notes untouched for N days', () => {
   const notes = [note('old.md', '- [ ] fix fence\n- [x] done\n* [ ] call Bob', 30), note('new.md', '- [ ] fresh', 1)];
   const stale = staleItems(notes, NOW, 14);

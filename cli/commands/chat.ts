@@ -41,7 +41,7 @@ export const chat: CommandModule<object, Args> = {
     const historyFile = join(stateDir, 'chat-history');
     const timeout = parseTimeout(argv.timeout) ?? REPLY_MS;
     const to = argv.agent ?? 'relay';
-    const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ', history: loadHistory(historyFile), historySize: HISTORY_MAX, terminal: process.stdin.isTTY });
+    const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: process.stdin.isTTY ? 'you> ' : '', history: loadHistory(historyFile), historySize: HISTORY_MAX, terminal: process.stdin.isTTY });
     if (process.stdin.isTTY) console.log(`talking to ${to} (Ctrl-D to leave)`);
     rl.prompt();
     for await (const line of rl) {

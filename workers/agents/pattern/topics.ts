@@ -20,7 +20,8 @@ export function tagCounts(notes: Note[], top = 15): Count[] {
 /** Topics: words in at least two notes, most notes first. */
 export function topicCounts(notes: Note[], top = 15): Count[] {
   const counts = new Map<string, number>();
-  for (const n of notes) for (const w of new Set(words(`${n.title}\n${n.text}`))) counts.set(w, (counts.get(w) ?? 0) + 1);
+  // Title and text apart: the text's frontmatter is only recognised at its very start.
+  for (const n of notes) for (const w of new Set([...words(n.title), ...words(n.text)])) counts.set(w, (counts.get(w) ?? 0) + 1);
   return ranked(counts, top, 2);
 }
 
