@@ -158,6 +158,16 @@ describe('relay with a model', () => {
     await stub?.close();
   });
 
+  test('the key is in llm\'s environment and in no other agent\'s', () => {
+    const environ = (name: string) => readFileSync(`/proc/${agentOf(s.d, name).pid}/environ`, 'latin1').split('\0');
+    assert.ok(environ('llm').includes('OPENAI_API_KEY=sk-test-relay'), 'llm was given the key by name');
+    for (const name of ['data', 'agenda', 'relay', 'mailer']) {
+      const env = environ(name);
+      assert.ok(env.length > 1, `${name}'s environment was read`);
+      assert.ok(!env.some((v) => v.includes('sk-test-relay') || v.startsWith('OPENAI_API_KEY=')), `${name} holds no key: ${env.join(' ')}`);
+    }
+  });
+
   test('the answer comes from the model, which was shown the note through a tool result', async () => {
     const first = stub.requests.length;
     stub.reply({ toolCalls: [{ name: 'read_note', arguments: { path: 'notes/compost.md' } }] });
