@@ -2,7 +2,6 @@
 // The agenda has no vault of its own (no unveil): what it lists it read through
 // data, and what it adds data wrote, which the files' owner on disk shows.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,36 +10,16 @@ import type { TodayRes, addRes } from '../workers/agents/messages.js';
 import type { z } from 'zod';
 
 type AddRes = z.infer<typeof addRes>;
-import { agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
-import { CLI, until } from './helpers/harness.js';
+import { agentOf, replyOf, sendAsync, startDaemon, stop, uidOf, type Daemon } from './helpers/daemon.js';
+import { until } from './helpers/harness.js';
 
 /** A zone far from UTC, so that "today" is the agent's own date most hours of the day. */
 const TZ = 'Pacific/Kiritimati';
 const dateIn = (tz: string, d = new Date()) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
 const plusDays = (iso: string, n: number) => new Date(Date.parse(`${iso}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 
-type Outcome<T> = { ok: true; reply: T } | { ok: false; error: string };
 
-function send<T>(d: Daemon, to: string, kind: string, body: unknown): Promise<Outcome<T>> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, 'send', to, kind, JSON.stringify(body), '--wait', '--json', '--timeout', '30s'], { cwd: d.dir, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
-      if (err) return resolve({ ok: false, error: `${stderr}${stdout}` });
-      resolve({ ok: true, reply: (JSON.parse(stdout) as { reply: T }).reply });
-    });
-  });
-}
 
-async function ok<T>(p: Promise<Outcome<T>>): Promise<T> {
-  const r = await p;
-  assert.ok(r.ok, `expected a reply, got: ${r.ok ? '' : r.error}`);
-  return r.reply;
-}
-
-/** The uid an agent runs under (each agent has its own when the supervisor is root). */
-function uidOf(d: Daemon, name: string): number {
-  const status = readFileSync(`/proc/${agentOf(d, name).pid}/status`, 'utf8');
-  return Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
-}
 
 function writeNote(vault: string, path: string, text: string): void {
   mkdirSync(dirname(join(vault, path)), { recursive: true, mode: 0o755 });
@@ -72,12 +51,12 @@ describe('agenda', () => {
   });
 
   test('today lists the items dated today, in the agent\'s time zone, all-day first', async () => {
-    const res = await ok(send<TodayRes>(d, 'agenda', 'today', {}));
+    const res = await replyOf(sendAsync<TodayRes>(d, 'agenda', 'today', {}));
     assert.deepEqual(res, {
       date: today,
       items: [{ text: 'Call Anna', path: 'notes/week.md' }, { text: 'Dentist #health', path: 'notes/week.md', time: '09:30' }],
     });
-    const other = await ok(send<TodayRes>(d, 'agenda', 'today', { date: plusDays(today, 2) }));
+    const other = await replyOf(sendAsync<TodayRes>(d, 'agenda', 'today', { date: plusDays(today, 2) }));
     assert.deepEqual(other.items, [{ text: 'Book club', path: 'notes/other.md', time: '19:00' }]);
   });
 
@@ -92,31 +71,31 @@ describe('agenda', () => {
 
   test('add appends a tagged line through data, and Agenda.md lists it', async () => {
     const date = plusDays(today, 1);
-    const res = await ok(send<AddRes>(d, 'agenda', 'add', { text: 'Pick up parcel', date, time: '17:15' }));
+    const res = await replyOf(sendAsync<AddRes>(d, 'agenda', 'add', { text: 'Pick up parcel', date, time: '17:15' }));
     assert.deepEqual(res, { path: 'Agenda/inbox.md', date });
     const inbox = join(vault, 'Agenda/inbox.md');
     assert.match(readFileSync(inbox, 'utf8'), new RegExp(`^- Pick up parcel #date-${date} #time-17:15$`, 'm'));
     assert.notEqual(uidOf(d, 'agenda'), uidOf(d, 'data'));
     assert.equal(statSync(inbox).uid, uidOf(d, 'data'), 'the file was written by data, the vault\'s only writer');
     assert.match(readFileSync(join(vault, 'Agenda.md'), 'utf8'), /- 17:15 Pick up parcel \(\[Agenda\/inbox\.md\]/);
-    const listed = await ok(send<TodayRes>(d, 'agenda', 'today', { date }));
+    const listed = await replyOf(sendAsync<TodayRes>(d, 'agenda', 'today', { date }));
     assert.deepEqual(listed.items, [{ text: 'Pick up parcel', path: 'Agenda/inbox.md', time: '17:15' }]);
   });
 
   test('an item typed into a note in an editor is listed, and refresh puts it on the page', async () => {
     writeNote(vault, 'notes/typed.md', `Typed by hand #date-${today} #time-12:00\n`);
     await until('the typed item to be listed', async () => {
-      const r = await ok(send<TodayRes>(d, 'agenda', 'today', {}));
+      const r = await replyOf(sendAsync<TodayRes>(d, 'agenda', 'today', {}));
       return r.items.some((i) => i.text === 'Typed by hand') ? true : undefined;
     });
-    const res = await ok(send<{ changed: boolean }>(d, 'agenda', 'refresh', {}));
+    const res = await replyOf(sendAsync<{ changed: boolean }>(d, 'agenda', 'refresh', {}));
     assert.equal(res.changed, true);
     assert.match(readFileSync(join(vault, 'Agenda.md'), 'utf8'), /- 12:00 Typed by hand/);
-    assert.equal((await ok(send<{ changed: boolean }>(d, 'agenda', 'refresh', {}))).changed, false, 'an unchanged page is not rewritten');
+    assert.equal((await replyOf(sendAsync<{ changed: boolean }>(d, 'agenda', 'refresh', {}))).changed, false, 'an unchanged page is not rewritten');
   });
 
   test('a bad body is answered with what was wrong, and the agenda carries on', async () => {
-    const r = await send(d, 'agenda', 'add', { text: '', date: 'next friday' });
+    const r = await sendAsync(d, 'agenda', 'add', { text: '', date: 'next friday' });
     assert.ok(!r.ok);
     assert.match(r.error, /EBADREQ: add: text: .*date: a date as YYYY-MM-DD/);
     assert.equal(agentOf(d, 'agenda').restarts, 0);

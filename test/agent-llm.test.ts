@@ -10,7 +10,7 @@ import { chmodSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CompleteRes, UsageRes } from '../workers/agents/messages.js';
-import { agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
+import { agentOf, replyOf, sendAsync, startDaemon, stop, type Daemon, type Outcome } from './helpers/daemon.js';
 import { CLI, tempDir, until } from './helpers/harness.js';
 import { startStubModel, type StubModel } from './helpers/stub-model.js';
 import { parseLlmArgs } from '../workers/agents/llm/args.js';
@@ -19,27 +19,7 @@ import { parseLlmArgs } from '../workers/agents/llm/args.js';
 const SECRET = `sk-test-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
 const LLM = 'outheis:llm';
 
-type Outcome<T> = { ok: true; reply: T } | { ok: false; error: string };
 
-/**
- * `outheis send <to> <kind> <body> --wait --json`, asynchronously: the stub answers
- * from this process, so the CLI must not block its event loop.
- */
-function send<T>(d: Daemon, to: string, kind: string, body: unknown, seen: string[]): Promise<Outcome<T>> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, 'send', to, kind, JSON.stringify(body), '--wait', '--json', '--timeout', '30s'], { cwd: d.dir, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
-      seen.push(stdout, stderr);
-      if (err) return resolve({ ok: false, error: `${stderr}${stdout}` });
-      resolve({ ok: true, reply: (JSON.parse(stdout) as { reply: T }).reply });
-    });
-  });
-}
-
-async function ok<T>(p: Promise<Outcome<T>>): Promise<T> {
-  const r = await p;
-  assert.ok(r.ok, `expected a reply, got: ${r.ok ? '' : r.error}`);
-  return r.reply;
-}
 
 async function refused(p: Promise<Outcome<unknown>>, pattern: RegExp): Promise<string> {
   const r = await p;
@@ -69,7 +49,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
     let d: Daemon;
     /** Everything the CLI printed: replies and errors, searched for the key at the end. */
     const seen: string[] = [];
-    const ask = <T = CompleteRes>(to: string, kind: string, body: unknown) => send<T>(d, to, kind, body, seen);
+    const ask = <T = CompleteRes>(to: string, kind: string, body: unknown) => sendAsync<T>(d, to, kind, body, seen);
 
     before(async () => {
       stub = await startStubModel();
@@ -94,7 +74,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
 
     test('a plain completion: the model\'s text and usage, the system prompt and the key where the provider wants them', async () => {
       stub.reply({ text: 'Paris.', usage: { input: 12, output: 3 } });
-      const res = await ok(ask('llm', 'complete', question));
+      const res = await replyOf(ask('llm', 'complete', question));
       assert.deepEqual(res, { text: 'Paris.', tool_calls: [], usage: { input_tokens: 12, output_tokens: 3 } });
       const req = stub.requests.at(-1)!;
       assert.equal(req.provider, provider);
@@ -115,7 +95,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
 
     test('a streamed completion is put together from the provider\'s events', async () => {
       stub.reply({ text: 'Paris, on the Seine.', usage: { input: 7, output: 6 } });
-      const res = await ok(ask('streaming', 'complete', question));
+      const res = await replyOf(ask('streaming', 'complete', question));
       assert.deepEqual(res, { text: 'Paris, on the Seine.', tool_calls: [], usage: { input_tokens: 7, output_tokens: 6 } });
       assert.equal(stub.requests.at(-1)!.stream, true, 'the request asked for a stream');
     });
@@ -123,7 +103,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
     for (const agentName of ['llm', 'streaming']) {
       test(`a tool call round trip (${agentName}): the call comes back, and its result goes out in ${provider}'s format`, async () => {
         stub.reply({ toolCalls: [{ id: 'call_1', name: 'search', arguments: { q: 'budget', limit: 3 } }] });
-        const first = await ok(ask(agentName, 'complete', { messages: [{ role: 'user', content: 'find my budget notes' }], tools: [searchTool] }));
+        const first = await replyOf(ask(agentName, 'complete', { messages: [{ role: 'user', content: 'find my budget notes' }], tools: [searchTool] }));
         assert.deepEqual(first.tool_calls, [{ id: 'call_1', name: 'search', arguments: { q: 'budget', limit: 3 } }]);
         assert.equal(first.text, '');
         const sentTools = stub.requests.at(-1)!.body.tools as unknown[];
@@ -132,7 +112,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
           : [{ name: 'search', description: 'Search the vault', input_schema: searchTool.parameters }]);
 
         stub.reply({ text: 'Your budget is in notes/budget.md.' });
-        const second = await ok(ask(agentName, 'complete', {
+        const second = await replyOf(ask(agentName, 'complete', {
           messages: [
             { role: 'user', content: 'find my budget notes' },
             { role: 'assistant', content: '', tool_calls: first.tool_calls },
@@ -158,7 +138,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
       const before = stub.requests.length;
       stub.fail(429);
       stub.reply({ text: 'after the wait' });
-      const res = await ok(ask('llm', 'complete', question));
+      const res = await replyOf(ask('llm', 'complete', question));
       assert.equal(res.text, 'after the wait');
       assert.equal(stub.requests.length - before, 2, 'the stub saw the first attempt and the retry');
     });
@@ -194,12 +174,12 @@ for (const provider of ['openai', 'anthropic'] as const) {
 
     test('a spent budget answers EBUDGET without asking the provider, also after a restart; usage reports it', async () => {
       stub.reply({ text: 'an expensive answer', usage: { input: 15, output: 10 } });
-      assert.equal((await ok(ask('budgeted', 'complete', question))).text, 'an expensive answer');
+      assert.equal((await replyOf(ask('budgeted', 'complete', question))).text, 'an expensive answer');
       // Nothing queued: were a request sent, the stub would record it (and answer 400).
       const before = stub.requests.length;
       await refused(ask('budgeted', 'complete', question), /EBUDGET: the daily token budget is spent: 25 of 20 tokens/);
       assert.equal(stub.requests.length, before, 'the refused request did not reach the provider');
-      const usage = await ok(ask<UsageRes>('budgeted', 'usage', {}));
+      const usage = await replyOf(ask<UsageRes>('budgeted', 'usage', {}));
       assert.deepEqual(usage, { provider, model: 'stub-model-1', day: new Date().toISOString().slice(0, 10), used: 25, budget: 20, requests: 1 });
 
       const pid = agentOf(d, 'budgeted').pid;
@@ -211,12 +191,12 @@ for (const provider of ['openai', 'anthropic'] as const) {
       });
       await refused(ask('budgeted', 'complete', question), /EBUDGET: .* 25 of 20 tokens/);
       assert.equal(stub.requests.length, before, 'not after the restart either');
-      assert.equal((await ok(ask<UsageRes>('budgeted', 'usage', {}))).used, 25, 'the restarted agent restored what was spent');
+      assert.equal((await replyOf(ask<UsageRes>('budgeted', 'usage', {}))).used, 25, 'the restarted agent restored what was spent');
     });
 
     test('usage counts every completion of the day, input and output', async () => {
       // llm answered: the plain 12+3, the tool round trip 10+5 twice, the 429's retry 10+5.
-      const usage = await ok(ask<UsageRes>('llm', 'usage', {}));
+      const usage = await replyOf(ask<UsageRes>('llm', 'usage', {}));
       assert.equal(usage.provider, provider);
       assert.equal(usage.model, 'stub-model-1');
       assert.equal(usage.used, 15 + 15 + 15 + 15);
@@ -228,7 +208,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
       const before = stub.requests.length;
       await refused(ask('nomodel', 'complete', question), /ENOMODEL: /);
       assert.equal(stub.requests.length, before);
-      const usage = await ok(ask<UsageRes>('nomodel', 'usage', {}));
+      const usage = await replyOf(ask<UsageRes>('nomodel', 'usage', {}));
       assert.equal(usage.provider, 'none');
       assert.equal(usage.used, 0);
     });

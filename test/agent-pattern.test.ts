@@ -4,31 +4,19 @@
 // no summary; with the stub model it has one, written from the counted facts. And a
 // `schedules:` entry runs it with nobody asking.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RunRes } from '../workers/agents/messages.js';
-import { agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
-import { CLI, until } from './helpers/harness.js';
+import { replyOf, sendAsync, startDaemon, stop, uidOf } from './helpers/daemon.js';
+import { until } from './helpers/harness.js';
 import { startStubModel, type StubModel } from './helpers/stub-model.js';
 
 const TODAY = new Date().toISOString().slice(0, 10); // the agents run in UTC here (no TZ passed)
 
 
-function send<T>(d: Daemon, to: string, kind: string, body: unknown): Promise<T> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI, 'send', to, kind, JSON.stringify(body), '--wait', '--json', '--timeout', '60s'], { cwd: d.dir, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`outheis send ${to} ${kind}: ${stderr}${stdout}`));
-      resolve((JSON.parse(stdout) as { reply: T }).reply);
-    });
-  });
-}
 
-function uidOf(d: Daemon, name: string): number {
-  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${agentOf(d, name).pid}/status`, 'utf8'))![1]);
-}
 
 const NOTES: Record<string, string> = {
   'garden/compost.md': '# Compost\n\nTurn the compost heap weekly. #garden\n',
@@ -73,8 +61,8 @@ describe('pattern without a model', () => {
   });
 
   test('run writes insights: tags, topics, stale open items and what was asked most', async () => {
-    for (const q of ['What is on my agenda today?', 'what is on my agenda today', 'search compost']) await send(s.d, 'relay', 'ask', { text: q });
-    const res = await send<RunRes>(s.d, 'pattern', 'run', {});
+    for (const q of ['What is on my agenda today?', 'what is on my agenda today', 'search compost']) await replyOf(sendAsync(s.d, 'relay', 'ask', { text: q }));
+    const res = await replyOf(sendAsync<RunRes>(s.d, 'pattern', 'run', {}));
     assert.deepEqual(res, { written: [`insights/${TODAY}.md`] });
     const file = join(s.vault, res.written[0]!);
     const page = readFileSync(file, 'utf8');
@@ -113,7 +101,7 @@ describe('pattern with a model', () => {
 
   test('the page opens with the model\'s summary, written from the counted facts', async () => {
     stub.reply({ text: 'Your garden dominates; the fence has waited a month.' });
-    const res = await send<RunRes>(s.d, 'pattern', 'run', {});
+    const res = await replyOf(sendAsync<RunRes>(s.d, 'pattern', 'run', {}));
     const page = readFileSync(join(s.vault, res.written[0]!), 'utf8');
     assert.match(page, /## Summary\n\n_Written by the model from the counts below\._\n\nYour garden dominates; the fence has waited a month\.\n/);
     assert.match(page, /## Recurring tags/);

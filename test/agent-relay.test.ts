@@ -3,39 +3,24 @@
 // grammar and the search fallback), then with the stub model on loopback (the tool
 // loop, and a prompt-injected note that the kernel keeps contained).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AskRes } from '../workers/agents/messages.js';
-import { agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
-import { CLI, fixture } from './helpers/harness.js';
+import { agentOf, sendAsync, startDaemon, stop, uidOf, type Daemon } from './helpers/daemon.js';
+import { fixture } from './helpers/harness.js';
 import { startStubModel, type StubModel } from './helpers/stub-model.js';
 
 const TODAY = new Date().toISOString().slice(0, 10); // the agents run in UTC here (no TZ passed)
 
-type Outcome<T> = { ok: true; reply: T } | { ok: false; error: string };
-
-/** `outheis send … --wait --json`, without blocking this process (the stub model answers from it). */
-function send<T>(d: Daemon, to: string, kind: string, body: unknown): Promise<Outcome<T>> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, 'send', to, kind, JSON.stringify(body), '--wait', '--json', '--timeout', '60s'], { cwd: d.dir, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
-      if (err) return resolve({ ok: false, error: `${stderr}${stdout}` });
-      resolve({ ok: true, reply: (JSON.parse(stdout) as { reply: T }).reply });
-    });
-  });
-}
 
 async function ask(d: Daemon, text: string): Promise<AskRes> {
-  const r = await send<AskRes>(d, 'relay', 'ask', { text });
+  const r = await sendAsync<AskRes>(d, 'relay', 'ask', { text });
   assert.ok(r.ok, `expected an answer to ${JSON.stringify(text)}, got: ${r.ok ? '' : r.error}`);
   return r.reply;
 }
 
-function uidOf(d: Daemon, name: string): number {
-  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${agentOf(d, name).pid}/status`, 'utf8'))![1]);
-}
 
 const NOTES: Record<string, string> = {
   'notes/compost.md': '---\ntags: [garden]\n---\n# Compost\n\nThe compost heap needs turning every week, and more greens in summer.\n',

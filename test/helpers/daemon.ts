@@ -1,7 +1,7 @@
 // A real `outheis start` in a child process, and the real CLI against it.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentStatusJson, StatusResult } from '../../supervisor/control/protocol.js';
 import { CLI, cliReadableBy, tempDir, until } from './harness.js';
@@ -97,4 +97,32 @@ export async function stop(d: Daemon, how: 'cli' | NodeJS.Signals = 'cli'): Prom
   const code = await d.exited;
   assert.equal(code, 0, 'a graceful stop exits 0');
   return code;
+}
+
+export type Outcome<T> = { ok: true; reply: T } | { ok: false; error: string };
+
+/**
+ * `outheis send <to> <kind> <body> --wait --json`, without blocking this process (a
+ * stub model answering from it must keep running). `seen` collects what it printed.
+ */
+export function sendAsync<T>(d: Daemon, to: string, kind: string, body: unknown, seen?: string[]): Promise<Outcome<T>> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, 'send', to, kind, JSON.stringify(body), '--wait', '--json', '--timeout', '60s'], { cwd: d.dir, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+      seen?.push(stdout, stderr);
+      if (err) return resolve({ ok: false, error: `${stderr}${stdout}` });
+      resolve({ ok: true, reply: (JSON.parse(stdout) as { reply: T }).reply });
+    });
+  });
+}
+
+/** The reply of a send that must succeed. */
+export async function replyOf<T>(p: Promise<Outcome<T>>): Promise<T> {
+  const r = await p;
+  assert.ok(r.ok, `expected a reply, got: ${r.ok ? '' : r.error}`);
+  return r.reply;
+}
+
+/** The uid an agent runs under (each agent has its own when the supervisor is root). */
+export function uidOf(d: Daemon, name: string): number {
+  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${agentOf(d, name).pid}/status`, 'utf8'))![1]);
 }
