@@ -2,28 +2,53 @@
 // The `outheis` command. The flag keeps the supervisor's young generation small:
 // it routes small frames, and 2 MB semi-spaces cost it no throughput (bench/)
 // while saving ~11 MB of RSS. Keep in step with SUPERVISOR_NODE_FLAGS.
-import yargs from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, formatConfigIssues } from '../supervisor/config/index.js';
-import { check, indent } from './commands/check.js';
-import { start } from './commands/start.js';
-import { stop } from './commands/stop.js';
-import { status } from './commands/status.js';
-import { top } from './commands/top.js';
-import { logs } from './commands/logs.js';
-import { send } from './commands/send.js';
-import { restart } from './commands/restart.js';
-import { reload } from './commands/reload.js';
-import { journal } from './commands/journal.js';
-import { replay } from './commands/replay.js';
-import { redrive } from './commands/redrive.js';
-import { doctor } from './commands/doctor.js';
-import { service } from './commands/service.js';
-import { init } from './commands/init.js';
-import { chat } from './commands/chat.js';
+import { indent } from './commands/check.js';
 import { shieldBody } from './body.js';
 import { ClientError } from './client.js';
 import { EXIT, UsageError } from './errors.js';
+
+/**
+ * Each verb's module, loaded only when it runs: an operator's `status` or `send` need
+ * not load the supervisor (`start`), the journal reader or the service writer. That
+ * halves a client verb's start-up, which every script and every `send --wait` pays.
+ */
+// Each verb's own argument type is its module's business: here they are only handed to yargs.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Loader = () => Promise<CommandModule<object, any>>;
+const VERBS: Record<string, Loader> = {
+  start: async () => (await import('./commands/start.js')).start,
+  stop: async () => (await import('./commands/stop.js')).stop,
+  status: async () => (await import('./commands/status.js')).status,
+  top: async () => (await import('./commands/top.js')).top,
+  logs: async () => (await import('./commands/logs.js')).logs,
+  send: async () => (await import('./commands/send.js')).send,
+  restart: async () => (await import('./commands/restart.js')).restart,
+  reload: async () => (await import('./commands/reload.js')).reload,
+  journal: async () => (await import('./commands/journal.js')).journal,
+  replay: async () => (await import('./commands/replay.js')).replay,
+  redrive: async () => (await import('./commands/redrive.js')).redrive,
+  check: async () => (await import('./commands/check.js')).check,
+  doctor: async () => (await import('./commands/doctor.js')).doctor,
+  service: async () => (await import('./commands/service.js')).service,
+  init: async () => (await import('./commands/init.js')).init,
+  chat: async () => (await import('./commands/chat.js')).chat,
+};
+
+/** Global options that take a value: what follows them is no verb. */
+const VALUED = new Set(['-c', '--config', '--timeout']);
+
+/** The verb the arguments name: the first word that is neither an option nor an option's value. */
+function verbOf(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (VALUED.has(a)) i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
 
 /** With --json, a failure is also said as JSON on stdout, so that scripts need not parse stderr. */
 const jsonWanted = process.argv.includes('--json');
@@ -51,26 +76,16 @@ function fail(err: unknown): never {
 }
 
 try {
-  await yargs(shieldBody(hideBin(process.argv)))
+  const args = shieldBody(hideBin(process.argv));
+  // A known verb loads its module alone; anything else (no verb, --help, a typo) loads all, for yargs' usage text.
+  const verb = verbOf(args);
+  const modules = await Promise.all(verb && VERBS[verb] ? [VERBS[verb]()] : Object.values(VERBS).map((load) => load()));
+  const cli = yargs(args)
     .scriptName('outheis')
     .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./outheis.yaml)', global: true })
-    .option('timeout', { type: 'string', global: true, describe: 'how long the supervisor has to answer a client verb (default 5s); with send --wait, how long the reply may take (default 30s)' })
-    .command(start)
-    .command(stop)
-    .command(status)
-    .command(top)
-    .command(logs)
-    .command(send)
-    .command(restart)
-    .command(reload)
-    .command(journal)
-    .command(replay)
-    .command(redrive)
-    .command(check)
-    .command(doctor)
-    .command(service)
-    .command(init)
-    .command(chat)
+    .option('timeout', { type: 'string', global: true, describe: 'how long the supervisor has to answer a client verb (default 5s); with send --wait, how long the reply may take (default 30s)' });
+  for (const m of modules) cli.command(m);
+  await cli
     .demandCommand(1, 'name a command')
     .strict()
     .fail((msg, err) => {

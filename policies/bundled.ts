@@ -6,9 +6,9 @@
 // dependencies (the journal, the CLI) are not an agent's at all.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { realOr } from './paths.js';
 import { readableByOthers, stagedCopies } from './sdk.js';
+import { PACKAGE_ROOT } from './package-root.js';
 
 export const BUNDLED_PREFIX = 'outheis:';
 
@@ -27,7 +27,6 @@ export const BUNDLED: Readonly<Record<string, readonly string[]>> = {
 
 export const BUNDLED_NAMES: readonly string[] = Object.keys(BUNDLED);
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 const AGENTS_DIR = join(PACKAGE_ROOT, 'dist/workers/agents');
 
 /** `outheis:data` → `data`; undefined for a path. */

@@ -4,9 +4,8 @@ import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmS
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from './package-root.js';
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const requireHere = createRequire(import.meta.url);
 
 /** What an agent needs of outheis to run: the SDK's files and msgpackr. Bound read-only. */

@@ -1,5 +1,4 @@
 // The package version, for status, ping and the journal's start records.
-import { createRequire } from 'node:module';
+import { PACKAGE_VERSION } from '../policies/package-root.js';
 
-const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-export const VERSION = pkg.version;
+export const VERSION = PACKAGE_VERSION;

@@ -18,6 +18,13 @@ const MiB = 1024 * 1024;
 const PEAK_BOUND = 40 * MiB;
 /** How close to the baseline it must come back afterwards. Before the fix it stayed 75 to 110 MiB above. */
 const SETTLE_BOUND = 10 * MiB;
+/**
+ * The same for ten streams at once: malloc's arenas keep the high-water mark of however
+ * the ten interleaved, which differs from the warm-up's burst by up to ~12 MiB (seen
+ * settling 10.4 MiB above on a loaded CI machine). Still far below the 75+ MiB a
+ * supervisor that buffers output keeps.
+ */
+const SETTLE_BOUND_TEN = 20 * MiB;
 const LINES_PER_MIB = MiB / 128; // flood.js writes 128-byte lines
 
 /** Resident and private memory of a process, in bytes. */
@@ -71,7 +78,7 @@ async function assertAllLogged(d: Daemon, agent: string, tag: string, stream: st
 }
 
 /** Runs the floods, sampling the supervisor's memory; returns baseline, peak and settled figures. */
-async function measure(t: TestContext, d: Daemon, floods: () => Promise<unknown>): Promise<void> {
+async function measure(t: TestContext, d: Daemon, floods: () => Promise<unknown>, settleBound = SETTLE_BOUND): Promise<void> {
   const pid = d.proc.pid!;
   const baseline = memoryOf(pid);
   let peak = baseline;
@@ -87,8 +94,8 @@ async function measure(t: TestContext, d: Daemon, floods: () => Promise<unknown>
   let settled = memoryOf(pid);
   // The deadline is generous: on a loaded machine V8 gives its old space back only at a
   // later major GC; what is asserted is that it comes back, not how fast.
-  await until(() => `the supervisor's RSS (${fmt(settled.rss)}) back within ${fmt(SETTLE_BOUND)} of its baseline ${fmt(baseline.rss)}`,
-    () => ((settled = memoryOf(pid)).rss - baseline.rss < SETTLE_BOUND ? true : undefined), 60_000, 250);
+  await until(() => `the supervisor's RSS (${fmt(settled.rss)}) back within ${fmt(settleBound)} of its baseline ${fmt(baseline.rss)}`,
+    () => ((settled = memoryOf(pid)).rss - baseline.rss < settleBound ? true : undefined), 60_000, 250);
   t.diagnostic(`supervisor RSS: baseline ${fmt(baseline.rss)}, peak ${fmt(peak.rss)} (+${fmt(peak.rss - baseline.rss)}), after ${fmt(settled.rss)} (+${fmt(settled.rss - baseline.rss)}); private: baseline ${fmt(baseline.private)}, peak ${fmt(peak.private)}, after ${fmt(settled.private)}`);
   assert.ok(peak.rss - baseline.rss < PEAK_BOUND, `RSS peaked ${fmt(peak.rss - baseline.rss)} above its baseline`);
   assert.ok(peak.private - baseline.private < PEAK_BOUND, `private memory peaked ${fmt(peak.private - baseline.private)} above its baseline`);
@@ -125,7 +132,7 @@ test('ten agents writing 10 MiB each at once: bounded, given back, nothing lost'
   // with 1 MiB each, the supervisor settled 9-16 MiB above it once its per-agent memory no
   // longer pre-sized them: the arenas' high-water mark, the same absolute RSS as before.)
   await warmUp(d, names, 10);
-  await measure(t, d, () => Promise.all(names.map((a, i) => flood(d, a, { mib: 10, stream: i % 2 ? 'stderr' : 'stdout' }))));
+  await measure(t, d, () => Promise.all(names.map((a, i) => flood(d, a, { mib: 10, stream: i % 2 ? 'stderr' : 'stdout' }))), SETTLE_BOUND_TEN);
   for (const [i, a] of names.entries()) await assertAllLogged(d, a, 'flood', i % 2 ? 'stderr' : 'stdout', 10 * LINES_PER_MIB);
 });
 

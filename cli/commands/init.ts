@@ -4,12 +4,12 @@
 // examples/vault, plus a note dated today so that `agenda today` has something).
 import { cpSync, existsSync, mkdirSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
 import { agentsConfig, type InitPaths } from './init-config.js';
+import { PACKAGE_ROOT } from '../../policies/package-root.js';
 
-const SAMPLE = fileURLToPath(new URL('../../../examples/vault', import.meta.url));
+const SAMPLE = join(PACKAGE_ROOT, 'examples/vault');
 
 interface Args { dir?: string; vault?: string; keep?: boolean; force?: boolean; json?: boolean }
 

@@ -2,18 +2,18 @@
 // or only printed. What goes into the unit is supervisor/service/unit.ts.
 import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { readConfig } from '../config-arg.js';
 import { EXIT, UsageError } from '../errors.js';
 import { SUPERVISOR_NODE_FLAGS } from '../node-flags.js';
 import { renderUnit, type Scope } from '../../supervisor/service/unit.js';
 import { hostFacts, systemctl, unitDir } from '../../supervisor/service/systemd.js';
+import { PACKAGE_ROOT } from '../../policies/package-root.js';
 
 interface Args { config?: string; print?: boolean; name: string; user?: boolean }
 
 /** The `outheis` command itself: what ExecStart runs. */
-const OUTHEIS = fileURLToPath(new URL('../main.js', import.meta.url));
+const OUTHEIS = join(PACKAGE_ROOT, 'dist/cli/main.js');
 
 /** systemd's unit name characters; no template (`@`), no path. */
 const UNIT_NAME = /^[A-Za-z0-9:_.\\-]+$/;

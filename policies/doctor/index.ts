@@ -14,7 +14,6 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { commandLine } from '../chain.js';
 import { prepareDomains } from '../domains.js';
 import { closeInheritedFds } from '../fds.js';
@@ -27,12 +26,13 @@ import { cgroupLayer } from './cgroup.js';
 import { expectationsOf } from './expect.js';
 import { listen, reachable, runProbe } from './run.js';
 import { SECRET_VAR, verdicts, type LayerReport } from './verdicts.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 
 export { SECRET_VAR, type LayerReport, type LayerStatus } from './verdicts.js';
 export type { Layer } from '../chain.js';
 
-/** The probe script: not compiled, so resolved from dist/policies/doctor/ back to the package's policies/. */
-export const PROBE_SCRIPT = fileURLToPath(new URL('../../../policies/probe.mjs', import.meta.url));
+/** The probe script: not compiled, so in the package's policies/, not beside this module in dist/. */
+export const PROBE_SCRIPT = join(PACKAGE_ROOT, 'policies/probe.mjs');
 const PROBE_AGENT = 'doctor-probe';
 const DEFAULT_TIMEOUT_MS = 10_000;
 
