@@ -20,9 +20,9 @@ const scratch = scratchDirs('outheis-cli-timeout-');
 const HANG = 60_000;
 
 /** The CLI, asynchronously: the stand-in servers below answer from this process. */
-function cli(args: string[]): Promise<CliResult> {
+function cli(args: string[], cwd?: string): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: HANG, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: HANG, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -43,12 +43,14 @@ test('a SIGSTOPped supervisor: status, stop, send and restart exit 1 with ETIMED
   d.proc.kill('SIGSTOP');
   try {
     const verbs = [['status'], ['stop'], ['stop', 'a'], ['send', 'a', 'record', '{"late":true}'], ['send', 'a', 'echo', '{}', '--wait'], ['restart', 'a'], ['top', '-n', '1']];
-    for (const verb of verbs) {
-      const r = d.cli([...verb, '--timeout', '1s'], { timeout: HANG });
+    // All at once: each must time out on its own, whatever the others wait for.
+    const results = await Promise.all(verbs.map((verb) => cli([...verb, '--timeout', '1s'], d.dir)));
+    for (const [i, r] of results.entries()) {
+      const verb = verbs[i]!;
       assert.equal(r.code, 1, `outheis ${verb.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, new RegExp(`the supervisor \\(pid ${supPid}\\) ${SILENT.source}`), verb.join(' '));
     }
-    const json = d.cli(['status', '--timeout', '1s', '--json'], { timeout: HANG });
+    const json = await cli(['status', '--timeout', '1s', '--json'], d.dir);
     assert.equal(json.code, 1);
     assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'ETIMEDOUT');
   } finally {
@@ -95,8 +97,10 @@ function lines(answer: (req: { id: number; op: string }) => string | undefined):
 test('a socket that accepts and never answers: every client verb times out naming the pid', async (t) => {
   const { dir, server } = await standIn(lines(() => undefined), 31337);
   t.after(() => server.close());
-  for (const verb of [['status'], ['stop'], ['restart', 'a'], ['send', 'a', 'k', '1'], ['replay', '--live'], ['top', '-n', '1']]) {
-    const r = await cli([...verb, '--state-dir', dir, '--timeout', '1s']);
+  const verbs = [['status'], ['stop'], ['restart', 'a'], ['send', 'a', 'k', '1'], ['replay', '--live'], ['top', '-n', '1']];
+  const results = await Promise.all(verbs.map((verb) => cli([...verb, '--state-dir', dir, '--timeout', '1s'])));
+  for (const [i, r] of results.entries()) {
+    const verb = verbs[i]!;
     assert.equal(r.code, 1, `${verb.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`the supervisor \\(pid 31337\\) ${SILENT.source}`), verb.join(' '));
   }
@@ -132,8 +136,10 @@ test('send --wait: pings answered but no reply ever: bounded by its own --timeou
 });
 
 test('--timeout that is not a duration is a usage error (exit 2)', async () => {
-  for (const bad of ['soon', '0', '-1s']) {
-    const r = await cli(['status', '--state-dir', scratch(), `--timeout=${bad}`]);
+  const bads = ['soon', '0', '-1s'];
+  const results = await Promise.all(bads.map((bad) => cli(['status', '--state-dir', scratch(), `--timeout=${bad}`])));
+  for (const [i, r] of results.entries()) {
+    const bad = bads[i]!;
     assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
     assert.match(r.stderr, /--timeout: /);
   }

@@ -103,11 +103,25 @@ afterEach((t) => {
   if ('diagnostic' in t) for (const line of lines) t.diagnostic(line);
 });
 
-/** Send one attack as the operator and return the attacker's reply. */
+/**
+ * One control request by the raw client (test/fixtures/raw-ask.js), not the CLI: these
+ * tests are about the sandbox and ask a few hundred times; the CLI is tested elsewhere.
+ */
+function ask<T>(d: Daemon, req: object, what: string): T {
+  let line: string;
+  try {
+    line = execFileSync(process.execPath, [fixture('raw-ask.js'), d.stateDir, JSON.stringify(req)], { encoding: 'utf8', timeout: 30_000 });
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}\nsupervisor output:\n${d.out().slice(-4000)}`);
+  }
+  const r = JSON.parse(line) as { ok: true; result: T } | { ok: false; error: { code: string; message: string } };
+  if (!r.ok) throw new Error(`${what}: ${r.error.code}: ${r.error.message}\nsupervisor output:\n${d.out().slice(-4000)}`);
+  return r.result;
+}
+
+/** Send one attack as the operator (`send --wait`) and return the attacker's reply. */
 function attack(d: Daemon, agent: string, kind: string, body: object = {}): Outcome {
-  const r = d.cli(['send', agent, kind, JSON.stringify(body), '--wait', '--timeout', '20s', '--json']);
-  if (r.code !== 0) throw new Error(`outheis send ${agent} ${kind} ${show(body)} exited ${r.code}: ${r.stdout}${r.stderr}\nsupervisor output:\n${d.out().slice(-4000)}`);
-  const reply = (JSON.parse(r.stdout) as { reply: Outcome }).reply;
+  const { reply } = ask<{ reply: Outcome }>(d, { op: 'send', to: agent, kind, body, wait: true, timeout: 20_000 }, `send ${agent} ${kind} ${show(body)}`);
   if (kind !== 'ping' && kind !== 'whoami' && kind !== 'env') seen.push(`${agent} ${kind} ${show(body)} → ${show(reply).slice(0, 300)}`);
   return reply;
 }
@@ -131,7 +145,7 @@ function attackLater(d: Daemon, agent: string, kind: string, body: object = {}):
   });
 }
 
-const status = (d: Daemon) => d.cliJson<StatusResult>(['status']);
+const status = (d: Daemon) => ask<StatusResult>(d, { op: 'status' }, 'status');
 
 interface Who { uid: number; gid: number; groups: number[]; pid: number }
 function whoami(d: Daemon, agent: string): Who {

@@ -15,7 +15,8 @@ const echo = fixture('echo.js');
 
 test('a removed agent\'s owed messages become dead letters, said in the result; re-added, redrive hands them to it', async () => {
   const base = ['agents:', `  a: { run: ${echo} }`];
-  const withX = [...base, `  x: { run: ${echo}, shutdown: 300ms }`];
+  // heartbeat 0: a wedged x must stay wedged however slow this machine is (else the watchdog restarts it, and the new x handles the three).
+  const withX = [...base, `  x: { run: ${echo}, shutdown: 300ms, heartbeat: 0 }`];
   const d = await startDaemon(withX, { waitReady: ['a', 'x'] });
   try {
     // x answers the hang, then wedges: the three sent after the answer stay owed (sent
