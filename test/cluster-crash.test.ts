@@ -1,0 +1,43 @@
+// Supervisor h2 (the receiving host) SIGKILLed in the middle of a stream from h1 and
+// started again on the same state directory: every message is handled, any repeat is
+// flagged redelivered, none is lost. Its journal's accepts remember which of h1's
+// messages it has (by their origin), so one taken again from the stream is receipted,
+// not accepted twice.
+import { test } from 'node:test';
+import { join } from 'node:path';
+import { fixture, until } from './helpers/harness.js';
+import { startDaemon, stop } from './helpers/daemon.js';
+import { assertAllHandled, clusterLines, clusterOf, handled, hostDir, startNats } from './helpers/nats.js';
+
+const TOTAL = 4000;
+
+test(`h2 SIGKILLed mid-stream and restarted: all ${TOTAL} messages from h1 handled, every repeat flagged, none lost`, async () => {
+  const nats = await startNats();
+  const dir2 = hostDir();
+  const log = join(dir2, 'data/handled.log');
+  const h2Config = [
+    ...clusterLines(nats.url, 'h2', 'CRASH'),
+    'agents:',
+    `  sink: { run: ${fixture('consumer.js')}, args: [${log}, "300"], owns: [data], unveil: { data: rw } }`,
+  ];
+  let h2 = await startDaemon(h2Config, { dir: dir2, waitReady: ['sink'] });
+  const h1 = await startDaemon([
+    ...clusterLines(nats.url, 'h1', 'CRASH', { sink: 'h2' }),
+    'agents:',
+    `  producer: { run: ${fixture('producer.js')}, args: [sink, "${TOTAL}", "250"], pledge: ["send:sink"] }`,
+  ], { dir: hostDir(), waitReady: ['producer'] });
+  try {
+    await until('h2 to be part way through', () => (handled(log).length >= TOTAL / 4 ? true : undefined), 30_000, 20);
+    await stop(h2, 'SIGKILL');
+    const before = handled(log).length;
+    h2 = await startDaemon(h2Config, { dir: dir2, waitReady: ['sink'] });
+    await until(() => `every n handled on h2 (${new Set(handled(log).map((h) => h.n)).size} of ${TOTAL}; ${before} before the kill)`,
+      () => (new Set(handled(log).map((h) => h.n)).size >= TOTAL ? true : undefined), 45_000, 100);
+    await until(() => `h1 to owe nothing: ${JSON.stringify(clusterOf(h1).owed)}`, () => (clusterOf(h1).owed.every((o) => o.owed === 0) ? true : undefined), 20_000, 200);
+    assertAllHandled(handled(log), TOTAL, { repeats: 'flagged' });
+  } finally {
+    await stop(h1, 'SIGTERM');
+    await stop(h2, 'SIGTERM');
+    await nats.stop();
+  }
+});
