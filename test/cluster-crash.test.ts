@@ -4,6 +4,7 @@
 // messages it has (by their origin), so one taken again from the stream is receipted,
 // not accepted twice.
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fixture, until } from './helpers/harness.js';
 import { startDaemon, stop } from './helpers/daemon.js';
@@ -30,6 +31,7 @@ test(`h2 SIGKILLed mid-stream and restarted: all ${TOTAL} messages from h1 handl
     await until('h2 to be part way through', () => (handled(log).length >= TOTAL / 4 ? true : undefined), 30_000, 20);
     await stop(h2, 'SIGKILL');
     const before = handled(log).length;
+    assert.ok(before < TOTAL, `killed mid-stream (${before} of ${TOTAL} handled before)`);
     h2 = await startDaemon(h2Config, { dir: dir2, waitReady: ['sink'] });
     await until(() => `every n handled on h2 (${new Set(handled(log).map((h) => h.n)).size} of ${TOTAL}; ${before} before the kill)`,
       () => (new Set(handled(log).map((h) => h.n)).size >= TOTAL ? true : undefined), 45_000, 100);

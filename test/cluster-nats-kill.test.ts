@@ -2,6 +2,7 @@
 // the same port and store: both supervisors reconnect by themselves, h1 publishes again
 // what was unreceipted (flagged), and every message is handled, repeats flagged.
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, until } from './helpers/harness.js';
@@ -28,6 +29,8 @@ test(`nats-server SIGKILLed mid-stream and restarted: all ${TOTAL} messages hand
   try {
     await until('h2 to be part way through', () => (handled(log).length >= TOTAL / 4 ? true : undefined), 30_000, 20);
     await nats.stop({ signal: 'SIGKILL', keep: true });
+    const before = handled(log).length;
+    assert.ok(before < TOTAL, `killed mid-stream (${before} of ${TOTAL} handled before)`);
     await until('h1 to notice', () => (clusterOf(h1).connected ? undefined : true), 15_000, 100);
     nats = await startNats({ port, store });
     await until(() => `every n handled on h2 (${new Set(handled(log).map((h) => h.n)).size} of ${TOTAL})`,
