@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, until } from './helpers/harness.js';
 import { startDaemon, stop } from './helpers/daemon.js';
-import { assertAllHandled, clusterLines, clusterOf, handled, hostDir, startNats } from './helpers/nats.js';
+import { assertAllHandled, assertOriginsOnce, clusterLines, clusterOf, handled, hostDir, startNats } from './helpers/nats.js';
 
 const TOTAL = 4000;
 
@@ -36,6 +36,8 @@ test(`nats-server SIGKILLed mid-stream and restarted: all ${TOTAL} messages hand
     await until(() => `every n handled on h2 (${new Set(handled(log).map((h) => h.n)).size} of ${TOTAL})`,
       () => (new Set(handled(log).map((h) => h.n)).size >= TOTAL ? true : undefined), 45_000, 100);
     await until(() => `h1 to owe nothing: ${JSON.stringify(clusterOf(h1).owed)}`, () => (clusterOf(h1).owed.every((o) => o.owed === 0) ? true : undefined), 20_000, 200);
+    await stop(h2, 'SIGTERM');
+    assert.ok(await assertOriginsOnce(h2.stateDir) >= TOTAL / 2, 'h2 journaled the messages by their origin');
     assertAllHandled(handled(log), TOTAL, { repeats: 'flagged' });
   } finally {
     await stop(h1, 'SIGTERM');

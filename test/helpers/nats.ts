@@ -6,6 +6,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { natsServerPath, startNatsServer, type NatsServer, type NatsServerOptions } from '../../bench/nats/server.js';
 import type { StatusResult } from '../../supervisor/control/protocol.js';
+import { readRecords } from '../../logs/journal/recover.js';
+import type { AnyRecord } from '../../logs/journal/schema.js';
 import type { Daemon } from './daemon.js';
 import { tempDir } from './harness.js';
 
@@ -79,4 +81,18 @@ export function assertAllHandled(hs: readonly Handling[], total: number, opts: {
     assert.equal(hs.length, total, 'each message handled exactly once');
     assert.deepEqual(hs.filter((h) => h.redelivered).slice(0, 5), [], 'nothing flagged redelivered without a failure');
   }
+}
+
+/** No message of another host accepted twice: each origin (host, id) under one local id only, in the journal of a stopped supervisor. */
+export async function assertOriginsOnce(stateDir: string): Promise<number> {
+  const ids = new Map<string, Set<number>>();
+  for await (const r of readRecords(join(stateDir, 'journal'))) {
+    const rec = r as AnyRecord;
+    if (rec.type !== 'accept' || !rec.origin) continue;
+    const key = `${rec.origin.host}.${rec.origin.id}`;
+    (ids.get(key) ?? ids.set(key, new Set()).get(key)!).add(rec.id);
+  }
+  const twice = [...ids].filter(([, s]) => s.size > 1);
+  assert.deepEqual(twice.slice(0, 5).map(([k, s]) => [k, [...s]]), [], 'a message from another host accepted twice');
+  return ids.size;
 }
