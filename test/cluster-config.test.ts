@@ -6,6 +6,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '../supervisor/config/index.js';
 import { ROOT } from './helpers/harness.js';
+import { renderCluster } from '../cli/render/status.js';
+import { createPaint } from '../cli/render/color.js';
+import type { StatusResult } from '../supervisor/control/protocol.js';
+
+const NOW = 1_700_000_000_000;
 
 const FILE = '/srv/outheis/outheis.yaml';
 const base = { agents: { notes: { run: 'notes.js', pledge: ['send:archive'] } } };
@@ -67,4 +72,17 @@ test('nothing the CLI or the supervisor loads statically reaches NATS or cluster
   const graph = ['cli/main.js', 'supervisor/main.js', 'supervisor/index.js'].flatMap((f) => [...staticGraph(join(ROOT, 'dist', f))]);
   assert.ok(graph.some((f) => f.endsWith('supervisor/supervisor.js')), 'the walk reached the supervisor');
   assert.deepEqual(graph.filter((f) => f.startsWith('@nats-io') || f.includes('/dist/cluster/') || f.includes('/supervisor/remote/index.js')), []);
+});
+
+test('status renders the cluster: connected or, in capitals, unreachable with its last error; what is owed per host and agent; nothing without cluster:', () => {
+  const base = { supervisor: {} as StatusResult['supervisor'], agents: [] };
+  const cluster = { host: 'h1', connected: true, server: '127.0.0.1:4222', since: NOW - 90_000, lastError: null, peers: ['h2', 'h3'], pending: 3, ackPending: 1,
+    owed: [{ agent: 'archive', host: 'h2', owed: 0 }, { agent: 'sink', host: 'h2', owed: 2 }, { agent: 'tally', host: 'h3', owed: 1 }] };
+  const opts = { now: NOW, paint: createPaint(false) };
+  assert.deepEqual(renderCluster(base, opts), []);
+  const up = renderCluster({ ...base, cluster }, opts);
+  assert.equal(up[1], 'cluster h1: connected to 127.0.0.1:4222 for 1m30s · peers h2,h3 · owed 3 · lag 3 (unacked 1)');
+  assert.deepEqual(up.slice(2), ['  to h2: 2 messages owed (archive 0, sink 2)', '  to h3: 1 message owed (tally 1)']);
+  const down = renderCluster({ ...base, cluster: { ...cluster, connected: false, server: null, lastError: 'disconnected from 127.0.0.1:4222', peers: [] } }, opts);
+  assert.match(down[1]!, /^cluster h1: NATS UNREACHABLE for 1m30s \(disconnected from 127\.0\.0\.1:4222\) · peers none seen · owed 3/);
 });

@@ -93,7 +93,7 @@ function jsMsg(subject: string, hdrs: Record<string, string>, data: Uint8Array):
 
 const fromH1 = (id: number, extra: Record<string, string> = {}) => ({ 'Outheis-From': 'producer', 'Outheis-Host': 'h1', 'Outheis-Id': String(id), 'Outheis-Kind': 'item', 'Outheis-Qos': 'user', ...extra });
 
-test('receiver: a message from producer@h1 is admitted under its pledge, receipted once journaled, then acked; taken again it is receipted, not delivered', async () => {
+test('receiver: a message from producer@h1 is admitted under its pledge, receipted once journaled, then acked; taken again it is receipted, not delivered; producer@h1 is no target', async () => {
   const f = fixture();
   const sink = f.add({ name: 'sink' });
   const { link, published } = fakeLink({ 'h1.producer': ['send:sink'] });
@@ -113,6 +113,10 @@ test('receiver: a message from producer@h1 is admitted under its pledge, receipt
     assert.equal(sink.out.msgs.length, 1, 'not delivered twice');
     assert.equal(again.acked, 1);
     assert.equal(published.length, 2, 'receipted again');
+    // The remote sender's route only sends here: not even send:* reaches it.
+    const local = f.add({ name: 'local', pledge: ['send:*'] });
+    f.router.frame(local.route, send(1, 'producer@h1'), body('x'));
+    assert.deepEqual(local.out.rejs.map((r) => r.code), ['ENOAGENT']);
   } finally {
     receiver.close();
   }

@@ -108,6 +108,8 @@ export class Receiver {
     const existing = this.router.routes.get(name);
     if (existing) return existing;
     const route = this.router.add({ name, qos: 'utility', pledge: [], mailbox: 1, maxFrame: MAX_FRAME });
+    // Only a sender: a local agent with send:* addressing `a@h1` finds no agent (replies need no route's mailbox).
+    route.removed = true;
     route.outlet = { write: (h, body) => this.fromRouter(host, h, body) };
     route.accepted = (env) => {
       if (!env.origin) return;
