@@ -4,7 +4,7 @@
 // API an embedder, the control socket and tests use. The rest is in modules of
 // its own: starting (starter.ts), exits and faults (exits.ts), limits (limits.ts),
 // and the journal's side (recovery.ts, snapshot.ts, retention.ts), hang and stall
-// detection (watchdog.ts), reloads (reload/), schedules (schedules/). About 380 lines: the embedder's API,
+// detection (watchdog.ts), reloads (reload/), schedules (schedules/), other hosts (remote/). About 400 lines: the embedder's API,
 // the carrying out of the tree's actions and the wiring of a reload into the
 // supervisor's internals are one object's job.
 import { EventEmitter } from 'node:events';
