@@ -31,6 +31,8 @@ export interface Envelope {
   segment: number;
   /** Acked or dead-lettered: nothing more happens to it. */
   done: boolean;
+  /** From another host (cluster): that host and the message's id there; `seq` is that id too. */
+  origin?: { host: string; id: number } | undefined;
 }
 
 export { RANK, rankOf };

@@ -48,6 +48,7 @@ export async function main(cfg: Config, opts: MainOptions = {}): Promise<never> 
   const control = await unlockOnError(files, () => listenForControl(files, sup, logs.log));
   stopOnSignals(sup, logs.log);
   const manager = tellServiceManager(sup, service, { log: logs.log, journalStuckMs: () => journal.writer.oldestUncommittedMs(), ready: logs.ready }); // systemd, or start --detach
+  await sup.joinCluster(); // with `cluster:` only: loads NATS, connects in the background
   sup.start(); // what the journal owes goes back into mailboxes, then the agents start
   const code = await sup.done;
   await manager.close(); // STOPPING=1 is out before the process goes

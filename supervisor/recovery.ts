@@ -41,11 +41,14 @@ export function recover(journal: Journal, { router, slots, log, scheduler }: Rec
   const owed = state.owed.size;
   for (const m of [...state.owed.values()].sort((a, b) => a.id - b.id)) {
     router.restore({
-      id: m.id, from: m.from, to: m.to, kind: m.kind, qos: m.qos, req: m.req, seq: 0,
-      // No requester incarnation matches: a reply to a request from the last run goes nowhere.
+      id: m.id, from: m.from, to: m.to, kind: m.kind, qos: m.qos, req: m.req,
+      // No requester incarnation matches: a reply to a request from the last run goes nowhere. A
+      // requester on another host still waits, and is answered by its id there (remote senders' epoch is 0).
+      seq: m.origin ? m.origin.id : 0, fromEpoch: m.origin ? 0 : -1,
       // A copy: the record's bytes are a view into its whole segment, which would stay in memory with it.
-      fromEpoch: -1, body: Buffer.from(m.body),
+      body: Buffer.from(m.body),
       redelivered: crashed || m.attempts > 0, attempts: m.attempts, segment: m.segment, done: false,
+      ...(m.origin ? { origin: m.origin } : {}),
     });
   }
   // Counted before the hand-over below empties the map.

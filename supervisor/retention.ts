@@ -9,7 +9,7 @@ import type { AnyNewRecord } from '../logs/journal/schema.js';
 import type { Logger } from '../logs/logger.js';
 import type { AgentSlot, AgentSlots } from './agent-slot.js';
 import type { Envelope } from './mailbox.js';
-import { acceptRecord } from './router/index.js';
+import { acceptRecord, type Route } from './router/index.js';
 import type { SlotMarks } from './schedules/marks.js';
 import { SCHEDULER } from './schedules/spec.js';
 
@@ -22,8 +22,11 @@ export function keepCheckpoint(slot: AgentSlot, state: Buffer, segment: number, 
 export class Retention {
   private timer: NodeJS.Timeout | undefined;
 
-  /** `marks`: each schedule's last fired slot, carried forward with the segment that holds it (schedules/marks.ts). */
-  constructor(private readonly journal: Journal, private readonly slots: AgentSlots, private readonly log: Logger, private readonly marks?: SlotMarks) {
+  /**
+   * `marks`: each schedule's last fired slot, carried forward with the segment that holds it (schedules/marks.ts).
+   * `remote`: the routes of agents on other hosts, whose mailboxes hold what is owed to them.
+   */
+  constructor(private readonly journal: Journal, private readonly slots: AgentSlots, private readonly log: Logger, private readonly marks?: SlotMarks, private readonly remote: readonly Route[] = []) {
     journal.serve({ live: (segment) => this.liveIn(segment), marks: marks && ((segment) => marks.in(segment)) }, {
       lost: (loss) => {
         const what = { journal: journal.dir, reason: loss.reason, carriedMessages: loss.carried, carriedCheckpoints: loss.checkpoints };
@@ -64,8 +67,8 @@ export class Retention {
   private liveIn(segment: number): { records: AnyNewRecord[]; moved(to: number): void } {
     const envs: Envelope[] = [];
     const records: AnyNewRecord[] = [];
-    for (const slot of this.slots) {
-      for (const e of slot.route.mailbox.all()) {
+    for (const route of [...[...this.slots].map((s) => s.route), ...this.remote]) {
+      for (const e of route.mailbox.all()) {
         if (e.segment !== segment || e.done) continue;
         envs.push(e);
         const rec = acceptRecord(e, e.attempts);

@@ -4,7 +4,7 @@
 // API an embedder, the control socket and tests use. The rest is in modules of
 // its own: starting (starter.ts), exits and faults (exits.ts), limits (limits.ts),
 // and the journal's side (recovery.ts, snapshot.ts, retention.ts), hang and stall
-// detection (watchdog.ts), reloads (reload/), schedules (schedules/). About 380 lines: the embedder's API,
+// detection (watchdog.ts), reloads (reload/), schedules (schedules/), other hosts (remote/). About 400 lines: the embedder's API,
 // the carrying out of the tree's actions and the wiring of a reload into the
 // supervisor's internals are one object's job.
 import { EventEmitter } from 'node:events';
@@ -37,6 +37,9 @@ import type { StateView } from '../logs/journal/replay.js';
 import { Scheduler } from './schedules/scheduler.js';
 import { SCHEDULER, type ScheduleStatus } from './schedules/spec.js';
 import { ScheduleTap } from './schedules/tap.js';
+import { remoteAgents } from './remote/routes.js';
+import type { RemoteAgent } from './remote/origin.js';
+import type { ClusterMember } from './remote/index.js';
 
 export type { AgentState, AgentStatus, LastExit } from './agent-slot.js';
 export type { SupervisorEvents } from './reports.js';
@@ -73,6 +76,10 @@ export class Supervisor extends EventEmitter {
   readonly operator: OperatorOutlet;
   readonly sampler: ResourceSampler;
   readonly startedAt = Date.now();
+  /** Agents on other hosts (`cluster.agents`): routes whose outlet is the cluster link. */
+  readonly remote: RemoteAgent[];
+  /** The cluster link, once joinCluster() ran (only with `cluster:` in the config). */
+  cluster: ClusterMember | undefined;
   private readonly slots: AgentSlots;
   private readonly reports: Reports;
   private readonly starter: Starter;
@@ -106,7 +113,8 @@ export class Supervisor extends EventEmitter {
     this.journalFailures = new JournalFailures(log);
     this.router = new Router({
       // The operator sends through the same Outbox window as agents, so it cannot flood; were it to, there is no process to kill.
-      fault: (agent, reason) => (agent === OPERATOR || agent === SCHEDULER ? log.warn({ sender: agent, reason }, `${agent} over its send window`) : this.exits.fault(this.slots.get(agent), reason)),
+      // A sender on another host has no process here: its own supervisor bounds it (and the consumer's max_ack_pending ours).
+      fault: (agent, reason) => (agent === OPERATOR || agent === SCHEDULER || agent.includes('@') ? log.warn({ sender: agent, reason }, `${agent} over its send window`) : this.exits.fault(this.slots.get(agent), reason)),
       denied: (from, to, kind) => {
         log.warn({ agent: from, to, kind }, 'send denied: not pledged');
         reports.note({ type: 'denied', agent: from, to, kind });
@@ -121,6 +129,7 @@ export class Supervisor extends EventEmitter {
       const cfg = config.agents[name]!;
       return new AgentSlot(cfg, this.router.add(routeSpecOf(cfg)));
     }));
+    this.remote = config.cluster ? remoteAgents(this.router, config.cluster) : [];
     const { slots, router, tree } = this;
     this.exits = new Exits({ ...reports, slots, router, tree, halting, carryOut: (actions) => this.enqueue(actions), released: (name) => (opts.isolation ? releaseGroupOf(opts.isolation, name) : undefined) });
     const fault = (slot: AgentSlot, reason: string) => this.exits.fault(slot, reason);
@@ -136,9 +145,24 @@ export class Supervisor extends EventEmitter {
       targets: () => samplingTargets(slots),
       sampled: (name, pid, usage) => enforceLimits(limits, slots.get(name), pid, usage),
     });
-    this.retention = journal && new Retention(journal, slots, log, tap?.marks);
+    this.retention = journal && new Retention(journal, slots, log, tap?.marks, this.remote.map((r) => r.route));
     this.scheduler = tap && new Scheduler(router, tap, log, config.schedules);
     if (!tap && Object.keys(config.schedules).length) log.warn('schedules need a journal: none will fire');
+  }
+
+  /**
+   * Join the cluster when the config has `cluster:`: loads NATS (only then) and connects
+   * in the background. Before start(), so that a recovered request from another host
+   * finds the route its reply goes back through.
+   */
+  async joinCluster(): Promise<void> {
+    const cfg = this.config.cluster;
+    if (!cfg || this.cluster) return;
+    const { joinCluster } = await import('./remote/index.js');
+    this.cluster = joinCluster(cfg, {
+      router: this.router, remote: this.remote, journal: this.opts.journal, log: this.opts.log,
+      pledges: () => Object.fromEntries(Object.values(this.config.agents).map((a) => [a.name, a.pledge])),
+    });
   }
 
   /** Start every agent (concurrently, except where `after` orders them). */
@@ -254,6 +278,7 @@ export class Supervisor extends EventEmitter {
       this.retention?.stop();
       this.sampler.stop();
       for (const name of [...this.config.order].reverse()) await this.stopAgent(name);
+      await this.cluster?.close().catch((err: Error) => this.opts.log.warn({ err: err.message }, 'cluster: closing the link failed'));
       this.reports.note({ type: 'stop', code });
       this.opts.log.info({ code }, 'supervisor stopped');
       this.finished(code);

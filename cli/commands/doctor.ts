@@ -4,8 +4,10 @@ import { EXIT } from '../errors.js';
 import { colorEnabled, createPaint, type Paint, type Style } from '../render/color.js';
 import { renderTable, type Column } from '../render/table.js';
 import { printJson } from './target.js';
+import { configPath } from '../config-arg.js';
+import { loadConfig } from '../../supervisor/config/index.js';
 
-interface Args { json?: boolean }
+interface Args { json?: boolean; config?: string }
 
 const COLUMNS: Column[] = [
   { header: 'LAYER', priority: 3 },
@@ -48,11 +50,20 @@ export function renderDoctor(report: DoctorReport, paint: Paint): string {
 export const doctor: CommandModule<object, Args> = {
   command: 'doctor',
   describe: 'which isolation layers work on this machine, proven by probes',
-  builder: (y) => y.option('json', { type: 'boolean', describe: 'machine-readable output' }),
+  builder: (y) => y
+    .option('json', { type: 'boolean', describe: 'machine-readable output' })
+    .option('config', { alias: 'c', type: 'string', describe: 'with cluster: in this config, also check the NATS connection and the stream' }),
   handler: async (argv) => {
     const report = await runDoctor();
-    if (argv.json) printJson(report);
-    else process.stdout.write(renderDoctor(report, createPaint(colorEnabled(process.stdout))) + '\n');
-    process.exitCode = report.ok ? EXIT.ok : EXIT.failure;
+    const cluster = argv.config === undefined ? undefined : loadConfig(configPath(argv.config)).cluster;
+    // Loaded only when a config has cluster:, as the supervisor does.
+    const net = cluster && await (await import('../../cluster/doctor.js')).checkCluster(cluster);
+    const paint = createPaint(colorEnabled(process.stdout));
+    if (argv.json) printJson(net ? { ...report, cluster: net } : report);
+    else {
+      process.stdout.write(renderDoctor(report, paint) + '\n');
+      if (net) process.stdout.write('\n' + renderTable(COLUMNS, net.rows.map(([what, status, evidence]) => [what, { text: status, paint: status === 'works' ? paint.green : status === 'MISSING' ? paint.red : paint.yellow }, evidence]), { paint }).join('\n') + '\n');
+    }
+    process.exitCode = report.ok && (net?.ok ?? true) ? EXIT.ok : EXIT.failure;
   },
 };

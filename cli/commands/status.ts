@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { ask } from '../client.js';
 import { renderDetail } from '../render/agent-detail.js';
 import { colorEnabled, createPaint } from '../render/color.js';
-import { renderSchedules, renderStatus } from '../render/status.js';
+import { renderCluster, renderSchedules, renderStatus } from '../render/status.js';
 import { printJson, withTarget, type TargetArgs } from './target.js';
 
 interface Args extends TargetArgs { agent?: string; wide?: boolean }
@@ -27,6 +27,6 @@ export const status: CommandModule<object, Args> = {
     const out = process.stdout;
     const width = out.isTTY && !argv.wide ? out.columns : undefined;
     const opts = { now: Date.now(), width, wide: argv.wide, paint };
-    process.stdout.write([renderStatus(s, opts), ...renderSchedules(s, opts)].join('\n') + '\n');
+    process.stdout.write([renderStatus(s, opts), ...renderSchedules(s, opts), ...renderCluster(s, opts)].join('\n') + '\n');
   },
 };

@@ -197,3 +197,31 @@ export function renderSchedules(s: StatusResult, opts: StatusOptions): string[] 
   if (!rows.length) return [];
   return ['', ...renderTable(SCHEDULE_COLUMNS, rows.map((r) => SCHEDULE_COLUMNS.map((c) => c.cell(r, opts))), { width: opts.width, paint: opts.paint })];
 }
+
+// ---- several hosts (cluster:) ----------------------------------------------------
+
+type ClusterRow = NonNullable<StatusResult['cluster']>;
+
+/**
+ * One line for the link, then one per remote agent with what is owed to it. A link
+ * that is down says so first, in words, with what it last saw: sends are still
+ * accepted then, and pile up as owed.
+ */
+export function renderCluster(s: StatusResult, opts: StatusOptions): string[] {
+  const c: ClusterRow | undefined = s.cluster;
+  if (!c) return [];
+  const { paint, now } = opts;
+  const owedTotal = c.owed.reduce((n, o) => n + o.owed, 0);
+  const parts: LinePart[] = [
+    c.connected
+      ? { text: paint.green(`cluster ${c.host}: connected to ${c.server ?? 'NATS'} for ${formatDuration(now - c.since)}`), priority: 100 }
+      : { text: paint.bold(paint.red(`cluster ${c.host}: NATS UNREACHABLE for ${formatDuration(now - c.since)}${c.lastError ? ` (${c.lastError})` : ''}`)), priority: 100 },
+    { text: `peers ${c.peers.length ? c.peers.join(',') : 'none seen'}`, priority: 80 },
+    { text: owedTotal > 0 ? paint.yellow(`owed ${owedTotal}`) : 'owed 0', priority: 90 },
+    { text: `lag ${c.pending ?? '?'} (unacked ${c.ackPending ?? '?'})`, priority: 70 },
+  ];
+  const byHost = new Map<string, number>();
+  for (const o of c.owed) byHost.set(o.host, (byHost.get(o.host) ?? 0) + o.owed);
+  const rows = [...byHost].map(([host, owed]) => `  to ${host}: ${formatCount(owed, 'message')} owed (${c.owed.filter((o) => o.host === host).map((o) => `${o.agent} ${o.owed}`).join(', ')})`);
+  return ['', fitParts(parts, opts.width), ...rows.map((r) => (opts.width === undefined ? r : truncateText(r, opts.width)))];
+}

@@ -48,6 +48,8 @@ export const recordSchemas = {
     /** Set on a firing (from `scheduler`): the schedule's name, and the slot (ms since the epoch) it fired for. */
     schedule: name.optional(),
     slot: z.number().optional(),
+    /** Set on a message from another host (cluster/): that host and the message's id there, by which a re-sent copy is known. */
+    origin: z.object({ host: name, id }).optional(),
   }),
   /** Messages handed to an agent, one record per delivered batch: attempts are counted from these. */
   deliver: z.object({ ...base, type: z.literal('deliver'), agent: name, ids: z.array(id) }),

@@ -20,7 +20,12 @@ export interface OwedMessage {
   attempts: number;
   /** The segment its (latest) accept record is in; -1 when folded without segments. */
   segment: number;
+  /** From another host: that host and its id there. */
+  origin?: { host: string; id: number };
 }
+
+/** How a message from another host is known again: its host and its id there. */
+export const originKey = (o: { host: string; id: number }): string => `${o.host}.${o.id}`;
 
 export interface Checkpoint {
   seq: number;
@@ -85,6 +90,8 @@ export class JournalState {
   maxId = 0;
   deadLetters = 0;
   readonly owed = new Map<number, OwedMessage>();
+  /** Every message from another host that an accept record holds (originKey): a copy sent again is not accepted twice. */
+  readonly origins = new Set<string>();
   readonly checkpoints = new Map<string, Checkpoint>();
   readonly agents = new Map<string, AgentHistory>();
   /** Each schedule's latest fired slot (accept records from `scheduler` that name one). */
@@ -107,6 +114,7 @@ export class JournalState {
     switch (r.type) {
       case 'accept': {
         if (r.id > this.maxId) this.maxId = r.id;
+        if (r.origin) this.origins.add(originKey(r.origin));
         if (r.schedule !== undefined && r.slot !== undefined) this.fired(r.schedule, { slot: r.slot, at: r.at, id: r.id, to: r.to, segment }, false);
         const known = this.owed.get(r.id);
         // A carried copy of a message still owed moves it; of one that is not (settled, or history removed), it is the message.
@@ -116,7 +124,7 @@ export class JournalState {
         }
         this.owed.set(r.id, {
           id: r.id, seq: r.seq, at: r.at, from: r.from, to: r.to, kind: r.kind, qos: r.qos, req: r.req === true,
-          body: r.body, attempts: r.attempts ?? 0, segment,
+          body: r.body, attempts: r.attempts ?? 0, segment, ...(r.origin ? { origin: r.origin } : {}),
         });
         return;
       }

@@ -125,12 +125,20 @@ export function crossCheck(c: ResolvedConfig): CrossCheckIssue[] {
     a.pledge.forEach((p, i) => {
       if (!p.startsWith('send:') || p === 'send:*') return;
       const to = p.slice('send:'.length);
-      if (hasOwn(c.agents, to)) return;
+      if (hasOwn(c.agents, to) || (c.cluster && hasOwn(c.cluster.agents, to))) return;
       const why = RESERVED_AGENT_NAMES.has(to)
         ? `${JSON.stringify(to)} is not an agent (replies need no pledge)`
         : `send to unknown agent ${JSON.stringify(to)}${didYouMean(to, agentNames)}`;
       add(['agents', a.name, 'pledge', i], why);
     });
+  }
+
+  // --- cluster: a remote agent is addressed by its bare name, so it must not be a local one too
+  if (c.cluster) {
+    for (const [name, host] of Object.entries(c.cluster.agents)) {
+      if (hasOwn(c.agents, name)) add(['cluster', 'agents', name], `agent ${JSON.stringify(name)} is defined here too: a name is either local or on host ${JSON.stringify(host)}, not both`);
+      else if (host === c.cluster.host) add(['cluster', 'agents', name], `host ${JSON.stringify(host)} is this supervisor (cluster.host): define the agent under agents instead`);
+    }
   }
 
   issues.push(...scheduleIssues(c.schedules, c.agents, didYouMean));

@@ -26,6 +26,7 @@ export {
   type NestedGroupConfig,
   type Limits,
   type UnveilEntry,
+  type ClusterConfig,
   type Qos,
   type RestartType,
   type Strategy,

@@ -56,6 +56,23 @@ const agentName = z
     error: (iss) => `agent name ${JSON.stringify(iss.input)} is reserved (operator, supervisor and scheduler are names the router uses itself)`,
   });
 
+/** A host's name in the cluster: a NATS subject token, so no dots or wildcards. */
+export const HOST_PATTERN = /^[a-z0-9_-]{1,32}$/;
+const hostName = z.string().regex(HOST_PATTERN, { error: (iss) => `invalid host name ${JSON.stringify(iss.input)}: expected 1 to 32 of a-z, 0-9, "_" or "-"` });
+const natsUrl = z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, { error: (iss) => `expected a NATS URL such as nats://127.0.0.1:4222, got ${JSON.stringify(iss.input)}` });
+
+// Several hosts (cluster/): absent, nothing of NATS is loaded. Credentials only from a
+// file (creds or nkey seed), so they never sit in a config that is shown or copied.
+const clusterSchema = strict({
+  nats: z.union([natsUrl, z.array(natsUrl).min(1)]),
+  host: hostName,
+  agents: z.record(agentName, hostName).default(() => ({})),
+  creds: nonEmpty('a file').optional(),
+  stream: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a stream name of letters, digits, "_" or "-"').default('OUTHEIS'),
+  // The most messages owed to one remote agent (in its mailbox, unpublished or unreceipted) before senders wait.
+  owed_max: z.int().min(1).max(10_000_000).default(100_000),
+}).optional();
+
 const backoffSchema = strict({
   initial: durationSchema.prefault('100ms'),
   max: durationSchema.prefault('15s'),
@@ -162,6 +179,7 @@ function resolvedSchema(ctx: ConfigContext) {
     groups: z.record(groupName, nestedGroupSchema).default(() => ({})),
     agents: z.record(agentName, agentSchema(ctx)),
     schedules: schedulesSchema,
+    cluster: clusterSchema,
   }).superRefine((c, rc) => {
     for (const [name, g] of Object.entries(c.groups)) {
       const from = g.backoff?.max === undefined ? ', from supervisor.backoff' : '';
@@ -175,6 +193,7 @@ function resolvedSchema(ctx: ConfigContext) {
     logs: c.logs,
     metrics: c.metrics,
     schedules: c.schedules,
+    cluster: c.cluster && { ...c.cluster, creds: c.cluster.creds === undefined ? undefined : path.resolve(ctx.dir, c.cluster.creds) },
     supervisor: c.supervisor,
     groups: Object.fromEntries(Object.entries(c.groups).map(([name, g]) => [name, {
       ...inheritBackoff(g, c.supervisor.backoff),
@@ -216,11 +235,13 @@ export function configSchema(ctx: ConfigContext) {
  * before it (validation, cross-checks) speaks the file's keys, so that an error quotes
  * the key the operator wrote; everything after it reads a Config.
  */
-function codeNames({ state_dir, journal, logs, groups, ...rest }: ResolvedConfig) {
+function codeNames({ state_dir, journal, logs, groups, cluster, ...rest }: ResolvedConfig) {
   const { max_attempts, max_size, segment_size, ...j } = journal;
   const { max_size: logMax, max_line, ...l } = logs;
+  const clusterOf = ({ owed_max, ...c }: NonNullable<typeof cluster>) => ({ ...c, owedMax: owed_max });
   return {
     ...rest,
+    cluster: cluster && clusterOf(cluster),
     groups: Object.fromEntries(Object.entries(groups).map(([name, { start_limit, ...g }]) => [name, { ...g, startLimit: start_limit }])),
     stateDir: state_dir,
     journal: { ...j, maxAttempts: max_attempts, maxSize: max_size, segmentSize: segment_size },
@@ -233,4 +254,5 @@ export type AgentConfig = Config['agents'][string];
 export type GroupConfig = Config['supervisor'];
 export type NestedGroupConfig = Config['groups'][string];
 export type Limits = AgentConfig['limits'];
+export type ClusterConfig = NonNullable<Config['cluster']>;
 export type UnveilEntry = AgentConfig['unveilResolved'][number];

@@ -39,6 +39,7 @@ export async function statusOf(sup: Supervisor): Promise<StatusResult> {
     },
     agents: sup.status().map(agentJson),
     schedules: sup.schedules(),
+    ...(sup.cluster ? { cluster: sup.cluster.status() } : {}),
   };
 }
 

@@ -182,10 +182,30 @@ export const supervisorStatusSchema = z.object({
 });
 export type SupervisorStatusJson = z.infer<typeof supervisorStatusSchema>;
 
+/** Several hosts (`cluster:` in the config): the link to NATS, and what is owed to each remote agent. */
+export const clusterStatusSchema = z.object({
+  host: z.string(),
+  connected: z.boolean(),
+  server: z.string().nullable(),
+  /** ms since the epoch: connected, or disconnected, since then. */
+  since: z.number(),
+  lastError: z.string().nullable(),
+  /** Other hosts that published their pledges. */
+  peers: z.array(z.string()),
+  /** Per remote agent: queued here, or published and not yet receipted (a request: not yet replied). */
+  owed: z.array(z.object({ agent: z.string(), host: z.string(), owed: z.number().int() })),
+  /** This host's consumer: messages in the stream not yet taken (stream lag), and taken but not acked; null: not known yet. */
+  pending: z.number().int().nullable(),
+  ackPending: z.number().int().nullable(),
+});
+export type ClusterStatusJson = z.infer<typeof clusterStatusSchema>;
+
 export const statusResultSchema = z.object({
   supervisor: supervisorStatusSchema, agents: z.array(agentStatusSchema),
   /** The config's schedules (supervisor/schedules/); absent from supervisors before them. */
   schedules: z.array(scheduleStatusSchema).optional(),
+  /** Only with `cluster:` in the config. */
+  cluster: clusterStatusSchema.optional(),
 });
 export type StatusResult = z.infer<typeof statusResultSchema>;
 

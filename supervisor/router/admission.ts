@@ -12,6 +12,13 @@ import { refuse, type Staging } from './staging.js';
 
 export const OPERATOR = 'operator';
 
+/** What a message from another host brings besides a send's fields. */
+export interface Remote {
+  origin: { host: string; id: number };
+  /** The origin delivered it before (or JetStream did): the agent is told. */
+  redelivered: boolean;
+}
+
 export class Admission {
   private nextId = 0;
   constructor(private readonly routes: ReadonlyMap<string, Route>, private readonly events: RouterEvents, private readonly staging: Staging) {}
@@ -26,7 +33,8 @@ export class Admission {
     return ++this.nextId;
   }
 
-  send(from: Route, seq: number, to: string, kind: string, qos: Qos | undefined, req: boolean, body: Buffer): void {
+  /** `remote`: a message from another host (its sender route is `agent@host`, its seq the id there). */
+  send(from: Route, seq: number, to: string, kind: string, qos: Qos | undefined, req: boolean, body: Buffer, remote?: Remote): void {
     from.lastSeq = seq;
     const target = this.routes.get(to);
     if (!from.mayMessage(to)) {
@@ -40,7 +48,8 @@ export class Admission {
     const env: Envelope = {
       id: ++this.nextId, from: from.spec.name, to, kind, qos: qos ?? from.spec.qos, req, seq,
       // Kept as given: the link copied it out of its read (agent-link.ts, owned), so it pins no read chunk.
-      fromEpoch: from.epoch, body, redelivered: false, attempts: 0, segment: -1, done: false,
+      fromEpoch: from.epoch, body, redelivered: remote?.redelivered === true, attempts: 0, segment: -1, done: false,
+      origin: remote?.origin,
     };
     from.owed.add(seq);
     if (this.mustWait(target, env.qos)) {

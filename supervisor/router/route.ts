@@ -45,6 +45,8 @@ export class Route {
   /** As a sender: this incarnation's sends parked or being journaled; acc stops below the lowest. */
   readonly owed = new OwedSeqs();
   lastSeq = 0;
+  /** A sender on another host (cluster): told each of its messages once the journal holds it, to receipt it. */
+  accepted: ((env: Envelope) => void) | undefined = undefined;
   /**
    * Inside a delivery loop: a commit that lands during it (a journal that commits at
    * once) only fills the mailbox, and the running loop delivers, in QoS order.

@@ -9,7 +9,7 @@ import type { RouterJournal } from '../../logs/journal/port.js';
 import { MemoryJournal } from '../../logs/journal/memory.js';
 import type { Envelope } from '../mailbox.js';
 import type { AgentHeader, Qos, WireError } from '../../protocol/header.js';
-import { Admission, OPERATOR } from './admission.js';
+import { Admission, OPERATOR, type Remote } from './admission.js';
 import { Delivery } from './delivery.js';
 import type { RouterEvents } from './events.js';
 import { Requests } from './requests.js';
@@ -87,8 +87,8 @@ export class Router {
   }
 
   /** `body` is kept as given, not copied: the caller hands it over and must not reuse its memory. */
-  send(from: Route, seq: number, to: string, kind: string, qos: Qos | undefined, req: boolean, body: Buffer): void {
-    this.admission.send(from, seq, to, kind, qos, req, body);
+  send(from: Route, seq: number, to: string, kind: string, qos: Qos | undefined, req: boolean, body: Buffer, remote?: Remote): void {
+    this.admission.send(from, seq, to, kind, qos, req, body, remote);
   }
 
   /** Whether every staged group has been journaled (or failed). */

@@ -15,6 +15,7 @@ export function acceptRecord(e: Envelope, attempts?: number): NewRecordOf<'accep
   const rec: NewRecordOf<'accept'> = { type: 'accept', id: e.id, from: e.from, to: e.to, kind: e.kind, qos: e.qos, body: e.body };
   if (e.req) rec.req = true;
   if (attempts !== undefined) rec.attempts = attempts;
+  if (e.origin) rec.origin = e.origin;
   return rec;
 }
 
@@ -162,6 +163,7 @@ export class Staging {
         continue;
       }
       env.segment = segment;
+      sender.accepted?.(env);
       // Accepted, but its agent is gone for good meanwhile: it goes where the undeliverable go.
       if (target.removed) {
         this.delivery.deadLetter(env, `agent "${target.spec.name}" stopped for good`, 'ENOAGENT');
