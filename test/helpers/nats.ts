@@ -8,8 +8,8 @@ import { natsServerPath, startNatsServer, type NatsServer, type NatsServerOption
 import type { StatusResult } from '../../supervisor/control/protocol.js';
 import { readRecords } from '../../logs/journal/recover.js';
 import type { AnyRecord } from '../../logs/journal/schema.js';
-import type { Daemon } from './daemon.js';
-import { tempDir } from './harness.js';
+import { startDaemon, stop, type Daemon } from './daemon.js';
+import { fixture, tempDir, until } from './harness.js';
 
 export type { NatsServer };
 
@@ -95,4 +95,67 @@ export async function assertOriginsOnce(stateDir: string): Promise<number> {
   const twice = [...ids].filter(([, s]) => s.size > 1);
   assert.deepEqual(twice.slice(0, 5).map(([k, s]) => [k, [...s]]), [], 'a message from another host accepted twice');
   return ids.size;
+}
+
+/** The chaos pair: h1's producer streams `total` numbered messages to `sink` on h2 (fixtures producer.js and consumer.js), which logs each handling. */
+export interface StreamPair {
+  h1: Daemon;
+  h2: Daemon;
+  /** sink's log of handlings (see handled). */
+  log: string;
+  total: number;
+  /** Start a host's supervisor again on its config and state directory (after a kill). */
+  restart(host: 'h1' | 'h2'): Promise<Daemon>;
+  /** Both supervisors stopped (SIGTERM; one already gone is left as it is). */
+  stop(): Promise<void>;
+}
+
+export async function streamPair(nats: NatsServer, stream: string, total: number, opts: { sinkMs?: number; h2Lines?: string[] } = {}): Promise<StreamPair> {
+  const dirs = { h1: hostDir(), h2: hostDir() };
+  const log = join(dirs.h2, 'data/handled.log');
+  const configs = {
+    h2: [
+      ...clusterLines(nats.url, 'h2', stream), ...(opts.h2Lines ?? []), 'agents:',
+      `  sink: { run: ${fixture('consumer.js')}, args: [${log}, "${opts.sinkMs ?? 300}"], owns: [data], unveil: { data: rw } }`,
+    ],
+    h1: [
+      ...clusterLines(nats.url, 'h1', stream, { sink: 'h2' }), 'agents:',
+      `  producer: { run: ${fixture('producer.js')}, args: [sink, "${total}", "250"], pledge: ["send:sink"] }`,
+    ],
+  };
+  const agentOn = { h1: 'producer', h2: 'sink' };
+  const start = (host: 'h1' | 'h2') => startDaemon(configs[host], { dir: dirs[host], waitReady: [agentOn[host]] });
+  const h2 = await start('h2');
+  const pair: StreamPair = {
+    h2, h1: await start('h1'), log, total,
+    restart: async (host) => (pair[host] = await start(host)),
+    stop: async () => {
+      await stop(pair.h1, 'SIGTERM');
+      await stop(pair.h2, 'SIGTERM');
+    },
+  };
+  return pair;
+}
+
+/** Until sink has handled a quarter of the stream: the moment to strike. */
+export const partWay = (p: StreamPair, share = 1 / 4): Promise<unknown> =>
+  until(`h2 to be ${share * 100}% through`, () => (handled(p.log).length >= p.total * share ? true : undefined), 30_000, 20);
+
+/** Right after a kill: it came mid-stream (not everything handled yet). */
+export function assertMidStream(p: StreamPair): void {
+  const before = handled(p.log).length;
+  assert.ok(before < p.total, `killed mid-stream (${before} of ${p.total} handled before)`);
+}
+
+/** Until every n was handled on h2 and h1 owes h2 nothing. */
+export async function drained(p: StreamPair): Promise<void> {
+  await until(() => `every n handled on h2 (${new Set(handled(p.log).map((h) => h.n)).size} of ${p.total})`,
+    () => (new Set(handled(p.log).map((h) => h.n)).size >= p.total ? true : undefined), 45_000, 100);
+  await until(() => `h1 to owe nothing: ${JSON.stringify(clusterOf(p.h1).owed)}`, () => (clusterOf(p.h1).owed.every((o) => o.owed === 0) ? true : undefined), 20_000, 200);
+}
+
+/** h2 stopped and its journal read: no message of h1 accepted twice, and the stream's messages journaled by their origin. */
+export async function assertJournaledOnce(p: StreamPair): Promise<void> {
+  await stop(p.h2, 'SIGTERM');
+  assert.ok(await assertOriginsOnce(p.h2.stateDir) >= p.total / 2, 'h2 journaled the messages by their origin');
 }
