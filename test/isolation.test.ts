@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test, type TestContext } from 'node:test';
 import type { StatusResult } from '../supervisor/control/protocol.js';
-import { ROOTLESS_USER, agentOf, startDaemon, stop, type Daemon } from './helpers/daemon.js';
+import { ROOTLESS_USER, agentOf, rawAsk, startDaemon, stop, type Daemon } from './helpers/daemon.js';
 import { CLI, ROOT, fixture, processesMatching, until } from './helpers/harness.js';
 
 // ---- the attacker's replies ---------------------------------------------------
@@ -103,25 +103,9 @@ afterEach((t) => {
   if ('diagnostic' in t) for (const line of lines) t.diagnostic(line);
 });
 
-/**
- * One control request by the raw client (test/fixtures/raw-ask.js), not the CLI: these
- * tests are about the sandbox and ask a few hundred times; the CLI is tested elsewhere.
- */
-function ask<T>(d: Daemon, req: object, what: string): T {
-  let line: string;
-  try {
-    line = execFileSync(process.execPath, [fixture('raw-ask.js'), d.stateDir, JSON.stringify(req)], { encoding: 'utf8', timeout: 30_000 });
-  } catch (err) {
-    throw new Error(`${what}: ${(err as Error).message}\nsupervisor output:\n${d.out().slice(-4000)}`);
-  }
-  const r = JSON.parse(line) as { ok: true; result: T } | { ok: false; error: { code: string; message: string } };
-  if (!r.ok) throw new Error(`${what}: ${r.error.code}: ${r.error.message}\nsupervisor output:\n${d.out().slice(-4000)}`);
-  return r.result;
-}
-
 /** Send one attack as the operator (`send --wait`) and return the attacker's reply. */
 function attack(d: Daemon, agent: string, kind: string, body: object = {}): Outcome {
-  const { reply } = ask<{ reply: Outcome }>(d, { op: 'send', to: agent, kind, body, wait: true, timeout: 20_000 }, `send ${agent} ${kind} ${show(body)}`);
+  const { reply } = rawAsk<{ reply: Outcome }>(d, { op: 'send', to: agent, kind, body, wait: true, timeout: 20_000 }, `send ${agent} ${kind} ${show(body)}`);
   if (kind !== 'ping' && kind !== 'whoami' && kind !== 'env') seen.push(`${agent} ${kind} ${show(body)} → ${show(reply).slice(0, 300)}`);
   return reply;
 }
@@ -145,7 +129,7 @@ function attackLater(d: Daemon, agent: string, kind: string, body: object = {}):
   });
 }
 
-const status = (d: Daemon) => ask<StatusResult>(d, { op: 'status' }, 'status');
+const status = (d: Daemon) => rawAsk<StatusResult>(d, { op: 'status' }, 'status');
 
 interface Who { uid: number; gid: number; groups: number[]; pid: number }
 function whoami(d: Daemon, agent: string): Who {

@@ -4,7 +4,7 @@ import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'nod
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentStatusJson, StatusResult } from '../../supervisor/control/protocol.js';
-import { CLI, cliReadableBy, tempDir, until } from './harness.js';
+import { CLI, cliReadableBy, fixture, tempDir, until } from './harness.js';
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
@@ -74,9 +74,26 @@ export async function startDaemon(lines: string[], opts: { dir?: string; waitRea
   return d;
 }
 
-/** One agent's line of `outheis status --json`; fails the test if there is none. */
+/**
+ * One control request by the raw client (test/fixtures/raw-ask.js), not the CLI: for
+ * what tests ask often (an agent's state, polled) or by the hundred (attacks), where
+ * the CLI's start-up would be most of the time. The CLI is tested in its own tests.
+ */
+export function rawAsk<T>(d: Daemon, req: object, what = JSON.stringify(req)): T {
+  let line: string;
+  try {
+    line = execFileSync(process.execPath, [fixture('raw-ask.js'), d.stateDir, JSON.stringify(req)], { encoding: 'utf8', timeout: 30_000 });
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}\nsupervisor output:\n${d.out().slice(-4000)}`);
+  }
+  const r = JSON.parse(line) as { ok: true; result: T } | { ok: false; error: { code: string; message: string } };
+  if (!r.ok) throw new Error(`${what}: ${r.error.code}: ${r.error.message}\nsupervisor output:\n${d.out().slice(-4000)}`);
+  return r.result;
+}
+
+/** One agent's line of `status` (the control socket's, as `status --json` prints it); fails the test if there is none. */
 export function agentOf(d: Daemon, name: string): AgentStatusJson {
-  const a = d.cliJson<StatusResult>(['status']).agents.find((x) => x.name === name);
+  const a = rawAsk<StatusResult>(d, { op: 'status' }, 'status').agents.find((x) => x.name === name);
   assert.ok(a, `no agent ${name} in status`);
   return a;
 }
