@@ -119,15 +119,18 @@ export async function stop(d: Daemon, how: 'cli' | NodeJS.Signals = 'cli'): Prom
 export type Outcome<T> = { ok: true; reply: T } | { ok: false; error: string };
 
 /**
- * `outheis send <to> <kind> <body> --wait --json`, without blocking this process (a
- * stub model answering from it must keep running). `seen` collects what it printed.
+ * `send <to> <kind> <body> --wait` as the operator, without blocking this process (a
+ * stub model answering from it must keep running): by the raw client (see rawAsk), as
+ * the agents' tests ask dozens of times. `seen` collects the reply lines as they came.
  */
 export function sendAsync<T>(d: Daemon, to: string, kind: string, body: unknown, seen?: string[]): Promise<Outcome<T>> {
+  const req = { op: 'send', to, kind, body, wait: true, timeout: 60_000 };
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, 'send', to, kind, JSON.stringify(body), '--wait', '--json', '--timeout', '60s'], { cwd: d.dir, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [fixture('raw-ask.js'), d.stateDir, JSON.stringify(req)], { encoding: 'utf8', timeout: 90_000 }, (err, stdout, stderr) => {
       seen?.push(stdout, stderr);
-      if (err) return resolve({ ok: false, error: `${stderr}${stdout}` });
-      resolve({ ok: true, reply: (JSON.parse(stdout) as { reply: T }).reply });
+      if (err) return resolve({ ok: false, error: `${err.message}${stderr}` });
+      const r = JSON.parse(stdout) as { ok: true; result: { reply: T } } | { ok: false; error: { code: string; message: string } };
+      resolve(r.ok ? { ok: true, reply: r.result.reply } : { ok: false, error: `${r.error.code}: ${r.error.message}` });
     });
   });
 }
