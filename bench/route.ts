@@ -4,56 +4,28 @@
 // from the same run: direct Node IPC (a forked child, bench/core.ts), and for the
 // fsync-bound round trip the disk's own fdatasync, measured on the state dir's
 // filesystem. The supervisor's CPU is read from /proc/<pid>/stat around the stream.
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ControlClient } from '../cli/client.js';
-import { SUPERVISOR_NODE_FLAGS } from '../cli/node-flags.js';
-import { forEachLine } from '../logs/lines.js';
 import { directOneWay, directRoundTrip } from './core.js';
 import { cpuMs } from './lib.js';
 import { fmt, percentile, sleep, type Row } from './lib.js';
-
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-const here = (p: string) => fileURLToPath(new URL(`../../bench/${p}`, import.meta.url));
+import { benchAgent, startSupervisor, type Supervisor } from './supervisor.js';
 
 type Fsync = 'batch' | 'interval' | 'none';
 
-/** A supervisor with the bench's producer and consumer, journal policy `fsync`. Extra supervisor node flags (a profiler) from OUTHEIS_BENCH_SUPERVISOR_FLAGS. */
-export async function startPair(fsync: Fsync) {
-  const dir = mkdtempSync(join(tmpdir(), 'outheis-bench-route-'));
-  const file = join(dir, 'outheis.json');
-  const stateDir = join(dir, 'state');
-  writeFileSync(file, JSON.stringify({
-    state_dir: stateDir,
-    journal: { fsync },
-    agents: {
-      producer: { run: here('agents/producer.js'), pledge: ['send:consumer'] },
-      consumer: { run: here('agents/consumer.js') },
-    },
-  }));
-  const extra = process.env.OUTHEIS_BENCH_SUPERVISOR_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const sup = spawn(process.execPath, [...SUPERVISOR_NODE_FLAGS, ...extra, CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OUTHEIS_LOG_LEVEL: 'info' } });
-  let ready = 0;
-  await new Promise<void>((resolve) => forEachLine(sup.stdout!, 1 << 20, (line) => {
-    if (line.includes('"msg":"ready"') && ++ready === 2) resolve();
-  }));
-  const client = await ControlClient.connect(stateDir, { answerMs: 60_000 });
-  const send = async <T>(to: string, kind: string, body: unknown = {}): Promise<T> =>
-    ((await client.call({ op: 'send', to, kind, body, wait: true, timeout: 300_000 } as never, { long: true })) as { reply: T }).reply;
-  const stop = async () => {
-    client.close();
-    sup.kill('SIGTERM');
-    await new Promise((r) => sup.on('exit', r));
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return { pid: sup.pid!, stateDir, send, stop };
-}
-type Pair = Awaited<ReturnType<typeof startPair>>;
+/** A supervisor with the bench's producer and consumer, journal policy `fsync`. */
+export const startPair = (fsync: Fsync): Promise<Supervisor> => startSupervisor({
+  journal: { fsync },
+  agents: {
+    producer: { run: benchAgent('producer.js'), pledge: ['send:consumer'] },
+    consumer: { run: benchAgent('consumer.js') },
+  },
+}, 2);
 
-interface Stream { rate: number; cpuUsPerMsg: number; wallUsPerMsg: number }
+/** What `stream` and `roundTrips` drive: the producer's and the consumer's supervisor may differ (bench/cluster.ts). */
+export type Pair = Pick<Supervisor, 'pid' | 'send'>;
+
+export interface Stream { rate: number; cpuUsPerMsg: number; wallUsPerMsg: number }
 
 /** One stream of `n` one-way sends: the consumer's rate, and the supervisor's CPU per message over it. */
 export async function stream(pair: Pair, n: number, size: number): Promise<Stream> {
@@ -73,7 +45,7 @@ export async function stream(pair: Pair, n: number, size: number): Promise<Strea
 }
 
 /** Sorted request/reply latencies (ms) from the producer to the consumer, after a warm-up. */
-async function roundTrips(pair: Pair, n: number, size: number): Promise<number[]> {
+export async function roundTrips(pair: Pair, n: number, size: number): Promise<number[]> {
   await pair.send('producer', 'rr', { n: Math.min(1000, n), size });
   return (await pair.send<number[]>('producer', 'rr', { n, size })).sort((a, b) => a - b);
 }

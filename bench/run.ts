@@ -10,6 +10,7 @@ import { scheduleCost } from './schedules.js';
 import { printTable, type Row } from './lib.js';
 import { priorityUnderFlood } from './priority.js';
 import { peerRows } from './jetstream.js';
+import { clusterRows } from './cluster.js';
 import { footprint } from './footprint.js';
 import { routedOneWayReal, routeRows } from './route.js';
 
@@ -32,6 +33,8 @@ if (want('schedules')) rows.push(...(await scheduleCost(100, quick ? 5 : 40, qui
 if (want('priority')) rows.push(...(await priorityUnderFlood(quick ? 3 : 5, 200, quick ? 3 : 10)));
 const peerN = quick ? 20000 : 200000;
 if (want('jetstream')) rows.push(...(await peerRows(async () => { const s = await routedOneWayReal(peerN, 64); return { rate: s.rate, cpuPerMsg: s.cpuUsPerMsg }; }, peerN, 64)));
+// Two real supervisors (h1, h2) on one nats-server, beside one supervisor and JetStream direct.
+if (want('cluster')) rows.push(...(await clusterRows(peerN, quick ? 2000 : 10_000, 64)));
 // Through a real `outheis start`, settled: 1, 10, 100, 200 idle agents (a few minutes).
 if (want('footprint')) rows.push(...(await footprint()));
 if (want('route')) rows.push(...(await routeRows(quick ? 20_000 : 200_000, quick ? 2000 : 10_000, 64)));
