@@ -30,6 +30,7 @@ export class Receiver {
   private readonly senders = new Map<string, { route: Route; readAt: number }>();
   private readonly receipts = new Map<string, { ids: number[]; msgs: JsMsg[] }>();
   private flushing = false;
+  private flushQueued = false;
   private chain: Promise<void> = Promise.resolve();
   private readonly keepAlive: NodeJS.Timeout;
 
@@ -80,11 +81,24 @@ export class Receiver {
         return p.m.nak(LIMITS.ackWaitMs / 2);
       }
       this.router.send(route, h.id, to, h.kind, h.qos, p.req, Buffer.from(m.data), { origin, redelivered: h.redelivered === '1' });
-      this.router.flushAccepts();
+      this.flushSoon();
     }).catch((err: Error) => {
       // Kept going for the next message; this one is not acked, and comes again.
       this.pending.delete(key);
       this.log.error({ key, err: err.stack ?? err.message }, 'cluster: admitting a message from another host failed');
+    });
+  }
+
+  /**
+   * What was admitted this turn goes to the journal as one group, as an agent's read does
+   * (agent-link.ts, batchEnd): not one group commit, and one fsync under `batch`, per message.
+   */
+  private flushSoon(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      this.router.flushAccepts();
     });
   }
 
