@@ -10,7 +10,7 @@ import { stateFiles } from '../supervisor/control/state-dir.js';
 import { firstIssue, replySchema, resultSchemas, type Op, type Request, type RequestOf, type ResultOf } from '../supervisor/control/protocol.js';
 import { VERSION } from '../supervisor/version.js';
 import { parseDuration } from '../protocol/units.js';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { configPath } from './config-arg.js';
 import { UsageError } from './errors.js';
 import { formatMs } from './render/format.js';

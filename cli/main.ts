@@ -2,8 +2,7 @@
 // The `outheis` command. The flag keeps the supervisor's young generation small:
 // it routes small frames, and 2 MB semi-spaces cost it no throughput (bench/)
 // while saving ~11 MB of RSS. Keep in step with SUPERVISOR_NODE_FLAGS.
-import yargs, { type CommandModule } from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import type { CommandModule } from 'yargs';
 import { ConfigError, formatConfigIssues } from '../supervisor/config/index.js';
 import { indent } from './commands/check.js';
 import { shieldBody } from './body.js';
@@ -75,8 +74,9 @@ function fail(err: unknown): never {
   process.exit(EXIT.failure);
 }
 
-try {
-  const args = shieldBody(hideBin(process.argv));
+/** Every verb but the supervisor's own start: yargs, with its help and its strict checks. */
+async function viaYargs(args: string[]): Promise<void> {
+  const { default: yargs } = await import('yargs');
   // A known verb loads its module alone; anything else (no verb, --help, a typo) loads all, for yargs' usage text.
   const verb = verbOf(args);
   const modules = await Promise.all(verb && VERBS[verb] ? [VERBS[verb]()] : Object.values(VERBS).map((load) => load()));
@@ -95,6 +95,14 @@ try {
     })
     .help()
     .parseAsync();
+}
+
+try {
+  const args = shieldBody(process.argv.slice(2));
+  // The supervisor's own process (start) parses its few flags without yargs, which would
+  // otherwise stay loaded for its whole life (commands/start.ts).
+  const done = verbOf(args) === 'start' && (await (await import('./commands/start.js')).startShort(args));
+  if (!done) await viaYargs(args);
 } catch (err) {
   fail(err);
 }

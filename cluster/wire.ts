@@ -2,7 +2,7 @@
 // body of a message is the agent's, untouched (the dispatcher never decodes it); our
 // fields travel in NATS headers, validated here on the way in, because anything on
 // the stream may have been published by any holder of the account's credentials.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ERROR_CODES, KIND_MAX, NAME_MAX, QOS } from '../protocol/constants.js';
 
 /** Every supervisor's messages, receipts and replies: one stream over `outheis.>`. */

@@ -4,7 +4,7 @@
 // fields into its agent schema, so the messages and key paths are the config's; the
 // doctor builds its probe's manifest with this schema alone.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENV, QOS } from '../protocol/constants.js';
 import { describeValue, percentSchema, sizeSchema } from '../protocol/units.js';
 import { bundledEntry, bundledNameOf, bundledProblem } from './bundled.js';

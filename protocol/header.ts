@@ -1,7 +1,7 @@
 // Frame headers: the only part of a frame the supervisor decodes. zod is the single
 // source of these types; the agent SDK imports them as types only, so agents never
 // load zod.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ERROR_CODES, KIND_MAX, NAME_MAX, QOS, type Qos } from './constants.js';
 
 export { QOS, type Qos } from './constants.js';

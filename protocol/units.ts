@@ -7,7 +7,7 @@
 // or disables a limit. The one exception is a duration of 0, which has no
 // unit ambiguity and is how `heartbeat: 0` turns hang detection off.
 
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Node's timers overflow above 2^31-1 ms and then fire at once; refuse instead. */
 export const MAX_DURATION_MS = 2 ** 31 - 1;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TodayRes, addRes } from '../workers/agents/messages.js';
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 type AddRes = z.infer<typeof addRes>;
 import { agentOf, replyOf, sendAsync, startDaemon, stop, uidOf, type Daemon } from './helpers/daemon.js';

@@ -5,7 +5,7 @@
 // damaged journal is shown as unreadable instead of misread. Everything an agent
 // chose (names, kinds, bodies, reasons) is stripped of terminal controls: a
 // message body must not be able to drive the operator's terminal.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Paint } from './color.js';
 import { truncateText } from './table.js';
 import { unpackValue } from '../../protocol/frame.js';

@@ -1,7 +1,7 @@
 // `outheis replay`: the state the journal describes as of a seq or a time, in the
 // same shape as the running supervisor's `snapshot` (so the two can be compared).
 // It reads segment files only, and works on a stopped system's journal.
-import { z } from 'zod';
+import * as z from 'zod';
 import { unpackValue } from '../../protocol/frame.js';
 import { readRecords } from './recover.js';
 import { journalRecordSchema, type AnyRecord } from './schema.js';

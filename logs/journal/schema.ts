@@ -3,7 +3,7 @@
 // leave no room for it, and the CRC already vouches for the bytes); readers that
 // show records to people (`outheis journal`, `replay`) do, so a record from a
 // newer or damaged journal is reported, not misread.
-import { z } from 'zod';
+import * as z from 'zod';
 import { QOS } from '../../protocol/constants.js';
 
 const id = z.number().int().nonnegative();

@@ -3,13 +3,13 @@
 // offers cpu, memory and pids and is writable; else the v1 cpu, memory and pids
 // hierarchies when they are mounted and writable (root on a v1 host); else none,
 // with the reason, and agents fall back to nice plus sampling.
-import { createHash } from 'node:crypto';
 import { accessSync, constants, mkdirSync, realpathSync, rmdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readText } from './files.js';
 import type { CgroupDriver } from './group.js';
 import { V1_CONTROLLERS, V1Cgroups, type V1Mounts } from './v1.js';
 import { controllersOf, V2_CONTROLLERS, V2Cgroups } from './v2.js';
+import { digest } from '../digest.js';
 
 export type Cgroups = { driver: CgroupDriver; why?: undefined } | { driver: undefined; why: string };
 
@@ -30,7 +30,7 @@ export function instanceOf(stateDir: string): string {
     // not made yet: its path names it as well
   }
   const tag = basename(real).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '') || 'state';
-  return `${tag}-${createHash('sha256').update(real).digest('hex').slice(0, 10)}`;
+  return `${tag}-${digest(real).slice(0, 10)}`;
 }
 
 interface Mount { point: string; fstype: string; options: string[] }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML, { LineCounter } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { configSchema, UNKNOWN_KEY_PREFIX, type Config } from './schema.js';
 import { didYouMean } from './cross-checks.js';
 import { pathIssues } from './real-paths.js';

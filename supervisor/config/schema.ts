@@ -12,7 +12,7 @@
 // are reported together.
 
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { durationSchema, sizeSchema } from '../../protocol/units.js';
 import { crossCheck, startOrder } from './cross-checks.js';
 import { manifestShape, mustBePositive, nonEmpty, NAME_PATTERN, resolvePaths, strict } from '../../policies/manifest.js';

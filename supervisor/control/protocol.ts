@@ -4,7 +4,7 @@
 // every reply, so that a supervisor of another version, or garbage, is an error that
 // names the field rather than a crash somewhere in rendering.
 import { scheduleStatusSchema } from '../schedules/spec.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { stateViewSchema } from '../../logs/journal/replay.js';
 import { NAME_MAX, KIND_MAX, QOS } from '../../protocol/constants.js';
 import { AGENT_STATES } from '../agent-slot.js';

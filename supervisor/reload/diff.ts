@@ -2,8 +2,8 @@
 // operator reads (added, removed, restarted, rebuilt groups, settings applied in
 // place, settings that need a restart of the supervisor). Pure: the caller says
 // which env files now read differently from what the running processes got.
-import { createHash } from 'node:crypto';
 import type { AgentConfig, Config } from '../config/index.js';
+import { digest } from '../../policies/digest.js';
 
 export interface NotApplied {
   /** The key as written in the file (`journal.fsync`). */
@@ -46,7 +46,7 @@ export function canonical(v: unknown): string {
 
 /** An env file's values as a digest: what a reload compares, without keeping the secrets themselves. */
 export const envDigest = (values: Record<string, string> | undefined): string | undefined =>
-  values && createHash('sha256').update(canonical(values)).digest('hex');
+  values && digest(canonical(values));
 
 const same = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
 

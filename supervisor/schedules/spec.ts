@@ -2,7 +2,7 @@
 // target's frame limit). The zod schema here is the single source of a schedule's
 // type; supervisor/config/schema.ts puts it into the file's schema, and
 // cross-checks.ts runs scheduleIssues with the other rules that span keys.
-import { z } from 'zod';
+import * as z from 'zod';
 import { packValue } from '../../protocol/frame.js';
 import { fitsFrame, QOS } from '../../protocol/constants.js';
 import { durationSchema } from '../../protocol/units.js';

@@ -4,7 +4,7 @@
 // error, thrown as EHANDLER with zod's message), and a caller reads a reply through
 // the reply's type. Nothing here touches the supervisor: agents import it, and
 // `workers → protocol` is the only way their imports run.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A vault path as the caller gives it: relative, checked again by `data` against the vault's real root. */
 const vaultPath = z.string().min(1).max(1024);

@@ -1,7 +1,7 @@
 // The daily token budget: input and output tokens of every completion, per UTC day.
 // It survives restarts through the agent's checkpoint, so a crash (or a crash
 // loop) does not hand out a fresh day's worth of tokens.
-import { z } from 'zod';
+import * as z from 'zod';
 import { agentError } from '../messages.js';
 
 const spentSchema = z.object({ day: z.string(), used: z.number().min(0), requests: z.number().int().min(0) });

@@ -5,7 +5,7 @@
 // ask_agent is the one open door, on purpose: it asks another agent by name with
 // kind `ask`, and what it can reach is exactly the relay's pledge, enforced by the
 // kernel (EDENIED, journaled), not by a list in this file.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Tool, ToolCall } from '../messages.js';
 import { agentCodeOf } from '../messages.js';
 import type { Deps } from './answers.js';
