@@ -1,6 +1,6 @@
 // The supervisor's footprint as users run it: a real `outheis start` from a config
-// (sandboxed agents, journal on) with 1, 10, 100 and 200 idle agents, measured once
-// it has settled. RSS and private memory (smaps_rollup: pages no other process
+// (sandboxed agents, journal on) with 1, 10, 100 and 200 idle agents, measured at
+// rest (the median of 30 s of samples, see settled). RSS and private memory (smaps_rollup: pages no other process
 // maps, so the node binary shared with every agent does not count), the per-agent
 // slope between 10 and 200, and the sandbox's helper processes (bubblewrap's, not
 // the supervisor's memory) counted apart. Baselines from the same run: an idle node
@@ -33,23 +33,24 @@ export function memoryOf(pid: number): Memory {
 }
 
 /**
- * Memory once it has stopped falling: V8 keeps collecting and giving pages back for
- * a while after many spawns. Sampled every second; settled when no sample in the
- * last `quietS` seconds was lower than the minimum before them, or at the deadline.
+ * A process's memory at rest, as the median of samples taken every second over
+ * `windowS` seconds after `graceS` seconds. An idle V8 heap saw-tooths: it grows
+ * slowly (timers, heartbeats, sampling) until the memory reducer or a major GC
+ * gives pages back, a few MB either way. A single reading, or "stopped falling
+ * for 8 s", lands anywhere on that tooth (one run read 66.8 MB where the process
+ * spent most of the minute near 61); the median over a window is where it sits.
+ * The same rule measures the baselines (idle node, PM2's daemon).
  */
-export async function settled(pid: number, quietS = 8, deadlineS = 90): Promise<Memory & { afterS: number }> {
+export async function settled(pid: number, graceS = 10, windowS = 30): Promise<Memory & { afterS: number }> {
   const t0 = performance.now();
-  let best = memoryOf(pid);
-  let bestAt = t0;
-  while (performance.now() - t0 < deadlineS * 1000) {
+  await sleep(graceS * 1000);
+  const samples: Memory[] = [];
+  for (let i = 0; i < windowS; i++) {
+    samples.push(memoryOf(pid));
     await sleep(1000);
-    const m = memoryOf(pid);
-    // A fall of under 0.5% is noise, not the heap still shrinking.
-    if (m.rss < best.rss * 0.995) bestAt = performance.now();
-    if (m.rss <= best.rss) best = m;
-    if (performance.now() - bestAt >= quietS * 1000) break;
   }
-  return { ...memoryOf(pid), afterS: (performance.now() - t0) / 1000 };
+  samples.sort((x, y) => x.rss - y.rss);
+  return { ...samples[samples.length >> 1]!, afterS: (performance.now() - t0) / 1000 };
 }
 
 /** The processes between the supervisor and each agent's node (bubblewrap and its namespace's init), and their RSS. */
@@ -134,7 +135,7 @@ export async function footprint(counts = [1, 10, 100, 200]): Promise<Row[]> {
   const rows: Row[] = [];
   for (const p of points) {
     rows.push({
-      metric: `outheis start, ${p.count} idle agents: supervisor RSS / private (settled ${p.afterS.toFixed(0)} s; start ${p.startS.toFixed(1)} s)`,
+      metric: `outheis start, ${p.count} idle agents: supervisor RSS / private (median of 30 s at rest; start ${p.startS.toFixed(1)} s)`,
       ours: `${fmt.mb(p.rss)} / ${fmt.mb(p.priv)}`, base: `${fmt.mb(bare.rss)} / ${fmt.mb(bare.priv)} idle node`,
       ratio: fmt.x(p.rss / bare.rss), target: 'reported', pass: undefined,
     });

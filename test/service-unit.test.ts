@@ -92,7 +92,7 @@ test('service install --print: verify finds nothing, security rates it OK, paths
   rated(t, 'system unit, config under /tmp', text);
   const configReal = realpathSync(file);
   assert.deepEqual(directive(text, 'ExecStart'), [
-    `${unitWord(realpathSync(process.execPath), true)} --max-semi-space-size=2 ${realpathSync(CLI)} start -c "${configReal.replace(/%/g, '%%')}"`,
+    `${unitWord(realpathSync(process.execPath), true)} --max-semi-space-size=2 --v8-pool-size=1 ${realpathSync(CLI)} start -c "${configReal.replace(/%/g, '%%')}"`,
   ]);
   assert.deepEqual(directive(text, 'WorkingDirectory'), [realpathSync(dir).replace(/%/g, '%%')]);
   assert.deepEqual(directive(text, 'NotifyAccess'), ['main']);
@@ -127,7 +127,7 @@ test('service install --print: verify finds nothing, security rates it OK, paths
  */
 function packagedFacts(overrides: Partial<HostFacts> = {}): HostFacts {
   return {
-    scope: 'system', systemdVersion: 252, node: realpathSync(process.execPath), nodeFlags: ['--max-semi-space-size=2'],
+    scope: 'system', systemdVersion: 252, node: realpathSync(process.execPath), nodeFlags: ['--max-semi-space-size=2', '--v8-pool-size=1'],
     outheis: '/usr/lib/node_modules/outheis/dist/cli/main.js', configFile: '/etc/outheis/outheis.yaml', stateDir: '/var/lib/outheis', stateBase: '/var/lib',
     domains: [{ path: '/srv/vault', exists: true }], reads: ['/opt/agents/vault.js'], ...overrides,
   };
