@@ -82,6 +82,7 @@ export function joinCluster(cfg: ClusterConfig, ctx: JoinContext): ClusterMember
     },
     close: async () => {
       receiver!.close();
+      origin!.close();
       await link.close();
     },
   };

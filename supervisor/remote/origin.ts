@@ -15,6 +15,11 @@ import type { Route, Router } from '../router/index.js';
 type Early = { t: 'receipt' } | { t: 'reply'; err: WireError | undefined; body: Buffer };
 
 const RETRY_MS = 1000;
+/** How often the requests owed by another host are held against their deadlines. */
+const DEADLINE_SWEEP_MS = 200;
+
+const timedOut = (agent: string, host: string): WireError =>
+  ({ code: 'ETIMEDOUT', message: `${agent} on ${host} did not reply within the request's timeout` });
 
 export interface RemoteAgent {
   route: Route;
@@ -25,6 +30,7 @@ export class Origin {
   private readonly early = new Map<number, Early>();
   private readonly retrying = new Set<Route>();
   private up = false;
+  private readonly sweep: NodeJS.Timeout;
 
   constructor(
     private readonly router: Router,
@@ -32,7 +38,32 @@ export class Origin {
     private readonly thisHost: string,
     private readonly link: ClusterLink,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.sweep = setInterval(() => this.expire(), DEADLINE_SWEEP_MS);
+    this.sweep.unref();
+  }
+
+  /**
+   * A request another host has not answered by its requester's deadline is answered
+   * ETIMEDOUT here, through the same reply path a refusal from there takes: the
+   * requester gets the code even while that host or NATS is down, and this host stops
+   * owing it (its journal acks it). A reply that comes later finds nothing in flight
+   * and is dropped.
+   */
+  private expire(): void {
+    const now = Date.now();
+    for (const { route, host } of this.agents) {
+      const late = [...route.mailbox.inflight.values()].filter((env) => env.req && env.deadline !== undefined && env.deadline <= now);
+      for (const env of late) {
+        this.early.delete(env.id);
+        this.settleReply(route, env.id, timedOut(route.spec.name, host), Buffer.alloc(0));
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+  }
 
   /** Connected: every remote agent's route delivers (publishes) from now on. */
   connected(): void {
@@ -70,6 +101,12 @@ export class Origin {
       this.early.delete(h.id);
       if (early.t === 'reply') queueMicrotask(() => this.settleReply(a.route, h.id, early.err, early.body));
       else if (!h.req) queueMicrotask(() => this.receipted(a.route, [h.id]));
+      return;
+    }
+    const env = a.route.mailbox.inflight.get(h.id);
+    if (env?.deadline !== undefined && env.deadline <= Date.now()) {
+      // Waited here (NATS down) past its deadline: answered now, not published for nobody.
+      queueMicrotask(() => this.settleReply(a.route, h.id, timedOut(a.route.spec.name, a.host), Buffer.alloc(0)));
       return;
     }
     const hdrs: Record<string, string> = { [H.from]: h.from, [H.host]: this.thisHost, [H.id]: String(h.id), [H.kind]: h.kind, [H.qos]: h.qos };
