@@ -31,6 +31,10 @@ export class Origin {
   private readonly retrying = new Set<Route>();
   private up = false;
   private readonly sweep: NodeJS.Timeout;
+  /** Per receiving host: no id below this is owed there (see lowFor). */
+  private readonly low = new Map<string, number>();
+  /** Per receiving host: the highest id published there. */
+  private readonly highest = new Map<string, number>();
 
   constructor(
     private readonly router: Router,
@@ -51,6 +55,7 @@ export class Origin {
    * and is dropped.
    */
   private expire(): void {
+    this.low.clear(); // recomputed on the next publish, from what is owed then
     const now = Date.now();
     for (const { route, host } of this.agents) {
       const late = [...route.mailbox.inflight.values()].filter((env) => env.req && env.deadline !== undefined && env.deadline <= now);
@@ -63,6 +68,26 @@ export class Origin {
 
   close(): void {
     clearInterval(this.sweep);
+  }
+
+  /**
+   * The low-water mark a message to `host` carries: nothing below it is owed there any
+   * more (receipted, or settled here), so the receiver may forget those origins. It is
+   * the lowest id queued or in flight to `host`'s agents, or past the highest published
+   * when none is; computed at most once a sweep, and lowered by each publish below it
+   * (a message that waited for room, with an older id), so it never passes an id that
+   * is still owed and was published.
+   */
+  private lowFor(host: string, id: number): number {
+    let low = this.low.get(host);
+    if (low === undefined) {
+      low = (this.highest.get(host) ?? 0) + 1;
+      for (const a of this.agents) if (a.host === host) for (const env of a.route.mailbox.all()) low = Math.min(low, env.id);
+    }
+    low = Math.min(low, id);
+    this.low.set(host, low);
+    if (id > (this.highest.get(host) ?? 0)) this.highest.set(host, id);
+    return low;
   }
 
   /** Connected: every remote agent's route delivers (publishes) from now on. */
@@ -109,7 +134,9 @@ export class Origin {
       queueMicrotask(() => this.settleReply(a.route, h.id, timedOut(a.route.spec.name, a.host), Buffer.alloc(0)));
       return;
     }
-    const hdrs: Record<string, string> = { [H.from]: h.from, [H.host]: this.thisHost, [H.id]: String(h.id), [H.kind]: h.kind, [H.qos]: h.qos };
+    const hdrs: Record<string, string> = {
+      [H.from]: h.from, [H.host]: this.thisHost, [H.id]: String(h.id), [H.kind]: h.kind, [H.qos]: h.qos, [H.low]: String(this.lowFor(a.host, h.id)),
+    };
     if (h.req) hdrs[H.req] = '1';
     if (h.redelivered) hdrs[H.redelivered] = '1';
     const subject = agentSubject(a.host, a.route.spec.name);
