@@ -25,6 +25,8 @@ export const H = {
   redelivered: 'Outheis-Redelivered',
   corr: 'Outheis-Corr',
   err: 'Outheis-Err',
+  /** On a message: the origin owes this host nothing below this id (the receiver forgets those origins). */
+  low: 'Outheis-Low',
 } as const;
 
 const hostName = z.string().regex(/^[a-z0-9_-]{1,32}$/);
@@ -41,6 +43,7 @@ export const inboundMsgSchema = z.object({
   qos: z.enum(QOS),
   req: flag,
   redelivered: flag,
+  low: id.optional(),
 });
 export type InboundMsg = z.infer<typeof inboundMsgSchema>;
 

@@ -23,8 +23,11 @@ export const agentHeaderSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ready') }).strict(),
   /** Liveness; any frame also counts, this one is for quiet agents. */
   z.object({ t: z.literal('hb') }).strict(),
-  /** A one-way send (req absent) or a request (req: true). seq is the sender's own counter. */
-  z.object({ t: z.literal('send'), seq, to: name, kind, qos: qosSchema.optional(), req: z.literal(true).optional() }).strict(),
+  /**
+   * A one-way send (req absent) or a request (req: true). seq is the sender's own counter.
+   * A request's `timeout` (ms) lets the supervisor answer ETIMEDOUT for a reply owed by another host.
+   */
+  z.object({ t: z.literal('send'), seq, to: name, kind, qos: qosSchema.optional(), req: z.literal(true).optional(), timeout: z.number().int().positive().max(2 ** 31 - 1).optional() }).strict(),
   /** The reply to delivered request `corr` (the supervisor's message id); also acks it. */
   z.object({ t: z.literal('reply'), corr: seq, err: wireError.optional() }).strict(),
   /** Handlers for these delivered message ids have finished. */

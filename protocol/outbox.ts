@@ -62,6 +62,8 @@ export class Outbox {
     const header: Record<string, unknown> = { t: 'send', seq, to, kind };
     if (qos) header.qos = qos;
     if (req) header.req = true;
+    // The supervisor enforces it too, for a reply another host owes (supervisor/remote/origin.ts).
+    if (req && timeout > 0) header.timeout = timeout;
     const accepted = new Promise<void>((resolve, reject) => this.accepting.set(seq, { resolve, reject }));
     if (!req) {
       this.transmit(header, bytes);

@@ -33,6 +33,8 @@ export interface Envelope {
   done: boolean;
   /** From another host (cluster): that host and the message's id there; `seq` is that id too. */
   origin?: { host: string; id: number } | undefined;
+  /** A request's reply is wanted by then (ms since the epoch; from its timeout). Not journaled: a restarted requester waits for nothing. */
+  deadline?: number | undefined;
 }
 
 export { RANK, rankOf };

@@ -9,7 +9,7 @@ import { until } from './helpers/harness.js';
 import { agentOf, stop } from './helpers/daemon.js';
 import { assertAllHandled, assertMidStream, assertJournaledOnce, drained, handled, partWay, startNats, streamPair } from './helpers/nats.js';
 
-const TOTAL = 4000;
+const TOTAL = 20_000;
 
 test(`h2 SIGKILLed mid-stream and restarted: all ${TOTAL} messages from h1 handled, every repeat flagged, none lost`, async () => {
   const nats = await startNats();
@@ -30,7 +30,7 @@ test(`h2 SIGKILLed mid-stream and restarted: all ${TOTAL} messages from h1 handl
 
 test(`the agent on h2 SIGKILLed three times mid-stream: all ${TOTAL} messages from h1 handled, every repeat flagged, none lost`, async () => {
   const nats = await startNats();
-  const p = await streamPair(nats, 'AGENTKILL', TOTAL, { sinkMs: 1500, h2Lines: ['supervisor: { intensity: 100, period: 1s, backoff: { initial: 10ms, max: 20ms } }'] });
+  const p = await streamPair(nats, 'AGENTKILL', TOTAL, { sinkMs: 300, h2Lines: ['supervisor: { intensity: 100, period: 1s, backoff: { initial: 10ms, max: 20ms } }'] });
   try {
     for (let k = 1; k <= 3; k++) {
       await partWay(p, k / 5);

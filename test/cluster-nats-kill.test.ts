@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { until } from './helpers/harness.js';
 import { assertAllHandled, assertMidStream, assertJournaledOnce, clusterOf, drained, handled, partWay, startNats, streamPair } from './helpers/nats.js';
 
-const TOTAL = 4000;
+const TOTAL = 20_000;
 
 test(`nats-server SIGKILLed mid-stream and restarted: all ${TOTAL} messages handled on h2, every repeat flagged, none lost`, async () => {
   let nats = await startNats();

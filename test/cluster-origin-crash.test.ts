@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { stop } from './helpers/daemon.js';
 import { assertMidStream, assertJournaledOnce, drained, handled, partWay, startNats, streamPair } from './helpers/nats.js';
 
-const TOTAL = 4000;
+const TOTAL = 20_000;
 
 test(`h1 SIGKILLed mid-stream and restarted: all ${TOTAL} n handled on h2, and a message handled twice is flagged the second time`, async () => {
   const nats = await startNats();

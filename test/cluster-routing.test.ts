@@ -69,6 +69,22 @@ test('request and reply across hosts: the sender is stamped agent@host, and the 
   assert.match(t.reply.message, /boom from handler/);
 });
 
+test('a request the remote agent does not answer within its timeout: the requester gets ETIMEDOUT, and h1 stops owing it long before the handler ends', async () => {
+  // archive's handler takes 60 s; the request allows 1 s.
+  const r = h1.cliJson<{ reply: { ok: boolean; code: string; message: string } }>(
+    ['send', 'asker', 'call', JSON.stringify({ to: 'archive', kind: 'slow', body: { ms: 60_000 }, req: true, timeout: 1000 }), '--wait']);
+  assert.deepEqual({ ok: r.reply.ok, code: r.reply.code }, { ok: false, code: 'ETIMEDOUT' }, JSON.stringify(r.reply));
+  // h1's supervisor holds the request to the same deadline: answered there, acked in its journal, no longer owed.
+  await until(() => `h1 to owe archive nothing: ${JSON.stringify(clusterOf(h1).owed)}`,
+    () => (clusterOf(h1).owed.every((o) => o.owed === 0) ? true : undefined), 15_000, 100);
+  const records = h1.cli(['journal', '--agent', 'archive', '--json', '-n', '100000']).stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; kind?: string; id?: number; ids?: number[] });
+  const request = records.find((r) => r.type === 'accept' && r.kind === 'slow');
+  assert.ok(request, 'h1 journaled the request');
+  assert.ok(records.some((r) => r.type === 'ack' && r.ids?.includes(request.id!)), 'h1 journaled the timed-out request as settled (acked)');
+  const slow = h2.cliJson<{ reply: unknown[] }>(['send', 'archive', 'seen', '{}', '--wait']);
+  assert.ok(!slow.reply.some((s) => JSON.stringify(s).includes('60000')), 'settled on h1 while h2\'s handler still ran');
+});
+
 test('an unpledged send to a remote agent is EDENIED by h1 itself', () => {
   const r = h1.cliJson<{ reply: { ok: boolean; code: string } }>(
     ['send', 'nosy', 'call', JSON.stringify({ to: 'archive', kind: 'record', body: 'x', req: true, timeout: 20_000 }), '--wait']);

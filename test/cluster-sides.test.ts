@@ -87,6 +87,7 @@ function jsMsg(subject: string, hdrs: Record<string, string>, data: Uint8Array):
     nak: () => undefined,
     term: () => { m.terms++; },
     working: () => undefined,
+    info: { redelivered: false },
   };
   return m as unknown as JsMsg & { acked: number; terms: number };
 }
@@ -104,7 +105,7 @@ test('receiver: a message from producer@h1 is admitted under its pledge, receipt
     receiver.message(m, 'sink');
     await until('the receipt, then the ack', () => (m.acked ? true : undefined), 5000, 5);
     assert.deepEqual(sink.out.msgs.map((x) => ({ from: x.from, kind: x.kind, redelivered: x.redelivered })), [{ from: 'producer@h1', kind: 'item', redelivered: true }]);
-    assert.ok(origins.has('h1.41'));
+    assert.equal(receiver.remembered, 1, 'h1.41 remembered by its origin');
     assert.deepEqual(published.map((p) => [p.subject, new TextDecoder().decode(p.data)]), [['outheis.h1._receipt', '[41]']]);
     assert.equal(m.acked, 1, 'acked once its receipt is stored');
     const again = jsMsg('outheis.h2.sink', fromH1(41), body('x'));

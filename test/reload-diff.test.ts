@@ -66,6 +66,17 @@ test('the root\'s strategy changes in place; moving an agent in the order restar
   assert.deepEqual(env.changed, [{ agent: 'b', keys: ['env_file (its values)'] }]);
 });
 
+test('cluster: added, removed or changed is reported as not applied (it needs a restart), each changed key as in the file', () => {
+  const cluster = { nats: 'nats://127.0.0.1:4222', host: 'h1', agents: { archive: 'h2' } };
+  const withCluster = edit((r) => { r.cluster = cluster; });
+  assert.deepEqual(diffConfigs(cfg(base), withCluster).notApplied.map((s) => s.key), ['cluster']);
+  assert.deepEqual(diffConfigs(withCluster, cfg(base)).notApplied.map((s) => [s.key, s.file]), [['cluster', null]]);
+  const d = diffConfigs(withCluster, edit((r) => { r.cluster = { ...cluster, nats: 'nats://10.0.0.2:4222', agents: { archive: 'h3' }, owed_max: 10 }; }));
+  assert.deepEqual(d.notApplied.map((s) => s.key).sort(), ['cluster.agents', 'cluster.nats', 'cluster.owed_max']);
+  assert.deepEqual(d.notApplied.find((s) => s.key === 'cluster.agents'), { key: 'cluster.agents', running: { archive: 'h2' }, file: { archive: 'h3' } });
+  assert.deepEqual([d.restarted, d.inPlace], [[], []]);
+});
+
 test('state_dir and journal settings are reported as not applied, with both values', () => {
   const d = diffConfigs(cfg(base), edit((r) => {
     r.state_dir = 'elsewhere';

@@ -197,6 +197,8 @@ export const clusterStatusSchema = z.object({
   /** This host's consumer: messages in the stream not yet taken (stream lag), and taken but not acked; null: not known yet. */
   pending: z.number().int().nullable(),
   ackPending: z.number().int().nullable(),
+  /** Messages of other hosts this host remembers by origin, to take a copy sent again as a duplicate (bounded by each origin's low-water mark). */
+  dedup: z.number().int().optional(),
 });
 export type ClusterStatusJson = z.infer<typeof clusterStatusSchema>;
 

@@ -95,7 +95,20 @@ function settingsNotApplied(run: Config, next: Config): NotApplied[] {
     const b = next[section] as Record<string, unknown>;
     for (const k of changedKeys(a, b, new Set())) out.push({ key: `${section}.${(names as Record<string, string>)[k] ?? k}`, running: a[k], file: b[k] });
   }
+  out.push(...clusterNotApplied(run, next));
   return out;
+}
+
+/**
+ * `cluster:` needs a restart: the link, the stream's consumer and the remote agents'
+ * routes (with what they owe) are made at start. Added or removed as a whole: `cluster`;
+ * otherwise each changed key, as written in the file.
+ */
+function clusterNotApplied(run: Config, next: Config): NotApplied[] {
+  const a = run.cluster;
+  const b = next.cluster;
+  if (!a || !b) return same(a, b) ? [] : [{ key: 'cluster', running: a ?? null, file: b ?? null }];
+  return changedKeys(a, b, new Set()).map((k) => ({ key: `cluster.${k === 'owedMax' ? 'owed_max' : k}`, running: a[k as keyof typeof a] ?? null, file: b[k as keyof typeof b] ?? null }));
 }
 
 export function diffConfigs(run: Config, next: Config, envFileChanged: (agent: string) => boolean = () => false): ConfigDiff {

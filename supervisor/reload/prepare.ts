@@ -60,7 +60,13 @@ export function prepareReload(run: Config, ctx: ReloadContext): Prepared {
   }
   const diff = diffConfigs(run, file, (name) => envFileChanged(ctx.slots, file, name));
   // The settings that cannot change live stay as they run (and the diff reports them).
-  const next: Config = { ...file, stateDir: run.stateDir, journal: run.journal, logs: run.logs, metrics: run.metrics };
+  const next: Config = { ...file, stateDir: run.stateDir, journal: run.journal, logs: run.logs, metrics: run.metrics, cluster: run.cluster };
+  // The running cluster stays (the diff lists its changes): an agent it routes to another host cannot also start here.
+  const remote = run.cluster?.agents ?? {};
+  const clash = diff.added.filter((name) => Object.hasOwn(remote, name));
+  if (clash.length) {
+    return { ok: false, issues: clash.map((name) => ({ path: `agents.${name}`, message: `"${name}" runs on host ${JSON.stringify(remote[name])} under the running cluster.agents; a cluster: change takes effect at the next start, so start it here then` })) };
+  }
   let replan: Replan | undefined;
   if (ctx.isolation) {
     try {

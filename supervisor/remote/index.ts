@@ -33,7 +33,7 @@ export interface JoinContext {
 export function joinCluster(cfg: ClusterConfig, ctx: JoinContext): ClusterMember {
   const { router, remote, log } = ctx;
   const recovered = ctx.journal?.recovered;
-  const origins = recovered?.origins ?? new Set<string>();
+  const origins = recovered?.origins ?? [];
   let origin: Origin | undefined;
   let receiver: Receiver | undefined;
   const inbound = (m: JsMsg): void => {
@@ -62,8 +62,11 @@ export function joinCluster(cfg: ClusterConfig, ctx: JoinContext): ClusterMember
     inbound,
     up: () => {
       log.info({ server: link.status().server }, 'cluster: connected');
-      origin!.connected();
-      link.publishPledges({ ...ctx.pledges(), [OPERATOR]: ['send:*'] }).catch((err: Error) => log.warn({ err: err.message }, 'cluster: pledges not published; other hosts refuse our sends until they are'));
+      receiver!.connected();
+      // Pledges before sends: a receiver checks our sends against them, and refuses one it finds none for.
+      link.publishPledges({ ...ctx.pledges(), [OPERATOR]: ['send:*'] })
+        .catch((err: Error) => log.warn({ err: err.message }, 'cluster: pledges not published; other hosts refuse our sends until they are'))
+        .finally(() => { if (link.status().connected) origin!.connected(); });
     },
     down: (reason) => {
       log.warn({ reason }, 'cluster: disconnected; sends to other hosts are journaled and owed until it is back');
@@ -73,15 +76,17 @@ export function joinCluster(cfg: ClusterConfig, ctx: JoinContext): ClusterMember
   });
   origin = new Origin(router, remote, cfg.host, link, log);
   receiver = new Receiver(router, cfg.host, link, origins, log);
+  recovered?.origins.clear(); // the receiver keeps its own, bounded copy
   // A request from another host recovered from our journal is answered through its sender's route.
   for (const m of recovered?.owed.values() ?? []) if (m.origin) receiver.senderRoute(m.from, m.origin.host);
   return {
     status: () => {
       const s = link.status();
-      return { host: cfg.host, connected: s.connected, server: s.server, since: s.since, lastError: s.lastError, peers: s.peers, owed: origin!.owed(), pending: s.pending, ackPending: s.ackPending };
+      return { host: cfg.host, connected: s.connected, server: s.server, since: s.since, lastError: s.lastError, peers: s.peers, owed: origin!.owed(), pending: s.pending, ackPending: s.ackPending, dedup: receiver!.remembered };
     },
     close: async () => {
       receiver!.close();
+      origin!.close();
       await link.close();
     },
   };

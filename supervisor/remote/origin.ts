@@ -15,6 +15,11 @@ import type { Route, Router } from '../router/index.js';
 type Early = { t: 'receipt' } | { t: 'reply'; err: WireError | undefined; body: Buffer };
 
 const RETRY_MS = 1000;
+/** How often the requests owed by another host are held against their deadlines. */
+const DEADLINE_SWEEP_MS = 200;
+
+const timedOut = (agent: string, host: string): WireError =>
+  ({ code: 'ETIMEDOUT', message: `${agent} on ${host} did not reply within the request's timeout` });
 
 export interface RemoteAgent {
   route: Route;
@@ -25,6 +30,11 @@ export class Origin {
   private readonly early = new Map<number, Early>();
   private readonly retrying = new Set<Route>();
   private up = false;
+  private readonly sweep: NodeJS.Timeout;
+  /** Per receiving host: no id below this is owed there (see lowFor). */
+  private readonly low = new Map<string, number>();
+  /** Per receiving host: the highest id published there. */
+  private readonly highest = new Map<string, number>();
 
   constructor(
     private readonly router: Router,
@@ -32,7 +42,53 @@ export class Origin {
     private readonly thisHost: string,
     private readonly link: ClusterLink,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.sweep = setInterval(() => this.expire(), DEADLINE_SWEEP_MS);
+    this.sweep.unref();
+  }
+
+  /**
+   * A request another host has not answered by its requester's deadline is answered
+   * ETIMEDOUT here, through the same reply path a refusal from there takes: the
+   * requester gets the code even while that host or NATS is down, and this host stops
+   * owing it (its journal acks it). A reply that comes later finds nothing in flight
+   * and is dropped.
+   */
+  private expire(): void {
+    this.low.clear(); // recomputed on the next publish, from what is owed then
+    const now = Date.now();
+    for (const { route, host } of this.agents) {
+      const late = [...route.mailbox.inflight.values()].filter((env) => env.req && env.deadline !== undefined && env.deadline <= now);
+      for (const env of late) {
+        this.early.delete(env.id);
+        this.settleReply(route, env.id, timedOut(route.spec.name, host), Buffer.alloc(0));
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+  }
+
+  /**
+   * The low-water mark a message to `host` carries: nothing below it is owed there any
+   * more (receipted, or settled here), so the receiver may forget those origins. It is
+   * the lowest id queued or in flight to `host`'s agents, or past the highest published
+   * when none is; computed at most once a sweep, and lowered by each publish below it
+   * (a message that waited for room, with an older id), so it never passes an id that
+   * is still owed and was published.
+   */
+  private lowFor(host: string, id: number): number {
+    let low = this.low.get(host);
+    if (low === undefined) {
+      low = (this.highest.get(host) ?? 0) + 1;
+      for (const a of this.agents) if (a.host === host) for (const env of a.route.mailbox.all()) low = Math.min(low, env.id);
+    }
+    low = Math.min(low, id);
+    this.low.set(host, low);
+    if (id > (this.highest.get(host) ?? 0)) this.highest.set(host, id);
+    return low;
+  }
 
   /** Connected: every remote agent's route delivers (publishes) from now on. */
   connected(): void {
@@ -72,7 +128,15 @@ export class Origin {
       else if (!h.req) queueMicrotask(() => this.receipted(a.route, [h.id]));
       return;
     }
-    const hdrs: Record<string, string> = { [H.from]: h.from, [H.host]: this.thisHost, [H.id]: String(h.id), [H.kind]: h.kind, [H.qos]: h.qos };
+    const env = a.route.mailbox.inflight.get(h.id);
+    if (env?.deadline !== undefined && env.deadline <= Date.now()) {
+      // Waited here (NATS down) past its deadline: answered now, not published for nobody.
+      queueMicrotask(() => this.settleReply(a.route, h.id, timedOut(a.route.spec.name, a.host), Buffer.alloc(0)));
+      return;
+    }
+    const hdrs: Record<string, string> = {
+      [H.from]: h.from, [H.host]: this.thisHost, [H.id]: String(h.id), [H.kind]: h.kind, [H.qos]: h.qos, [H.low]: String(this.lowFor(a.host, h.id)),
+    };
     if (h.req) hdrs[H.req] = '1';
     if (h.redelivered) hdrs[H.redelivered] = '1';
     const subject = agentSubject(a.host, a.route.spec.name);

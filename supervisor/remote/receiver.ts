@@ -4,6 +4,9 @@
 // acked (a double ack): a crash between the two means a redelivery, which the journal's
 // set of origins recognises, so it is receipted again and not accepted twice. Refusals
 // (EDENIED, ENOAGENT, ETOOBIG) settle the origin too: a receipt, and for a request a reply.
+// What is remembered by origin is bounded: each message carries its origin's low-water
+// mark (nothing below it is owed here any more), and an origin below it whose stream
+// copy is acked is forgotten.
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from '../../logs/logger.js';
 import { originKey } from '../../logs/journal/state.js';
@@ -23,7 +26,77 @@ interface Pending {
 /** How long a sender's published pledges are trusted before they are read again (a reload there may change them). */
 const PLEDGES_TTL_MS = 10_000;
 const MAX_FRAME = 1 << 30;
-const MSG_KEYS = ['from', 'host', 'id', 'kind', 'qos', 'req', 'redelivered'] as const;
+const MSG_KEYS = ['from', 'host', 'id', 'kind', 'qos', 'req', 'redelivered', 'low'] as const;
+/** How often origins below their host's low-water mark are forgotten. */
+const PRUNE_MS = 500;
+/**
+ * How long an origin is kept after its stream copy was acked, even below the mark: a
+ * second copy (one the origin published again under a fresh id after a reconnect, or
+ * one a crash of ours left unacked) comes within about an ack_wait of the first.
+ */
+const HOLD_MS = 2 * LIMITS.ackWaitMs;
+
+/**
+ * The messages of other hosts our journal holds, by origin host and id there, each with
+ * when its JetStream copy was acked (0: not yet): it may be forgotten once the origin no
+ * longer owes it (below its mark) and the stream has had time to bring any copy again.
+ */
+class Remembered {
+  private readonly hosts = new Map<string, Map<number, number>>();
+  /** Per origin host, the low-water mark its latest message carried. */
+  private readonly lows = new Map<string, number>();
+  /** Recovered from the journal: their stream copies count as acked from when the link is up (any unacked one comes again then). */
+  private recovered: { host: string; id: number }[] = [];
+
+  constructor(recovered: Iterable<string>) {
+    for (const key of recovered) {
+      const dot = key.lastIndexOf('.');
+      const o = { host: key.slice(0, dot), id: Number(key.slice(dot + 1)) };
+      this.add(o.host, o.id);
+      this.recovered.push(o);
+    }
+  }
+
+  has(host: string, id: number): boolean {
+    return this.hosts.get(host)?.has(id) === true;
+  }
+
+  add(host: string, id: number): void {
+    let ids = this.hosts.get(host);
+    if (!ids) this.hosts.set(host, (ids = new Map()));
+    if (!ids.has(id)) ids.set(id, 0);
+  }
+
+  acked(host: string, id: number, at = Date.now()): void {
+    const ids = this.hosts.get(host);
+    if (ids?.has(id)) ids.set(id, at);
+  }
+
+  /** The link is up: what was recovered is held from now on, as if acked now. */
+  connected(): void {
+    for (const o of this.recovered) if (!this.hosts.get(o.host)?.get(o.id)) this.acked(o.host, o.id);
+    this.recovered = [];
+  }
+
+  /** The latest, not the highest: an origin lowers it for a message that waited there with an older id. */
+  low(host: string, low: number): void {
+    this.lows.set(host, low);
+  }
+
+  prune(now = Date.now()): void {
+    for (const [host, low] of this.lows) {
+      const ids = this.hosts.get(host);
+      if (!ids) continue;
+      for (const [id, at] of ids) if (id < low && at > 0 && now - at > HOLD_MS) ids.delete(id);
+    }
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const ids of this.hosts.values()) n += ids.size;
+    return n;
+  }
+}
 
 export class Receiver {
   private readonly pending = new Map<string, Pending>();
@@ -33,15 +106,20 @@ export class Receiver {
   private flushQueued = false;
   private chain: Promise<void> = Promise.resolve();
   private readonly keepAlive: NodeJS.Timeout;
+  private readonly pruning: NodeJS.Timeout;
+  private readonly origins: Remembered;
 
   constructor(
     private readonly router: Router,
     private readonly thisHost: string,
     private readonly link: ClusterLink,
-    /** Every message from another host the journal holds an accept of (rebuilt at recovery). */
-    private readonly origins: Set<string>,
+    /** Every message from another host the journal holds an accept of (rebuilt at recovery), as originKey. */
+    recovered: Iterable<string>,
     private readonly log: Logger,
   ) {
+    this.origins = new Remembered(recovered);
+    this.pruning = setInterval(() => this.origins.prune(), PRUNE_MS);
+    this.pruning.unref();
     // What waits for room in a full mailbox is not redelivered meanwhile (each redelivery counts against max_deliver).
     this.keepAlive = setInterval(() => { for (const p of this.pending.values()) p.m.working(); }, LIMITS.ackWaitMs / 3);
     this.keepAlive.unref();
@@ -61,7 +139,8 @@ export class Receiver {
     const h = parsed.data;
     const origin = { host: h.host, id: h.id };
     const key = originKey(origin);
-    if (this.origins.has(key)) return this.receipt(h.host, h.id, m);
+    if (h.low !== undefined) this.origins.low(h.host, h.low);
+    if (this.origins.has(h.host, h.id)) return this.receipt(h.host, h.id, m);
     const known = this.pending.get(key);
     if (known) {
       known.m = m; // acked through its latest delivery
@@ -80,7 +159,8 @@ export class Receiver {
         this.pending.delete(key);
         return p.m.nak(LIMITS.ackWaitMs / 2);
       }
-      this.router.send(route, h.id, to, h.kind, h.qos, p.req, Buffer.from(m.data), { origin, redelivered: h.redelivered === '1' });
+      // JetStream's own redelivery is flagged too: a copy of one we forgot (pruned) may have been accepted before.
+      this.router.send(route, h.id, to, h.kind, h.qos, p.req, Buffer.from(m.data), { origin, redelivered: h.redelivered === '1' || p.m.info.redelivered });
       this.flushSoon();
     }).catch((err: Error) => {
       // Kept going for the next message; this one is not acked, and comes again.
@@ -128,7 +208,7 @@ export class Receiver {
     route.accepted = (env) => {
       if (!env.origin) return;
       const key = originKey(env.origin);
-      this.origins.add(key);
+      this.origins.add(env.origin.host, env.origin.id);
       const p = this.pending.get(key);
       this.pending.delete(key);
       if (p) this.receipt(env.origin.host, env.origin.id, p.m);
@@ -180,7 +260,9 @@ export class Receiver {
     for (const [host, { ids, msgs }] of this.receipts) {
       const data = new TextEncoder().encode(JSON.stringify(ids));
       this.link.publish(`${SUBJECT_ROOT}.${host}.${RECEIPT}`, data, { [H.host]: this.thisHost }).then(
-        () => { for (const m of msgs) m.ackAck().catch(() => undefined); },
+        () => {
+          msgs.forEach((m, i) => m.ackAck().then((ok) => { if (ok) this.origins.acked(host, ids[i]!); }, () => undefined));
+        },
         // Not acked: JetStream delivers them again, and the journal's origins receipt them then.
         (err: Error) => this.log.warn({ host, messages: ids.length, err: err.message }, 'cluster: receipt not published; it is sent again on redelivery'),
       );
@@ -188,7 +270,18 @@ export class Receiver {
     this.receipts.clear();
   }
 
+  /** The link is up (again). */
+  connected(): void {
+    this.origins.connected();
+  }
+
+  /** How many origins are remembered (status). */
+  get remembered(): number {
+    return this.origins.size;
+  }
+
   close(): void {
     clearInterval(this.keepAlive);
+    clearInterval(this.pruning);
   }
 }

@@ -33,8 +33,8 @@ export class Admission {
     return ++this.nextId;
   }
 
-  /** `remote`: a message from another host (its sender route is `agent@host`, its seq the id there). */
-  send(from: Route, seq: number, to: string, kind: string, qos: Qos | undefined, req: boolean, body: Buffer, remote?: Remote): void {
+  /** `remote`: a message from another host (its sender route is `agent@host`, its seq the id there); `timeout`: a request's, in ms. */
+  send(from: Route, seq: number, to: string, kind: string, qos: Qos | undefined, req: boolean, body: Buffer, remote?: Remote, timeout?: number): void {
     from.lastSeq = seq;
     const target = this.routes.get(to);
     if (!from.mayMessage(to)) {
@@ -49,7 +49,7 @@ export class Admission {
       id: ++this.nextId, from: from.spec.name, to, kind, qos: qos ?? from.spec.qos, req, seq,
       // Kept as given: the link copied it out of its read (agent-link.ts, owned), so it pins no read chunk.
       fromEpoch: from.epoch, body, redelivered: remote?.redelivered === true, attempts: 0, segment: -1, done: false,
-      origin: remote?.origin,
+      origin: remote?.origin, deadline: req && timeout ? Date.now() + timeout : undefined,
     };
     from.owed.add(seq);
     if (this.mustWait(target, env.qos)) {

@@ -54,7 +54,7 @@ export class Router {
   /** A frame from agent `from` (already validated). A send's body is kept as given, not copied: the caller hands it over. */
   frame(from: Route, h: AgentHeader, body: Buffer): void {
     switch (h.t) {
-      case 'send': return this.admission.send(from, h.seq, h.to, h.kind, h.qos, h.req === true, body);
+      case 'send': return this.admission.send(from, h.seq, h.to, h.kind, h.qos, h.req === true, body, undefined, h.timeout);
       case 'ack':
         this.requests.acked(from, h.ids);
         return this.delivery.pump(from);
