@@ -15,9 +15,9 @@ const TYPES = ['ready', 'hb', 'send', 'reply', 'ack', 'ckpt'] as const;
 type T = (typeof TYPES)[number];
 
 // Which keys each type takes besides t, required (first) and optional: the schema's, by hand.
-const SEQ = 1, TO = 2, KIND = 4, QOS_ = 8, REQ = 16, CORR = 32, IDS = 64;
+const SEQ = 1, TO = 2, KIND = 4, QOS_ = 8, REQ = 16, CORR = 32, IDS = 64, TIMEOUT = 128;
 const REQUIRED: Record<T, number> = { ready: 0, hb: 0, send: SEQ | TO | KIND, reply: CORR, ack: IDS, ckpt: SEQ };
-const OPTIONAL: Record<T, number> = { ready: 0, hb: 0, send: QOS_ | REQ, reply: 0, ack: 0, ckpt: 0 };
+const OPTIONAL: Record<T, number> = { ready: 0, hb: 0, send: QOS_ | REQ | TIMEOUT, reply: 0, ack: 0, ckpt: 0 };
 const NONE = Buffer.alloc(0);
 
 /** The schema's bound on an ack's ids. */
@@ -52,7 +52,7 @@ export class AgentHeaderReader {
     else return undefined;
     let t: T | undefined;
     let seen = 0;
-    let seq = 0, corr = 0;
+    let seq = 0, corr = 0, timeout = 0;
     let to = '', kind = '';
     let qos: Qos | undefined;
     let ids: number[] | undefined;
@@ -98,6 +98,10 @@ export class AgentHeaderReader {
       } else if (bytesAre(bytes, k, klen, 'req')) {
         bit = REQ;
         if (r.off >= end || bytes[r.off++] !== 0xc3) return undefined;
+      } else if (bytesAre(bytes, k, klen, 'timeout')) {
+        bit = TIMEOUT;
+        // The schema's bounds: a positive int below 2^31 (ms).
+        if ((timeout = readUint(r)) === NOPE || timeout < 1 || timeout > 0x7fffffff) return undefined;
       } else if (bytesAre(bytes, k, klen, 'ids')) {
         bit = IDS;
         if ((ids = this.readIds()) === undefined) return undefined;
@@ -116,6 +120,7 @@ export class AgentHeaderReader {
         const h: Extract<AgentHeader, { t: 'send' }> = { t, seq, to, kind };
         if (qos !== undefined) h.qos = qos;
         if (seen & REQ) h.req = true;
+        if (seen & TIMEOUT) h.timeout = timeout;
         return h;
       }
     }

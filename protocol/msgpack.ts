@@ -131,7 +131,7 @@ export const NOPE = -1;
 /** Where a reader is in the bytes it reads, which end at `end` (not necessarily at buf's). */
 export interface Cursor { buf: Buffer; off: number; end: number }
 
-/** The unsigned integer at `r.off` (up to 2^32 - 1), advancing; NOPE otherwise. */
+/** The unsigned integer at `r.off` (up to 2^53 - 1, a whole float64 included), advancing; NOPE otherwise. */
 export function readUint(r: Cursor): number {
   const { buf, end } = r;
   if (r.off >= end) return NOPE;
@@ -140,6 +140,15 @@ export function readUint(r: Cursor): number {
   if (b === 0xcc && r.off + 2 <= end) { r.off += 2; return buf[r.off - 1]!; }
   if (b === 0xcd && r.off + 3 <= end) { r.off += 3; return buf.readUInt16BE(r.off - 2); }
   if (b === 0xce && r.off + 5 <= end) { r.off += 5; return buf.readUInt32BE(r.off - 4); }
+  // msgpackr writes an integer past 2^32 as a float64, and message ids are (idFloor: ms
+  // since the epoch × 1000): every ack and reply carries them. A whole, non-negative,
+  // safe float64 is what the schema's int().nonnegative() takes; anything else is not ours.
+  if (b === 0xcb && r.off + 9 <= end) {
+    const v = buf.readDoubleBE(r.off + 1);
+    if (!Number.isSafeInteger(v) || v < 0) return NOPE;
+    r.off += 9;
+    return v;
+  }
   return NOPE;
 }
 
