@@ -78,7 +78,8 @@ function planAgents(config: Manifests & { file?: string }, names: readonly strin
     const unreadable = machine.root ? codeReadable(code) : undefined;
     if (unreadable) plan.missing.push(unreadable);
     if (plan.missing.length) refused.push(...plan.missing.map((m) => `agents.${name}: ${m}`));
-    plans.set(name, { ...plan, weaker: plan.missing.length > 0, ...group });
+    // Assigned, not spread: a spread would render the plan's argv getters into copies (sandbox.ts).
+    plans.set(name, Object.assign(plan, { weaker: plan.missing.length > 0, ...group }));
   }
   return { plans, refused };
 }

@@ -31,7 +31,7 @@ export interface Gap {
 
 export interface SandboxPlan {
   /** The command line: argv[0] is the program. */
-  argv: string[];
+  readonly argv: string[];
   layers: Layer[];
   /** Layers the manifest needs that this machine cannot apply, each with what to do about it. */
   missing: string[];
@@ -41,7 +41,7 @@ export interface SandboxPlan {
   /** What each step applies: argv is rendered from this. */
   chain: Chain;
   /** The chain in exec order, each step with its argv and the layers it provides. */
-  steps: Step[];
+  readonly steps: Step[];
   /** `missing`, as data. */
   gaps: Gap[];
 }
@@ -69,16 +69,18 @@ export const NICE: Record<Qos, number> = { interactive: 1, user: 2, utility: 5, 
 const SHOWN: Layer[] = [LAYERS.env, LAYERS.fds, LAYERS.cgroup, LAYERS.uid, LAYERS.rlimits, LAYERS.netns, LAYERS.namespaces, LAYERS.permission, LAYERS.heap];
 
 function planOf(chain: Chain, gaps: Gap[], account: Account | undefined): SandboxPlan {
-  const steps = stepsOf(chain);
-  const inForce = new Set<Layer>([LAYERS.env, LAYERS.fds, ...steps.flatMap((s) => s.layers)]);
+  const inForce = new Set<Layer>([LAYERS.env, LAYERS.fds, ...stepsOf(chain).flatMap((s) => s.layers)]);
   return {
-    argv: commandLine(chain),
+    // Rendered from the chain when asked (a spawn, the doctor), not kept: a plan lives as
+    // long as its agent, and two rendered copies of its argv were ~5 KB of the
+    // supervisor's heap per agent (README, Footprint).
+    get argv() { return commandLine(chain); },
+    get steps() { return stepsOf(chain); },
     layers: SHOWN.filter((l) => inForce.has(l)),
     missing: gaps.map((g) => `${g.layer}: ${g.why}`),
     namespaced: chain.bwrap !== undefined,
     account,
     chain,
-    steps,
     gaps,
   };
 }
