@@ -2,7 +2,8 @@
 // The `outheis` command. The flags keep the supervisor small: it routes small
 // frames, and 2 MB semi-spaces cost it no throughput (bench/) while saving ~11 MB
 // of RSS; one V8 worker thread instead of four (2-core servers) saves ~2 MB, the
-// other threads' malloc arenas, with no measured cost per routed message.
+// other threads' malloc arenas, for ~5-8% more CPU per message while the JIT is
+// still compiling the hot path after a start (within noise once warm; README).
 // Keep in step with SUPERVISOR_NODE_FLAGS.
 import type { CommandModule } from 'yargs';
 import { ConfigError, formatConfigIssues } from '../supervisor/config/index.js';
