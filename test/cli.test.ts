@@ -110,3 +110,16 @@ test('a closed stdout does not take the supervisor down; SIGHUP (a closed termin
   assert.equal(gone(), false, 'SIGHUP reloads: the supervisor stays');
   assert.equal(await stop(d, 'SIGTERM'), 0, d.out());
 });
+
+test("start's own short parse hands what it does not take to yargs: an unknown flag, --help, a missing config", () => {
+  const bogus = spawnSync(process.execPath, [CLI, 'start', '--bogus'], { encoding: 'utf8', timeout: 10000 });
+  assert.equal(bogus.status, 2, bogus.stderr);
+  assert.match(bogus.stderr, /Unknown argument: bogus/);
+  const help = spawnSync(process.execPath, [CLI, 'start', '--help'], { encoding: 'utf8', timeout: 10000 });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /--allow-weaker-isolation/);
+  assert.match(help.stdout, /--detach/);
+  const missing = spawnSync(process.execPath, [CLI, 'start', '-c', join(tempDir(), 'none.yaml'), '--allow-weaker-isolation'], { encoding: 'utf8', timeout: 10000 });
+  assert.equal(missing.status, 2, missing.stderr);
+  assert.match(missing.stderr, /config file not found: .*none\.yaml/);
+});
