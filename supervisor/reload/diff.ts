@@ -32,7 +32,7 @@ export interface ConfigDiff {
 }
 
 /** The file's names for the keys the code renames. */
-const FILE_KEYS: Record<string, string> = { startTimeout: 'start_timeout', envFile: 'env_file', startLimit: 'start_limit' };
+const FILE_KEYS: Record<string, string> = { startTimeout: 'start_timeout', envFile: 'env_file', startLimit: 'start_limit', owedMax: 'owed_max' };
 /** Derived from another key that is compared already. */
 const DERIVED = new Set(['unveilResolved', 'name']);
 /** Applied in place (the tree's start limit), so that a group's new intensity restarts no agent. */
@@ -108,7 +108,7 @@ function clusterNotApplied(run: Config, next: Config): NotApplied[] {
   const a = run.cluster;
   const b = next.cluster;
   if (!a || !b) return same(a, b) ? [] : [{ key: 'cluster', running: a ?? null, file: b ?? null }];
-  return changedKeys(a, b, new Set()).map((k) => ({ key: `cluster.${k === 'owedMax' ? 'owed_max' : k}`, running: a[k as keyof typeof a] ?? null, file: b[k as keyof typeof b] ?? null }));
+  return changedKeys(a, b, new Set()).map((k) => ({ key: `cluster.${FILE_KEYS[k] ?? k}`, running: a[k as keyof typeof a] ?? null, file: b[k as keyof typeof b] ?? null }));
 }
 
 export function diffConfigs(run: Config, next: Config, envFileChanged: (agent: string) => boolean = () => false): ConfigDiff {

@@ -10,6 +10,7 @@ import type { SupervisorHeader, WireError } from '../../protocol/header.js';
 import type { ClusterLink } from '../../cluster/link.js';
 import { agentSubject, H, msgIdOf } from '../../cluster/wire.js';
 import type { Route, Router } from '../router/index.js';
+import type { Envelope } from '../mailbox.js';
 
 /** A receipt or reply that came while its message was not in flight (requeued, not yet published again). */
 type Early = { t: 'receipt' } | { t: 'reply'; err: WireError | undefined; body: Buffer };
@@ -58,8 +59,10 @@ export class Origin {
     this.low.clear(); // recomputed on the next publish, from what is owed then
     const now = Date.now();
     for (const { route, host } of this.agents) {
-      const late = [...route.mailbox.inflight.values()].filter((env) => env.req && env.deadline !== undefined && env.deadline <= now);
-      for (const env of late) {
+      // Collected first: settling one changes the map being walked. Mostly there is none.
+      let late: Envelope[] | undefined;
+      for (const env of route.mailbox.inflight.values()) if (env.req && env.deadline !== undefined && env.deadline <= now) (late ??= []).push(env);
+      for (const env of late ?? []) {
         this.early.delete(env.id);
         this.settleReply(route, env.id, timedOut(route.spec.name, host), Buffer.alloc(0));
       }
